@@ -1,0 +1,156 @@
+package backend
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCircuitGrowsAndResets(t *testing.T) {
+	t.Parallel()
+	b := &Backend{ID: "a", Addr: "127.0.0.1:1"}
+	now := time.Unix(1000, 0)
+	if !b.AvailableAt(now) {
+		t.Fatal("new backend not available")
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 30, 30}
+	for i, w := range want {
+		got := b.MarkFailed(now)
+		if got != w*time.Second {
+			t.Fatalf("failure %d: interval %v, want %v", i, got, w*time.Second)
+		}
+		if b.AvailableAt(now.Add(got - time.Nanosecond)) {
+			t.Fatalf("failure %d: available inside the interval", i)
+		}
+		if !b.AvailableAt(now.Add(got)) {
+			t.Fatalf("failure %d: not available after the interval", i)
+		}
+	}
+	b.MarkOK()
+	if !b.AvailableAt(now) || !b.DownUntil().IsZero() {
+		t.Fatal("MarkOK did not close the circuit")
+	}
+	if got := b.MarkFailed(now); got != CircuitMin {
+		t.Fatalf("after reset: %v, want %v", got, CircuitMin)
+	}
+}
+
+func TestDrainingAndCounters(t *testing.T) {
+	t.Parallel()
+	b := &Backend{ID: "a"}
+	if !b.SetDraining(true) || b.SetDraining(true) || b.Available() || !b.Draining() {
+		t.Fatal("draining flag")
+	}
+	if !b.SetDraining(false) || !b.Available() {
+		t.Fatal("undrain")
+	}
+	b.AddInFlight(1)
+	b.AddInFlight(-2)
+	b.AddTunnels(3)
+	if b.InFlight() != 0 || b.Tunnels() != 3 {
+		t.Fatalf("counters %d %d", b.InFlight(), b.Tunnels())
+	}
+	if (&Backend{Weight: 0}).EffectiveWeight() != 1 || (&Backend{Weight: 5}).EffectiveWeight() != 5 {
+		t.Fatal("EffectiveWeight")
+	}
+}
+
+func TestRegistryAddReplaceRemove(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	var mu sync.Mutex
+	var events []string
+	unsub := r.Subscribe(func(e Event) {
+		mu.Lock()
+		events = append(events, e.Kind.String()+" "+e.Backend.ID)
+		mu.Unlock()
+	})
+	a := &Backend{ID: "a", Addr: "h:1"}
+	b := &Backend{ID: "b", Addr: "h:2"}
+	if r.Add(a) != nil || r.Add(b) != nil {
+		t.Fatal("unexpected replacement")
+	}
+	snap := r.Snapshot()
+	a2 := &Backend{ID: "a2", Addr: "h:1"}
+	if old := r.Add(a2); old != a {
+		t.Fatalf("replace returned %v", old)
+	}
+	if len(snap) != 2 || snap[0] != a {
+		t.Fatal("old snapshot changed")
+	}
+	if got := r.Snapshot(); len(got) != 2 || got[0] != b || got[1] != a2 {
+		t.Fatalf("snapshot %v", got)
+	}
+	if r.Get("a") != nil || r.Get("a2") != a2 {
+		t.Fatal("Get")
+	}
+	if r.RemoveBackend(a) {
+		t.Fatal("RemoveBackend removed a replaced backend")
+	}
+	if r.Remove("b") != b || r.Remove("b") != nil || r.Len() != 1 {
+		t.Fatal("Remove")
+	}
+	unsub()
+	r.Remove("a2")
+	mu.Lock()
+	defer mu.Unlock()
+	want := "[joined a joined b left a joined a2 left b]"
+	if fmt.Sprint(events) != want {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+}
+
+func TestRegistryConcurrent(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	var n sync.WaitGroup
+	var mu sync.Mutex
+	joined, left := 0, 0
+	r.Subscribe(func(e Event) {
+		mu.Lock()
+		if e.Kind == Joined {
+			joined++
+		} else {
+			left++
+		}
+		mu.Unlock()
+	})
+	for w := range 4 {
+		n.Go(func() {
+			for i := range 200 {
+				id := fmt.Sprintf("%d-%d", w, i)
+				r.Add(&Backend{ID: id, Addr: id})
+				_ = r.Snapshot()
+				r.Remove(id)
+			}
+		})
+	}
+	n.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if joined != 800 || left != 800 || r.Len() != 0 {
+		t.Fatalf("joined %d left %d len %d", joined, left, r.Len())
+	}
+}
+
+func BenchmarkRegistrySnapshot(b *testing.B) {
+	r := NewRegistry()
+	for i := range 30 {
+		r.Add(&Backend{ID: fmt.Sprint(i), Addr: fmt.Sprint(i)})
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n += len(r.Snapshot())
+	}
+	_ = n
+}
+
+func BenchmarkAvailable(b *testing.B) {
+	be := &Backend{ID: "a"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = be.Available()
+	}
+}
