@@ -6,10 +6,9 @@
 package ws
 
 import (
-	"context"
 	"errors"
-	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -42,6 +41,12 @@ var (
 	ErrClosed       = errors.New("ws: connection closed")
 	ErrTooBig       = errors.New("ws: message exceeds limit")
 	ErrBadHandshake = errors.New("ws: bad handshake")
+	// ErrProtocol wraps every RFC 6455 framing violation by the peer; the
+	// connection was closed with 1002.
+	ErrProtocol = errors.New("ws: protocol error")
+	// ErrInvalidUTF8 reports a text message or close reason that is not valid
+	// UTF-8; the connection was closed with 1007.
+	ErrInvalidUTF8 = errors.New("ws: invalid UTF-8 in text message")
 )
 
 // CloseError is returned by ReadMessage when the peer sent a Close frame.
@@ -50,7 +55,9 @@ type CloseError struct {
 	Reason string
 }
 
-func (e *CloseError) Error() string { return "ws: closed by peer: " + itoa(e.Code) + " " + e.Reason }
+func (e *CloseError) Error() string {
+	return "ws: closed by peer: " + strconv.Itoa(e.Code) + " " + e.Reason
+}
 
 // Config tunes a connection. The zero value is usable.
 type Config struct {
@@ -66,47 +73,23 @@ type Config struct {
 	CheckOrigin func(r *http.Request) bool
 }
 
-// Conn is one WebSocket connection. ReadMessage must be called from one
-// goroutine at a time; WriteMessage, WriteClose and Close are safe for
-// concurrent use. An idle Conn holds no read buffer.
-type Conn struct {
-	// fields owned by the implementation
-	nc net.Conn
+// Defaults applied to zero Config fields.
+const (
+	DefaultMaxMessageBytes  = 1 << 20
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// withDefaults returns cfg with zero (or negative) fields replaced by defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return cfg
 }
-
-// IsUpgrade reports whether r asks for a WebSocket upgrade.
-func IsUpgrade(r *http.Request) bool { panic("todo") }
-
-// Accept completes the server handshake on w (which must support Hijack).
-// On failure it has already written an HTTP error response (400/403/426)
-// and returns an error wrapping ErrBadHandshake.
-func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Conn, error) { panic("todo") }
-
-// Dial opens a client connection to rawURL (ws://, wss://, http:// or https://).
-// h carries extra request headers (may be nil).
-func Dial(ctx context.Context, rawURL string, h http.Header, cfg Config) (*Conn, error) {
-	panic("todo")
-}
-
-// ReadMessage returns the next complete data message (OpText or OpBinary).
-// It answers pings, skips pongs, reassembles fragments, and on a Close frame
-// replies with Close and returns *CloseError. The returned slice is owned by
-// the caller.
-func (c *Conn) ReadMessage() (op int, p []byte, err error) { panic("todo") }
-
-// WriteMessage sends one unfragmented data message.
-func (c *Conn) WriteMessage(op int, p []byte) error { panic("todo") }
-
-// WriteClose sends a Close frame with code and reason; it does not close the TCP connection.
-func (c *Conn) WriteClose(code int, reason string) error { panic("todo") }
-
-// Close closes the underlying connection. Idempotent.
-func (c *Conn) Close() error { panic("todo") }
-
-// RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// SetReadDeadline sets the deadline for ReadMessage.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
-
-func itoa(n int) string { panic("todo") }

@@ -1,0 +1,449 @@
+package ws
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Conn is one WebSocket connection. ReadMessage must be called from one
+// goroutine at a time; WriteMessage, WriteClose and Close are safe for
+// concurrent use. An idle Conn holds no read buffer: a goroutine blocked in
+// ReadMessage waits on a 2-byte array inside the Conn, and payloads are read
+// with exact-size reads into the message slice handed to the caller.
+//
+// Any read error is final: after ReadMessage returns an error, every later
+// call returns the same error (a deadline set with SetReadDeadline that
+// expires mid-frame would otherwise desynchronise the stream).
+type Conn struct {
+	nc      net.Conn
+	pending []byte // bytes read past the handshake, consumed before nc
+	readErr error  // sticky; owned by the reading goroutine
+
+	maxMsg       int64
+	writeTimeout time.Duration
+
+	wmu       sync.Mutex
+	closeSent bool // guarded by wmu
+
+	closed atomic.Bool
+	client bool    // this side dials: masks its frames, expects unmasked ones
+	hdr    [8]byte // header scratch for the reading goroutine
+}
+
+func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
+	cfg = cfg.withDefaults()
+	return &Conn{
+		nc:           nc,
+		pending:      pending,
+		maxMsg:       cfg.MaxMessageBytes,
+		writeTimeout: cfg.WriteTimeout,
+		client:       client,
+	}
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// SetReadDeadline sets the deadline for ReadMessage. A read that times out
+// is final (see Conn).
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// NetConn returns the underlying connection (for deadlines or addresses);
+// reading from or writing to it corrupts the WebSocket stream.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// read drains bytes left over from the handshake, then reads the network
+// connection.
+func (c *Conn) read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		return n, nil
+	}
+	return c.nc.Read(p)
+}
+
+// readFull fills p completely or returns an error (io.ErrUnexpectedEOF when
+// the stream ends mid-way, io.EOF when it ends before the first byte).
+func (c *Conn) readFull(p []byte) error {
+	n := 0
+	for n < len(p) {
+		m, err := c.read(p[n:])
+		n += m
+		if err != nil {
+			if n == len(p) {
+				return nil
+			}
+			if err == io.EOF && n > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// header is one parsed frame header.
+type header struct {
+	n      int64
+	key    uint32
+	op     byte
+	fin    bool
+	masked bool
+}
+
+// readHeader reads and validates one frame header (everything that does not
+// depend on the fragmentation state).
+func (c *Conn) readHeader() (h header, err error) {
+	b := c.hdr[:2]
+	if err = c.readFull(b); err != nil {
+		return h, err
+	}
+	b0, b1 := b[0], b[1]
+	h.fin = b0&finBit != 0
+	h.op = b0 & opMask
+	h.masked = b1&maskBit != 0
+	h.n = int64(b1 & lenMask)
+	if b0&rsvBits != 0 {
+		// No extension was negotiated, so RSV1-3 must be zero (§5.2).
+		return h, fmt.Errorf("%w: reserved bits set", ErrProtocol)
+	}
+	switch h.op {
+	case OpContinuation, OpText, OpBinary, OpClose, OpPing, OpPong:
+	default:
+		return h, fmt.Errorf("%w: reserved opcode %#x", ErrProtocol, h.op)
+	}
+	if h.masked == c.client {
+		// §5.1: clients mask every frame, servers never do.
+		if c.client {
+			return h, fmt.Errorf("%w: masked frame from server", ErrProtocol)
+		}
+		return h, fmt.Errorf("%w: unmasked frame from client", ErrProtocol)
+	}
+	if isControl(h.op) && (!h.fin || h.n > maxCtrlLen) {
+		return h, fmt.Errorf("%w: fragmented or oversized control frame", ErrProtocol)
+	}
+	switch h.n {
+	case 126:
+		if err = c.readFull(c.hdr[:2]); err != nil {
+			return h, err
+		}
+		h.n = int64(binary.BigEndian.Uint16(c.hdr[:2]))
+	case 127:
+		if err = c.readFull(c.hdr[:8]); err != nil {
+			return h, err
+		}
+		u := binary.BigEndian.Uint64(c.hdr[:8])
+		if u>>63 != 0 {
+			return h, fmt.Errorf("%w: 64-bit length with high bit set", ErrProtocol)
+		}
+		h.n = int64(u)
+	}
+	if h.masked {
+		if err = c.readFull(c.hdr[:4]); err != nil {
+			return h, err
+		}
+		h.key = binary.LittleEndian.Uint32(c.hdr[:4])
+	}
+	return h, nil
+}
+
+// ReadMessage returns the next complete data message (OpText or OpBinary).
+// It answers pings, skips pongs, reassembles fragments, and on a Close frame
+// replies with Close, closes the connection and returns *CloseError. The
+// returned slice is owned by the caller.
+//
+// Peer violations close the connection with the matching status and return
+// an error: ErrProtocol (1002), ErrInvalidUTF8 (1007) or ErrTooBig (1009,
+// decided from the frame header before any payload is allocated). After
+// Close, it returns ErrClosed. Network errors are returned wrapped (io.EOF
+// when the peer closed TCP without a Close frame).
+func (c *Conn) ReadMessage() (op int, p []byte, err error) {
+	if c.readErr != nil {
+		return 0, nil, c.readErr
+	}
+	var msg []byte
+	var msgOp byte // opcode of the message being reassembled; 0 when none
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return 0, nil, c.readFailed(err)
+		}
+		if isControl(h.op) {
+			if err := c.handleControl(h); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		if h.op == OpContinuation {
+			if msgOp == 0 {
+				return 0, nil, c.readFailed(fmt.Errorf("%w: continuation without a message", ErrProtocol))
+			}
+		} else {
+			if msgOp != 0 {
+				return 0, nil, c.readFailed(fmt.Errorf("%w: new message inside a fragmented one", ErrProtocol))
+			}
+			msgOp = h.op
+		}
+		total := int64(len(msg)) + h.n
+		if h.n > c.maxMsg || total > c.maxMsg {
+			return 0, nil, c.fail(CloseMessageTooBig, ErrTooBig)
+		}
+		if msg == nil && h.fin {
+			msg = make([]byte, 0, h.n)
+		} else {
+			msg = slices.Grow(msg, int(h.n))
+		}
+		start := len(msg)
+		msg = msg[:total]
+		if err := c.readFull(msg[start:]); err != nil {
+			return 0, nil, c.readFailed(err)
+		}
+		if h.masked {
+			maskBytes(h.key, 0, msg[start:])
+		}
+		if !h.fin {
+			continue
+		}
+		if msgOp == OpText && !utf8.Valid(msg) {
+			return 0, nil, c.fail(CloseInvalidPayload, ErrInvalidUTF8)
+		}
+		return int(msgOp), msg, nil
+	}
+}
+
+// readFailed turns a read-side error into the sticky result: protocol
+// violations are answered with 1002, a local Close yields ErrClosed, other
+// network errors are wrapped.
+func (c *Conn) readFailed(err error) error {
+	if errors.Is(err, ErrProtocol) {
+		return c.fail(CloseProtocolError, err)
+	}
+	if c.closed.Load() {
+		c.readErr = ErrClosed
+		return ErrClosed
+	}
+	c.readErr = fmt.Errorf("ws: read: %w", err)
+	return c.readErr
+}
+
+// fail sends a Close frame with code (unless one was sent already), closes
+// the connection and records err as the sticky read error.
+func (c *Conn) fail(code int, err error) error {
+	var buf [maxCtrlLen]byte
+	c.wmu.Lock()
+	if !c.closeSent && !c.closed.Load() {
+		c.closeSent = true
+		_ = c.writeFrameLocked(OpClose, closePayload(buf[:], code, ""))
+	}
+	c.wmu.Unlock()
+	c.linger()
+	_ = c.Close()
+	c.readErr = err
+	return err
+}
+
+// linger half-closes a TCP connection after a failing Close frame and
+// discards what the peer still sends (bounded in bytes and time), so that
+// closing with unread data does not turn into a RST that could destroy the
+// Close frame before the peer reads it.
+func (c *Conn) linger() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || c.closed.Load() || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	c.pending = nil
+	_, _ = io.CopyN(io.Discard, c.nc, lingerBytes)
+}
+
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+// handleControl reads a control frame's payload (at most 125 bytes) and
+// acts on it. It returns nil to keep reading, or the final error.
+func (c *Conn) handleControl(h header) error {
+	var buf [maxCtrlLen]byte
+	p := buf[:h.n]
+	if err := c.readFull(p); err != nil {
+		return c.readFailed(err)
+	}
+	if h.masked {
+		maskBytes(h.key, 0, p)
+	}
+	switch h.op {
+	case OpPing:
+		c.wmu.Lock()
+		var err error
+		if !c.closeSent {
+			err = c.writeFrameLocked(OpPong, p)
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			return c.readFailed(err)
+		}
+	case OpClose:
+		code, reason := CloseNoStatus, ""
+		switch {
+		case len(p) == 1:
+			return c.readFailed(fmt.Errorf("%w: 1-byte close payload", ErrProtocol))
+		case len(p) >= 2:
+			code = int(binary.BigEndian.Uint16(p))
+			if !validCloseCode(code) {
+				return c.readFailed(fmt.Errorf("%w: invalid close code %d", ErrProtocol, code))
+			}
+			if !utf8.Valid(p[2:]) {
+				return c.fail(CloseInvalidPayload, ErrInvalidUTF8)
+			}
+			reason = string(p[2:])
+		}
+		// §5.5.1: answer with a Close echoing the status code, then drop TCP.
+		c.wmu.Lock()
+		if !c.closeSent && !c.closed.Load() {
+			c.closeSent = true
+			_ = c.writeFrameLocked(OpClose, closePayload(buf[:], code, ""))
+		}
+		c.wmu.Unlock()
+		_ = c.Close()
+		ce := &CloseError{Code: code, Reason: reason}
+		c.readErr = ce
+		return ce
+	}
+	return nil
+}
+
+// WriteMessage sends one unfragmented data message (op is OpText or
+// OpBinary). It is safe for concurrent use; each call writes whole frames
+// under one lock with a WriteTimeout deadline. Text is not checked for UTF-8
+// validity. p is not modified. A failed write closes the connection, as the
+// stream may hold a partial frame. After a Close frame was sent it returns
+// ErrClosed.
+func (c *Conn) WriteMessage(op int, p []byte) error {
+	if op != OpText && op != OpBinary {
+		return fmt.Errorf("ws: WriteMessage: opcode %d is not a data opcode", op)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closed.Load() {
+		return ErrClosed
+	}
+	return c.writeFrameLocked(byte(op), p)
+}
+
+// WritePing sends a Ping control frame (payload at most 125 bytes). The
+// peer's Pong is consumed by ReadMessage.
+func (c *Conn) WritePing(p []byte) error {
+	if len(p) > maxCtrlLen {
+		return fmt.Errorf("ws: ping payload of %d bytes exceeds 125", len(p))
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closed.Load() {
+		return ErrClosed
+	}
+	return c.writeFrameLocked(OpPing, p)
+}
+
+// WriteClose sends a Close frame with code and reason; it does not close the
+// TCP connection (keep calling ReadMessage to receive the peer's answer as a
+// *CloseError, or call Close). CloseNoStatus sends an empty body. The code
+// must be sendable (1000-1003, 1007-1014, 3000-4999); reason is cut to 123
+// bytes. A second call returns ErrClosed.
+func (c *Conn) WriteClose(code int, reason string) error {
+	if code != CloseNoStatus && !validCloseCode(code) {
+		return fmt.Errorf("ws: WriteClose: invalid close code %d", code)
+	}
+	var buf [maxCtrlLen]byte
+	body := closePayload(buf[:], code, truncateReason(reason))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closed.Load() {
+		return ErrClosed
+	}
+	c.closeSent = true
+	return c.writeFrameLocked(OpClose, body)
+}
+
+// Close closes the underlying connection without a close handshake.
+// Idempotent: later calls return nil.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	return c.nc.Close()
+}
+
+// smallFrame is the largest frame (header included) built in one pooled
+// buffer; bigger server frames go out as header+payload through net.Buffers
+// (writev), bigger client frames are masked chunk by chunk.
+const smallFrame = 8 << 10
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, smallFrame); return &b }}
+
+// writeFrameLocked writes one final frame. c.wmu must be held.
+func (c *Conn) writeFrameLocked(op byte, p []byte) error {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+		return c.writeFailed(err)
+	}
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	buf := *bp
+	var key uint32
+	if c.client {
+		key = newMaskKey()
+	}
+	hn := putHeader(buf, true, op, len(p), c.client, key)
+	var err error
+	switch {
+	case hn+len(p) <= len(buf):
+		n := copy(buf[hn:], p)
+		if c.client {
+			maskBytes(key, 0, buf[hn:hn+n])
+		}
+		_, err = c.nc.Write(buf[:hn+n])
+	case !c.client:
+		bufs := net.Buffers{buf[:hn], p}
+		_, err = bufs.WriteTo(c.nc)
+	default:
+		// Mask into the pooled buffer chunk by chunk so the caller's slice
+		// stays untouched; the lock keeps the chunks contiguous on the wire.
+		pos := 0
+		off := hn
+		for len(p) > 0 && err == nil {
+			n := copy(buf[off:], p)
+			pos = maskBytes(key, pos, buf[off:off+n])
+			_, err = c.nc.Write(buf[:off+n])
+			p = p[n:]
+			off = 0
+		}
+	}
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFailed closes the connection after a failed write.
+func (c *Conn) writeFailed(err error) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	_ = c.Close()
+	return fmt.Errorf("ws: write: %w", err)
+}
