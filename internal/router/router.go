@@ -1,0 +1,600 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-lb/switchboard/internal/engine"
+)
+
+// nameStripes is the number of per-name locks (a power of two).
+const nameStripes = 256
+
+// Router routes messages between registered backend sessions. All methods
+// are safe for concurrent use. Create it with New.
+type Router struct {
+	cfg      Config
+	presence engine.Presence
+	rooms    engine.Rooms
+	log      *slog.Logger
+	seed     maphash.Seed
+
+	sessMu   sync.Mutex            // serialises writers of sessions
+	sessions atomic.Pointer[table] // copy-on-write; readers never lock
+
+	names [nameStripes]sync.Mutex // per-name stripes, see doc.go
+
+	mbMu sync.Mutex
+	mb   *mailboxes // mbMu
+
+	seq atomic.Uint64
+	st  counters
+}
+
+// New returns a Router over the given engine parts. It starts no goroutine.
+// The Presence's expiry callback must call the Router's OnExpire (construct
+// the Presence with a closure over the Router variable). log may be nil.
+func New(cfg Config, presence engine.Presence, rooms engine.Rooms, log *slog.Logger) *Router {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	r := &Router{cfg: cfg, presence: presence, rooms: rooms,
+		log: log.With("component", "router"), seed: maphash.MakeSeed(), mb: newMailboxes(cfg)}
+	r.sessions.Store(&table{byID: map[string]*entry{}})
+	return r
+}
+
+// Config returns the Router's configuration with defaults applied.
+func (r *Router) Config() Config { return r.cfg }
+
+func (r *Router) stripe(name string) *sync.Mutex {
+	return &r.names[maphash.String(r.seed, name)&(nameStripes-1)]
+}
+
+func (r *Router) nextID() string {
+	n := r.seq.Add(1)
+	var b strings.Builder
+	b.Grow(len(r.cfg.NodeID) + 1 + 20)
+	b.WriteString(r.cfg.NodeID)
+	b.WriteByte('-')
+	var buf [20]byte
+	b.Write(strconv.AppendUint(buf[:0], n, 10))
+	return b.String()
+}
+
+// Register adds s to the table of live sessions. ErrDuplicate if its
+// BackendID is already registered.
+func (r *Router) Register(s Session) error {
+	r.sessMu.Lock()
+	defer r.sessMu.Unlock()
+	old := r.sessions.Load()
+	id := s.BackendID()
+	if old.byID[id] != nil {
+		return fmt.Errorf("register %s: %w", id, ErrDuplicate)
+	}
+	t := &table{byID: make(map[string]*entry, len(old.byID)+1), list: make([]*entry, 0, len(old.list)+1)}
+	for k, v := range old.byID {
+		t.byID[k] = v
+	}
+	e := &entry{s: s, id: id, addr: s.Address()}
+	t.byID[id] = e
+	t.list = append(append(t.list, old.list...), e)
+	r.sessions.Store(t)
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "session registered",
+		slog.String("backend_id", id), slog.String("backend_addr", e.addr))
+	return nil
+}
+
+// Unregister removes the session id (it ended: disconnect, heartbeat
+// timeout, replaced, stalled): its names become orphaned for Config.Grace,
+// its room memberships are dropped, and direct messages queued behind a
+// mailbox flush for it go to mailboxes. It returns the orphaned names.
+// ErrNotRegistered if id is not registered. reason is logged.
+func (r *Router) Unregister(ctx context.Context, id, reason string) ([]string, error) {
+	r.sessMu.Lock()
+	old := r.sessions.Load()
+	e := old.byID[id]
+	if e == nil {
+		r.sessMu.Unlock()
+		return nil, fmt.Errorf("unregister %s: %w", id, ErrNotRegistered)
+	}
+	t := &table{byID: make(map[string]*entry, len(old.byID)), list: make([]*entry, 0, len(old.list))}
+	for k, v := range old.byID {
+		if k != id {
+			t.byID[k] = v
+		}
+	}
+	for _, v := range old.list {
+		if v != e {
+			t.list = append(t.list, v)
+		}
+	}
+	r.sessions.Store(t)
+	r.sessMu.Unlock()
+
+	e.gateMu.Lock()
+	e.gone = true
+	var pending []*Delivery
+	if e.flushing.Load() == 0 { // otherwise the running flush hands them over, in order
+		pending, e.pending = e.pending, nil
+	}
+	e.gateMu.Unlock()
+
+	names, err := r.presence.OrphanBackend(ctx, id, r.cfg.Grace)
+	if err != nil {
+		err = fmt.Errorf("orphan names of %s: %w", id, err)
+	}
+	if rerr := r.rooms.DropBackend(ctx, id); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("drop rooms of %s: %w", id, rerr))
+	}
+	for _, d := range pending {
+		if len(d.To) > 0 {
+			r.rehold(ctx, id, d, nil)
+		}
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "session unregistered",
+		slog.String("backend_id", id), slog.String("backend_addr", e.addr),
+		slog.String("reason", reason), slog.Int("orphaned", len(names)))
+	return names, err
+}
+
+// session returns the registered entry for id, or nil.
+func (r *Router) session(id string) *entry { return r.sessions.Load().get(id) }
+
+// Message is a message as a backend sends it (the `message` event).
+type Message struct {
+	To          []string        // recipient names; nil for a room or public message
+	Room        string          // room name for a room message
+	From        string          // sender's user name as it declares it (not verified), optional
+	Data        json.RawMessage // payload, passed through untouched
+	Attachments [][]byte        // binary attachments Data refers to
+}
+
+// Result is the outcome of Route, for the ack
+// {ok:true, id, delivered, held, unknown}.
+type Result struct {
+	ID        string   // the message's ID
+	Delivered []string // direct: names whose holder's session accepted it
+	Held      []string // direct: orphaned names; kept in their mailbox
+	Unknown   []string // direct: names nobody holds
+	Dropped   []string // direct: names it could not be delivered or kept for (larger than a mailbox; holder vanished)
+	Sessions  int      // sessions it was handed to
+}
+
+// Route sends m from the session from:
+//   - m.To set: to the sessions holding those names, one Delivery per
+//     session listing its recipients in To (a name held by the sender
+//     itself is delivered to it); orphaned names are kept in mailboxes;
+//     names nobody holds are reported in Unknown.
+//   - m.Room set: to every session that joined the room, except from.
+//   - neither: to every registered session except from.
+//
+// Route blocks while a receiving session's queue is full (backpressure).
+// Errors: ErrNotRegistered, ErrBadMessage (both to and room, too many
+// recipients), engine.ErrInvalidName, or an engine error; per-recipient
+// outcomes are in the Result.
+func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, error) {
+	sender := r.session(from.BackendID())
+	if sender == nil {
+		return Result{}, ErrNotRegistered
+	}
+	switch {
+	case len(m.To) > 0 && m.Room != "":
+		return Result{}, fmt.Errorf("%w: both to and room", ErrBadMessage)
+	case len(m.To) > r.cfg.MaxRecipients:
+		return Result{}, fmt.Errorf("%w: %d recipients, more than %d", ErrBadMessage, len(m.To), r.cfg.MaxRecipients)
+	}
+	for _, name := range m.To {
+		if err := ValidateName(name, r.cfg.MaxNameBytes); err != nil {
+			return Result{}, fmt.Errorf("recipient: %w", err)
+		}
+	}
+	if m.Room != "" {
+		if err := ValidateName(m.Room, r.cfg.MaxNameBytes); err != nil {
+			return Result{}, fmt.Errorf("room: %w", err)
+		}
+	}
+	res := Result{ID: r.nextID()}
+	r.st.routed.Add(1)
+	base := &Delivery{ID: res.ID, From: m.From, Backend: sender.addr, Room: m.Room,
+		Data: m.Data, Attachments: m.Attachments}
+	switch {
+	case len(m.To) > 0:
+		return res, r.routeDirect(ctx, base, m.To, &res)
+	case m.Room != "":
+		members, err := r.rooms.Members(ctx, m.Room)
+		if err != nil {
+			return res, fmt.Errorf("room members: %w", err)
+		}
+		t := r.sessions.Load()
+		for _, id := range members {
+			if id == sender.id {
+				continue
+			}
+			if e := t.get(id); e != nil && r.deliverTo(e, base) == nil {
+				res.Sessions++
+			}
+		}
+	default:
+		for _, e := range r.sessions.Load().list {
+			if e != sender && r.deliverTo(e, base) == nil {
+				res.Sessions++
+			}
+		}
+	}
+	return res, nil
+}
+
+// group is the recipients of a direct message held by one session.
+type group struct {
+	e     *entry
+	names []string
+}
+
+func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, res *Result) error {
+	var buf [4]group
+	groups := buf[:0]
+	var seen map[string]struct{}
+	if len(to) > 16 {
+		seen = make(map[string]struct{}, len(to))
+	}
+	for i, name := range to {
+		if seen != nil {
+			if _, dup := seen[name]; dup {
+				continue
+			}
+			seen[name] = struct{}{}
+		} else if i > 0 && contains(to[:i], name) {
+			continue
+		}
+		mu := r.stripe(name)
+		mu.Lock()
+		h, err := r.presence.Lookup(ctx, name)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			mu.Unlock()
+			res.Unknown = append(res.Unknown, name)
+			continue
+		case err != nil:
+			mu.Unlock()
+			return fmt.Errorf("lookup: %w", err)
+		}
+		e := r.session(h.Backend)
+		if h.Orphaned || e == nil {
+			// e == nil: its session is being unregistered; the name is
+			// orphaned a moment later and the mailbox is what a claim flushes.
+			kept := r.holdLocked(name, base)
+			mu.Unlock()
+			if kept {
+				res.Held = append(res.Held, name)
+			} else {
+				res.Dropped = append(res.Dropped, name)
+			}
+			continue
+		}
+		mu.Unlock()
+		found := false
+		for j := range groups {
+			if groups[j].e == e {
+				groups[j].names = append(groups[j].names, name)
+				found = true
+				break
+			}
+		}
+		if !found {
+			groups = append(groups, group{e: e, names: []string{name}})
+		}
+	}
+	for _, g := range groups {
+		d := &Delivery{ID: base.ID, From: base.From, Backend: base.Backend, To: g.names,
+			Data: base.Data, Attachments: base.Attachments}
+		if err := r.deliverTo(g.e, d); err != nil {
+			r.rehold(ctx, g.e.id, d, res)
+			continue
+		}
+		res.Sessions++
+		res.Delivered = append(res.Delivered, g.names...)
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverTo hands d to e, or queues it behind a running mailbox flush.
+func (r *Router) deliverTo(e *entry, d *Delivery) error {
+	if e.flushing.Load() != 0 {
+		e.gateMu.Lock()
+		if e.gone {
+			e.gateMu.Unlock()
+			return errGone
+		}
+		if e.flushing.Load() != 0 {
+			e.pending = append(e.pending, d)
+			e.gateMu.Unlock()
+			return nil
+		}
+		e.gateMu.Unlock()
+	}
+	if err := e.s.Deliver(d); err != nil {
+		r.st.deliverFailed.Add(1)
+		return err
+	}
+	r.st.deliveries.Add(1)
+	return nil
+}
+
+// holdLocked appends a copy of base for name to name's mailbox. The caller
+// holds name's stripe. It reports whether the message was kept.
+func (r *Router) holdLocked(name string, base *Delivery) bool {
+	r.mbMu.Lock()
+	dropped, kept, first := r.mb.add(name, base.forName(name))
+	r.mbMu.Unlock()
+	if kept {
+		r.st.held.Add(1)
+	}
+	if dropped > 0 {
+		r.st.droppedFull.Add(uint64(dropped))
+		if first || !kept {
+			r.log.LogAttrs(context.Background(), slog.LevelWarn, "mailbox full, dropping oldest",
+				slog.String("user", name), slog.Int("dropped", dropped), slog.Bool("message_too_large", !kept))
+		}
+	}
+	return kept
+}
+
+// rehold finds a new way for a direct Delivery d whose session failed
+// (failedID): each recipient's message goes to its mailbox if the name is
+// orphaned or still held by the failed session, to its new holder's session
+// if another one claimed it meanwhile, else it is counted as undeliverable.
+// res, if not nil, records the outcome.
+func (r *Router) rehold(ctx context.Context, failedID string, d *Delivery, res *Result) {
+	for _, name := range d.To {
+		mu := r.stripe(name)
+		mu.Lock()
+		h, err := r.presence.Lookup(ctx, name)
+		var e *entry
+		if err == nil {
+			e = r.session(h.Backend)
+		}
+		switch {
+		case err != nil:
+			mu.Unlock()
+			r.st.undeliverable.Add(1)
+			if res != nil {
+				res.Dropped = append(res.Dropped, name)
+			}
+		case h.Orphaned || h.Backend == failedID || e == nil:
+			kept := r.holdLocked(name, d)
+			mu.Unlock()
+			if res != nil {
+				if kept {
+					res.Held = append(res.Held, name)
+				} else {
+					res.Dropped = append(res.Dropped, name)
+				}
+			}
+		default:
+			mu.Unlock()
+			if r.deliverTo(e, d.forName(name)) != nil {
+				r.st.undeliverable.Add(1)
+				if res != nil {
+					res.Dropped = append(res.Dropped, name)
+				}
+				continue
+			}
+			if res != nil {
+				res.Delivered = append(res.Delivered, name)
+				res.Sessions++
+			}
+		}
+	}
+}
+
+// Claim makes session s the holder of name (join_subs). If the name was
+// orphaned — or messages were otherwise kept for it — the returned flush
+// delivers them to s in order; until flush has returned, every newer
+// message for s waits behind them. The caller acks the claim first, then
+// calls flush exactly once (also when the ack failed: flush is what
+// releases the queue). flush is never nil; it may block (backpressure).
+// prev is what engine.Presence.Join returned. Errors: engine.ErrInvalidName,
+// ErrNotRegistered, an error matching engine.ErrNameTaken (errors.As a
+// *engine.TakenError for the holder's backend ID; HolderAddress gives its
+// address), or an engine error.
+func (r *Router) Claim(ctx context.Context, s Session, name string) (prev engine.Holder, flush func(), err error) {
+	if err := ValidateName(name, r.cfg.MaxNameBytes); err != nil {
+		return engine.Holder{}, nil, err
+	}
+	e := r.session(s.BackendID())
+	if e == nil {
+		return engine.Holder{}, nil, ErrNotRegistered
+	}
+	mu := r.stripe(name)
+	mu.Lock()
+	prev, err = r.presence.Join(ctx, name, e.id)
+	if err != nil {
+		mu.Unlock()
+		return prev, nil, err
+	}
+	r.mbMu.Lock()
+	msgs := r.mb.take(name)
+	r.mbMu.Unlock()
+	if len(msgs) > 0 {
+		e.gateMu.Lock()
+		e.flushing.Add(1)
+		e.gateMu.Unlock()
+	}
+	mu.Unlock()
+	if len(msgs) == 0 {
+		return prev, func() {}, nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	var once sync.Once
+	return prev, func() { once.Do(func() { r.flush(ctx, e, msgs) }) }, nil
+}
+
+// flush delivers a claimed name's mailbox to e, then releases e's gate.
+func (r *Router) flush(ctx context.Context, e *entry, msgs []*Delivery) {
+	for i, d := range msgs {
+		if err := e.s.Deliver(d); err != nil {
+			r.st.deliverFailed.Add(1)
+			for _, rest := range msgs[i:] {
+				r.rehold(ctx, e.id, rest, nil)
+			}
+			break
+		}
+		r.st.deliveries.Add(1)
+		r.st.flushed.Add(1)
+	}
+	for {
+		e.gateMu.Lock()
+		if e.flushing.Load() > 1 { // another flush of e is running: it releases the queue
+			e.flushing.Add(-1)
+			e.gateMu.Unlock()
+			return
+		}
+		if len(e.pending) == 0 {
+			e.flushing.Store(0)
+			e.gateMu.Unlock()
+			return
+		}
+		batch, gone := e.pending, e.gone
+		e.pending = nil
+		e.gateMu.Unlock()
+		for _, d := range batch {
+			var err error
+			if gone {
+				err = errGone
+			} else if err = e.s.Deliver(d); err != nil {
+				r.st.deliverFailed.Add(1)
+			} else {
+				r.st.deliveries.Add(1)
+			}
+			if err != nil && len(d.To) > 0 {
+				r.rehold(ctx, e.id, d, nil)
+			}
+		}
+	}
+}
+
+// Release gives up name held by session s (leave_subs). Errors:
+// engine.ErrInvalidName, ErrNotRegistered, engine.ErrNotHolder (another
+// session holds it, or it is orphaned), engine.ErrNotFound (free).
+func (r *Router) Release(ctx context.Context, s Session, name string) error {
+	if err := ValidateName(name, r.cfg.MaxNameBytes); err != nil {
+		return err
+	}
+	e := r.session(s.BackendID())
+	if e == nil {
+		return ErrNotRegistered
+	}
+	mu := r.stripe(name)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := r.presence.Leave(ctx, name, e.id); err != nil {
+		return err
+	}
+	r.dropMailboxLocked(name, "released")
+	return nil
+}
+
+// dropMailboxLocked discards name's mailbox, if any. The caller holds name's stripe.
+func (r *Router) dropMailboxLocked(name, why string) {
+	r.mbMu.Lock()
+	msgs := r.mb.take(name)
+	r.mbMu.Unlock()
+	if len(msgs) == 0 {
+		return
+	}
+	r.st.droppedExpired.Add(uint64(len(msgs)))
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "mailbox dropped",
+		slog.String("user", name), slog.String("why", why), slog.Int("dropped", len(msgs)))
+}
+
+// OnExpire is the engine.ExpireFunc to give the Presence: when an orphaned
+// name's grace period ends, what is left in its mailbox is dropped, logged
+// and counted (Stats.DroppedExpired).
+func (r *Router) OnExpire(name string, h engine.Holder) {
+	mu := r.stripe(name)
+	mu.Lock()
+	defer mu.Unlock()
+	// A claim may have come in between the expiry and this call; then the
+	// mailbox (if any) belongs to the new holder.
+	if _, err := r.presence.Lookup(context.Background(), name); !errors.Is(err, engine.ErrNotFound) {
+		return
+	}
+	r.dropMailboxLocked(name, "grace expired")
+	r.log.LogAttrs(context.Background(), slog.LevelDebug, "orphan expired",
+		slog.String("user", name), slog.String("backend_id", h.Backend))
+}
+
+// Lookup answers subs_exists: whether name is held, and the address of the
+// live holder's backend ("" when orphaned, or held through another node).
+func (r *Router) Lookup(ctx context.Context, name string) (exists bool, address string, h engine.Holder, err error) {
+	if err := ValidateName(name, r.cfg.MaxNameBytes); err != nil {
+		return false, "", engine.Holder{}, err
+	}
+	h, err = r.presence.Lookup(ctx, name)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return false, "", engine.Holder{}, nil
+	case err != nil:
+		return false, "", engine.Holder{}, err
+	case h.Orphaned:
+		return true, "", h, nil
+	}
+	return true, r.HolderAddress(h.Backend), h, nil
+}
+
+// HolderAddress returns the address of the registered session backendID,
+// or "" (e.g. for a *engine.TakenError's Holder).
+func (r *Router) HolderAddress(backendID string) string {
+	if e := r.session(backendID); e != nil {
+		return e.addr
+	}
+	return ""
+}
+
+// JoinRoom records that session s has members in room (join_room).
+func (r *Router) JoinRoom(ctx context.Context, s Session, room string) error {
+	if err := ValidateName(room, r.cfg.MaxNameBytes); err != nil {
+		return err
+	}
+	if r.session(s.BackendID()) == nil {
+		return ErrNotRegistered
+	}
+	return r.rooms.Join(ctx, room, s.BackendID())
+}
+
+// LeaveRoom records that session s left room (leave_room).
+func (r *Router) LeaveRoom(ctx context.Context, s Session, room string) error {
+	if err := ValidateName(room, r.cfg.MaxNameBytes); err != nil {
+		return err
+	}
+	if r.session(s.BackendID()) == nil {
+		return ErrNotRegistered
+	}
+	return r.rooms.Leave(ctx, room, s.BackendID())
+}
+
+// MailboxLen returns how many messages are waiting for name.
+func (r *Router) MailboxLen(name string) int {
+	r.mbMu.Lock()
+	defer r.mbMu.Unlock()
+	return r.mb.len(name)
+}
