@@ -105,4 +105,3 @@ func FuzzFrameScanner(f *testing.F) {
 		}
 	})
 }
-
