@@ -5,11 +5,8 @@
 package eio
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 )
 
@@ -68,75 +65,57 @@ type Handler interface {
 	OnClose(c *Conn, reason string)
 }
 
-// Conn is one Engine.IO session, server or client side. Safe for concurrent use.
-type Conn struct {
-	// implementation fields
-	id string
+// Defaults applied by Config.withDefaults.
+const (
+	DefaultPingInterval    = 25 * time.Second
+	DefaultPingTimeout     = 20 * time.Second
+	DefaultMaxPayloadBytes = 1_000_000
+	DefaultUpgradeTimeout  = 10 * time.Second
+	DefaultSendQueue       = 1024
+	DefaultStallTimeout    = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+)
+
+// Transport names, as they appear in the "transport" query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// withDefaults returns cfg with zero fields replaced by the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if cfg.UpgradeTimeout <= 0 {
+		cfg.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if len(cfg.Transports) == 0 {
+		cfg.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	return cfg
 }
 
-// ID returns the session id (sid).
-func (c *Conn) ID() string { return c.id }
-
-// Transport returns "polling" or "websocket" (the current one).
-func (c *Conn) Transport() string { panic("todo") }
-
-// RemoteAddr returns the peer's address ("ip:port") as seen on the socket.
-func (c *Conn) RemoteAddr() string { panic("todo") }
-
-// Header returns the handshake request's headers (server side; read-only).
-func (c *Conn) Header() http.Header { panic("todo") }
-
-// Query returns the handshake request's query (server side; read-only).
-func (c *Conn) Query() url.Values { panic("todo") }
-
-// Send queues messages in order. Data is not modified or retained past the
-// write, and may be shared between sessions. It blocks while the queue is
-// full, up to StallTimeout, then closes the session (ReasonSlowConsumer) and
-// returns ErrSlowConsumer. After close it returns ErrClosed.
-func (c *Conn) Send(msgs ...Message) error { panic("todo") }
-
-// Close sends a close packet (best effort), ends the session and reports
-// reason to OnClose. Idempotent.
-func (c *Conn) Close(reason string) { panic("todo") }
-
-// Done is closed when the session has ended.
-func (c *Conn) Done() <-chan struct{} { panic("todo") }
-
-// Server serves Engine.IO sessions at one path. Mount ServeHTTP at that path
-// (exact match, with or without trailing slash).
-type Server struct{}
-
-// NewServer returns a Server; accept is called for each new session and
-// returns its Handler (before any message is delivered). It starts no goroutines.
-func NewServer(cfg Config, logger *slog.Logger, accept func(c *Conn) Handler) *Server {
-	panic("todo")
-}
-
-// ServeHTTP handles one Engine.IO request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("todo") }
-
-// Len returns the number of open sessions.
-func (s *Server) Len() int { panic("todo") }
-
-// Close closes every session with ReasonServerShutdown and refuses new ones.
-func (s *Server) Close() { panic("todo") }
-
-// DialConfig configures a client session.
-type DialConfig struct {
-	Config
-	// Path is the engine path (default "/socket.io/").
-	Path string
-	// Query and Header are added to every request.
-	Query  url.Values
-	Header http.Header
-	// Polling starts with HTTP long-polling and upgrades; default is
-	// WebSocket only.
-	Polling bool
-}
-
-// Dial opens a client session to baseURL (http(s)://host:port). The client
-// answers pings and closes the session (ReasonPingTimeout) when none arrives
-// within pingInterval+pingTimeout.
-func Dial(ctx context.Context, baseURL string, cfg DialConfig, h Handler) (*Conn, error) {
-	panic("todo")
+func (cfg *Config) allows(transport string) bool {
+	for _, t := range cfg.Transports {
+		if t == transport {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,450 @@
+package eio
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
+	"github.com/switchboard-lb/switchboard/internal/ws"
+)
+
+// Session states (Conn.state).
+const (
+	stateOpen   uint8 = iota
+	stateClosed       // ended; OnClose pending or done
+)
+
+// Transports (Conn.transport).
+const (
+	transPolling uint8 = iota
+	transWebSocket
+)
+
+// Upgrade phases (Conn.upgrade), polling sessions only.
+const (
+	upNone     uint8 = iota
+	upAccepted       // a probe WebSocket is open; a second one is refused
+	upProbed         // "2probe" answered: pending and new GETs get a noop, output is held
+)
+
+// Conn is one Engine.IO session, server or client side. Safe for concurrent use.
+//
+// The struct is kept small (it exists once per idle connection): per-session
+// state that only some sessions need lives behind pointers, and buffers are
+// borrowed from pools for the duration of a write.
+type Conn struct {
+	id         string
+	cfg        *Config         // shared, read-only (the Server's, or the client's)
+	srv        *Server         // nil on the client side
+	cl         *clientState    // nil on the server side
+	grp        *sync.WaitGroup // owner of this session's goroutines
+	h          Handler
+	remoteAddr string
+	header     http.Header
+	rawQuery   string
+	done       chan struct{}
+	timer      *time.Timer // heartbeat; after close, the close grace / hard stop
+	closed     atomic.Bool
+
+	mu        sync.Mutex // guards the fields below
+	state     uint8
+	transport uint8
+	upgrade   uint8
+	graceful  bool // closed by Close (flush queued packets first)
+	notified  bool // OnClose has been (or is being) called
+	writing   bool // a writer goroutine (or POST, client side) owns the transport's output
+	awaitPong bool // server: a ping is out, timer measures PingTimeout
+	getWait   bool // server polling: a GET is pending
+	postBusy  bool // server polling: a POST is being read or dispatched
+	refs      int32
+	reason    string
+	timerAt   time.Time                // when the armed timer is due; earlier firings are stale
+	ws        *ws.Conn                 // current WebSocket transport
+	probe     *ws.Conn                 // server: WebSocket being upgraded to
+	postRC    *http.ResponseController // server polling: the POST being read, aborted on close
+	queue     []codec.EIOPacket
+	spare     []codec.EIOPacket
+	spaceWake chan struct{} // closed when queue space frees (Send waiters)
+	pollWake  chan struct{} // closed to wake the pending GET
+}
+
+// ID returns the session id (sid).
+func (c *Conn) ID() string { return c.id }
+
+// Transport returns "polling" or "websocket" (the current one).
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.transport == transWebSocket {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
+// RemoteAddr returns the peer's address ("ip:port") as seen on the socket.
+// On the client side it is the server's host:port.
+func (c *Conn) RemoteAddr() string { return c.remoteAddr }
+
+// Header returns the handshake request's headers (server side; read-only).
+// It is nil on the client side.
+func (c *Conn) Header() http.Header { return c.header }
+
+// Query returns the handshake request's query (server side). Each call
+// parses it afresh, so the caller may modify the result.
+func (c *Conn) Query() url.Values {
+	q, _ := url.ParseQuery(c.rawQuery)
+	return q
+}
+
+// Done is closed when the session has ended: after OnClose returned and the
+// session's goroutines are done with the connection.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Reason returns the close reason, or "" while the session is open.
+func (c *Conn) Reason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// Send queues messages in order. Data is not modified or retained past the
+// write, and may be shared between sessions. It blocks while the queue is
+// full, up to StallTimeout, then closes the session (ReasonSlowConsumer) and
+// returns ErrSlowConsumer. After close it returns ErrClosed.
+//
+// The messages of one call stay contiguous on the wire (a Socket.IO binary
+// packet and its attachments are one call). A call with more messages than
+// SendQueue waits for an empty queue.
+func (c *Conn) Send(msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	var stall *time.Timer
+	for c.state == stateOpen && len(c.queue) > 0 && len(c.queue)+len(msgs) > c.cfg.SendQueue {
+		if c.spaceWake == nil {
+			c.spaceWake = make(chan struct{})
+		}
+		wake := c.spaceWake
+		c.mu.Unlock()
+		if stall == nil {
+			stall = time.NewTimer(c.cfg.StallTimeout)
+			defer stall.Stop()
+		}
+		select {
+		case <-wake:
+		case <-stall.C:
+			c.closeWith(ReasonSlowConsumer, false)
+			return ErrSlowConsumer
+		}
+		c.mu.Lock()
+	}
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	for _, m := range msgs {
+		c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOMessage, Data: m.Data, Binary: m.Binary})
+	}
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// sendControl queues a control packet (ping, pong, noop). Control packets
+// ignore the queue bound: they are small and must never block a timer.
+func (c *Conn) sendControl(t codec.EIOType, data []byte) {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.queue = append(c.queue, codec.EIOPacket{Type: t, Data: data})
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// kickLocked makes the current transport pick up the queue: it starts a
+// WebSocket writer if none runs, or wakes the pending poll.
+func (c *Conn) kickLocked() {
+	switch {
+	case c.transport == transWebSocket:
+		if !c.writing && c.ws != nil {
+			c.writing = true
+			c.refs++
+			c.grp.Add(1)
+			go c.wsWriteLoop(c.ws)
+		}
+	case c.cl != nil:
+		c.cl.kickLocked(c)
+	default:
+		c.wakePollLocked()
+	}
+}
+
+func (c *Conn) wakePollLocked() {
+	if c.pollWake != nil {
+		close(c.pollWake)
+		c.pollWake = nil
+	}
+}
+
+func (c *Conn) wakeSpaceLocked() {
+	if c.spaceWake != nil {
+		close(c.spaceWake)
+		c.spaceWake = nil
+	}
+}
+
+// takeQueueLocked removes and returns the queued packets; recycle gives the
+// slice back once written.
+func (c *Conn) takeQueueLocked() []codec.EIOPacket {
+	q := c.queue
+	c.queue = c.spare
+	c.spare = nil
+	c.wakeSpaceLocked()
+	return q
+}
+
+// recycle returns a written batch's backing array for reuse, dropping its
+// references to message data.
+func (c *Conn) recycle(q []codec.EIOPacket) {
+	if cap(q) > 64 {
+		return
+	}
+	clear(q)
+	c.mu.Lock()
+	if c.spare == nil {
+		c.spare = q[:0]
+	}
+	c.mu.Unlock()
+}
+
+// Close sends a close packet (best effort), ends the session and reports
+// reason to OnClose. Idempotent. Messages queued before Close are flushed
+// first, bounded by WriteTimeout.
+func (c *Conn) Close(reason string) { c.closeWith(reason, true) }
+
+// closeWith ends the session. graceful flushes queued packets and a close
+// packet; otherwise the transport is dropped at once.
+func (c *Conn) closeWith(reason string, graceful bool) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosed
+	c.closed.Store(true)
+	c.reason = reason
+	c.graceful = graceful
+	c.wakeSpaceLocked()
+	probe := c.probe
+	c.probe = nil
+	var drop *ws.Conn
+	removeNow := true
+	switch {
+	case c.transport == transWebSocket && c.ws != nil:
+		if graceful {
+			// The writer flushes, sends "1" and a Close frame, then closes
+			// the connection; the timer is the hard stop.
+			c.armLocked(c.cfg.WriteTimeout)
+			if !c.writing {
+				c.writing = true
+				c.refs++
+				c.grp.Add(1)
+				go c.wsWriteLoop(c.ws)
+			}
+		} else {
+			drop = c.ws
+			c.queue = nil
+			c.stopTimerLocked()
+		}
+	case c.cl != nil:
+		c.cl.closeLocked(c)
+		c.stopTimerLocked()
+	default:
+		// Server polling: a pending GET answers with the queue (if
+		// graceful) and a close packet. Without one, keep the session
+		// findable for a short grace so the client's next GET learns.
+		if !graceful {
+			c.queue = nil
+		}
+		if c.postRC != nil {
+			// Abort a body still being read (engine.io destroys the request).
+			_ = c.postRC.SetReadDeadline(time.Unix(1, 0))
+		}
+		if c.pollWake != nil {
+			c.wakePollLocked()
+			c.stopTimerLocked()
+		} else {
+			removeNow = false
+			c.armLocked(c.cfg.WriteTimeout)
+		}
+	}
+	notify := c.refs == 0 && !c.notified
+	if notify {
+		c.notified = true
+	}
+	c.mu.Unlock()
+
+	if c.srv != nil {
+		c.srv.closed(c, removeNow)
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if drop != nil {
+		_ = drop.Close()
+	}
+	if notify {
+		c.finish()
+	}
+}
+
+// enter registers an owner that may call the handler (a reader goroutine,
+// a POST dispatch); false if the session is already closed.
+func (c *Conn) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return false
+	}
+	c.refs++
+	return true
+}
+
+// leave ends an owner's turn; the last one out after close reports OnClose.
+func (c *Conn) leave() {
+	c.mu.Lock()
+	c.refs--
+	notify := c.state != stateOpen && c.refs == 0 && !c.notified
+	if notify {
+		c.notified = true
+	}
+	c.mu.Unlock()
+	if notify {
+		c.finish()
+	}
+}
+
+func (c *Conn) finish() {
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
+	if c.cl != nil {
+		c.cl.cancel()
+	}
+	if c.h != nil {
+		c.h.OnClose(c, reason)
+	}
+	close(c.done)
+}
+
+// deliver hands one inbound packet to the session. It reports false when
+// the session ended (stop reading).
+func (c *Conn) deliver(p codec.EIOPacket) bool {
+	switch p.Type {
+	case codec.EIOMessage:
+		if c.closed.Load() {
+			return false
+		}
+		c.h.OnMessage(c, Message{Data: p.Data, Binary: p.Binary})
+	case codec.EIOPong:
+		if c.srv != nil {
+			c.onPong()
+		}
+	case codec.EIOPing:
+		if c.srv != nil {
+			// v4 heartbeats go server → client only.
+			c.closeWith(ReasonTransportError, false)
+			return false
+		}
+		c.onPing(p.Data)
+	case codec.EIOClose:
+		c.closeWith(ReasonTransportClose, false)
+		return false
+	}
+	return true
+}
+
+// armLocked (re)arms the session timer to fire after d.
+func (c *Conn) armLocked(d time.Duration) {
+	c.timerAt = time.Now().Add(d)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.onTimer)
+		return
+	}
+	c.timer.Reset(d)
+}
+
+func (c *Conn) stopTimerLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// onTimer runs on the session timer: the next ping, a missed pong (server),
+// a missed ping (client), or after close the grace / hard stop.
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	if time.Now().Before(c.timerAt) {
+		c.mu.Unlock() // stale: re-armed after this firing was scheduled
+		return
+	}
+	if c.state != stateOpen {
+		wsc := c.ws
+		polling := c.transport == transPolling && c.srv != nil
+		c.mu.Unlock()
+		if polling {
+			c.srv.remove(c)
+		} else if wsc != nil {
+			_ = wsc.Close()
+		}
+		return
+	}
+	if c.srv == nil || c.awaitPong {
+		c.mu.Unlock()
+		c.closeWith(ReasonPingTimeout, false)
+		return
+	}
+	c.awaitPong = true
+	c.armLocked(c.cfg.PingTimeout)
+	c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOPing})
+	c.kickLocked()
+	c.mu.Unlock()
+}
+
+// onPong (server) ends the wait for a pong and schedules the next ping.
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	if c.state == stateOpen && c.awaitPong {
+		c.awaitPong = false
+		c.armLocked(c.cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// onPing (client) answers and re-arms the watchdog.
+func (c *Conn) onPing(data []byte) {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.armLocked(c.cl.pingInterval + c.cl.pingTimeout)
+		c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOPong, Data: data})
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// bufPool holds encode buffers borrowed for one write.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 64<<10 {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}

@@ -1,0 +1,174 @@
+package eio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
+	"github.com/switchboard-lb/switchboard/internal/ws"
+)
+
+// wsWriteLoop drains the queue onto wsc and exits when it is empty, so an
+// idle session has no writer goroutine. After a graceful close it flushes,
+// sends a close packet and a Close frame, and closes the connection.
+func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
+	defer c.grp.Done()
+	defer c.leave()
+	bp := getBuf()
+	defer putBuf(bp)
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			if c.state == stateOpen {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+			graceful := c.graceful
+			c.writing = false
+			c.mu.Unlock()
+			if graceful {
+				if err := wsc.WriteMessage(ws.OpText, []byte{'0' + byte(codec.EIOClose)}); err == nil {
+					_ = wsc.WriteClose(ws.CloseNormal, "")
+				}
+			}
+			_ = wsc.Close()
+			return
+		}
+		batch := c.takeQueueLocked()
+		c.mu.Unlock()
+		for i := range batch {
+			var err error
+			if p := &batch[i]; p.Binary && p.Type == codec.EIOMessage {
+				err = wsc.WriteMessage(ws.OpBinary, p.Data)
+			} else {
+				*bp, _ = codec.AppendEIOPacket((*bp)[:0], *p)
+				err = wsc.WriteMessage(ws.OpText, *bp)
+			}
+			if err != nil {
+				clear(batch)
+				c.closeWith(reasonFor(err), false)
+				c.mu.Lock()
+				c.writing = false
+				c.mu.Unlock()
+				_ = wsc.Close()
+				return
+			}
+		}
+		c.recycle(batch)
+	}
+}
+
+// wsReadLoop reads wsc until it fails or the session ends, delivering
+// packets synchronously: while OnMessage blocks, this peer is not read.
+// The caller has taken a ref (enter) for it.
+func (c *Conn) wsReadLoop(wsc *ws.Conn) {
+	defer c.grp.Done()
+	defer c.leave()
+	for {
+		op, p, err := wsc.ReadMessage()
+		if err != nil {
+			c.closeWith(reasonFor(err), false)
+			return
+		}
+		pk, err := codec.DecodeEIOPacket(p, op == ws.OpBinary)
+		if err != nil {
+			c.closeWith(ReasonParseError, false)
+			return
+		}
+		if !c.deliver(pk) {
+			return
+		}
+	}
+}
+
+// reasonFor maps a transport error to the close reason engine.io reports.
+func reasonFor(err error) string {
+	var ce *ws.CloseError
+	switch {
+	case errors.Is(err, ws.ErrTooBig):
+		return ReasonTooLarge
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, ws.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ReasonTransportClose
+	}
+	return ReasonTransportError
+}
+
+// probeLoop runs the server side of the polling → WebSocket upgrade on wsc
+// (engine.io-protocol, "Upgrade"): "2probe" → "3probe", noop to the pending
+// GET, then "5" switches the session to wsc, flushing the held packets in
+// order, and the loop goes on as the session's reader. Anything else, or no
+// "5" within UpgradeTimeout, closes wsc; the session stays on polling.
+func (c *Conn) probeLoop(wsc *ws.Conn) {
+	ok := false
+	defer func() {
+		if !ok {
+			c.grp.Done()
+			c.abandonProbe(wsc)
+		}
+	}()
+	_ = wsc.SetReadDeadline(time.Now().Add(c.cfg.UpgradeTimeout))
+	for {
+		op, p, err := wsc.ReadMessage()
+		if err != nil || op != ws.OpText {
+			return
+		}
+		pk, err := codec.DecodeEIOPacket(p, false)
+		if err != nil {
+			return
+		}
+		switch {
+		case pk.Type == codec.EIOPing && string(pk.Data) == "probe":
+			if err := wsc.WriteMessage(ws.OpText, []byte("3probe")); err != nil {
+				return
+			}
+			c.mu.Lock()
+			if c.probe != wsc {
+				c.mu.Unlock()
+				return
+			}
+			c.upgrade = upProbed
+			c.wakePollLocked() // the pending GET answers with a noop
+			c.mu.Unlock()
+		case pk.Type == codec.EIOUpgrade:
+			c.mu.Lock()
+			if c.probe != wsc || c.upgrade != upProbed || c.state != stateOpen {
+				c.mu.Unlock()
+				return
+			}
+			c.probe = nil
+			c.upgrade = upNone
+			c.transport = transWebSocket
+			c.ws = wsc
+			c.wakePollLocked()
+			c.refs++ // this goroutine becomes the session's reader
+			if len(c.queue) > 0 {
+				c.kickLocked()
+			}
+			c.mu.Unlock()
+			_ = wsc.SetReadDeadline(time.Time{})
+			ok = true
+			c.wsReadLoop(wsc)
+			return
+		default:
+			return
+		}
+	}
+}
+
+// abandonProbe closes a failed upgrade's WebSocket; the session continues
+// on polling and a GET held with a noop may resume receiving.
+func (c *Conn) abandonProbe(wsc *ws.Conn) {
+	c.mu.Lock()
+	if c.probe == wsc {
+		c.probe = nil
+		c.upgrade = upNone
+	}
+	c.mu.Unlock()
+	_ = wsc.Close()
+}
