@@ -1,0 +1,250 @@
+package eio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/ws"
+)
+
+func TestWebSocketHandshake(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: time.Hour})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	op, open := readWS(t, wc)
+	if op != ws.OpText || !strings.HasPrefix(open, `0{"sid":"`) || !strings.Contains(open, `"upgrades":[]`) {
+		t.Fatalf("open packet = %q", open)
+	}
+	c := recv(t, f.rec.conns, "accept")
+	if c.Transport() != "websocket" {
+		t.Fatalf("transport %q", c.Transport())
+	}
+	writeWS(t, wc, ws.OpText, "4hello")
+	writeWS(t, wc, ws.OpBinary, "\x00\x01")
+	f.rec.wantMsg(t, "hello", false)
+	f.rec.wantMsg(t, "\x00\x01", true)
+	if err := c.Send(Message{Data: []byte("x")}, Message{Data: []byte{9}, Binary: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantWS(t, wc, ws.OpText, "4x")
+	wantWS(t, wc, ws.OpBinary, "\x09")
+
+	// Polling with a websocket session's sid is refused.
+	if r := f.do(t, "GET", "EIO=4&transport=polling&sid="+c.ID(), ""); r.status != 400 || r.body != `{"code":3,"message":"Bad request"}` {
+		t.Fatalf("polling on websocket session: %d %q", r.status, r.body)
+	}
+
+	writeWS(t, wc, ws.OpText, "1")
+	f.rec.wantClose(t, ReasonTransportClose)
+	<-c.Done()
+}
+
+func TestWebSocketServerClose(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	c := recv(t, f.rec.conns, "accept")
+	for i := range 3 {
+		if err := c.Send(Message{Data: []byte{'a' + byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close(ReasonForcedClose)
+	// Queued messages are flushed before the close packet.
+	for _, want := range []string{"4a", "4b", "4c", "1"} {
+		wantWS(t, wc, ws.OpText, want)
+	}
+	_, _, err := wc.ReadMessage()
+	if ce := (*ws.CloseError)(nil); !errors.As(err, &ce) {
+		t.Fatalf("after close packet: %v, want a Close frame", err)
+	}
+	f.rec.wantClose(t, ReasonForcedClose)
+}
+
+func TestWebSocketTooLarge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{MaxPayloadBytes: 100})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	writeWS(t, wc, ws.OpText, "4"+strings.Repeat("x", 200))
+	f.rec.wantClose(t, ReasonTooLarge)
+}
+
+func TestWebSocketParseError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	writeWS(t, wc, ws.OpText, "x")
+	f.rec.wantClose(t, ReasonParseError)
+}
+
+func TestWebSocketPingTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	for range 3 {
+		wantWS(t, wc, ws.OpText, "2")
+		writeWS(t, wc, ws.OpText, "3")
+	}
+	wantWS(t, wc, ws.OpText, "2")
+	f.rec.wantClose(t, ReasonPingTimeout)
+}
+
+func TestWebSocketOrigin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{AllowedOrigins: []string{"https://app.example"}})
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	_, err := ws.Dial(ctx, f.url("EIO=4&transport=websocket"), http.Header{"Origin": {"https://evil.example"}}, ws.Config{})
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("foreign origin: %v, want a 403 refusal", err)
+	}
+	wc := f.dialWS(t, "EIO=4&transport=websocket", http.Header{"Origin": {"https://app.example"}})
+	readWS(t, wc)
+}
+
+// TestUpgrade follows engine.io-protocol's upgrade: probe, noop to the
+// pending GET, "5", then the held packets flushed in order on the WebSocket.
+func TestUpgrade(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: time.Hour})
+	sid, c := f.handshake(t)
+	q := "EIO=4&transport=polling&sid=" + sid
+
+	pending := make(chan response, 1)
+	go func() { pending <- doReq(t, "GET", f.url(q), "") }()
+	waitPending(t, c)
+
+	wc := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	// A second WebSocket for the same sid is refused.
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	if _, err := ws.Dial(ctx, f.url("EIO=4&transport=websocket&sid="+sid), nil, ws.Config{}); err == nil {
+		t.Fatal("second websocket accepted")
+	}
+
+	writeWS(t, wc, ws.OpText, "2probe")
+	wantWS(t, wc, ws.OpText, "3probe")
+	if r := recv(t, pending, "pending GET"); r.body != "6" {
+		t.Fatalf("pending GET = %q, want noop", r.body)
+	}
+	// Sent while upgrading: held for the WebSocket, in order.
+	for _, m := range []string{"one", "two", "three"} {
+		if err := c.Send(Message{Data: []byte(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Send(Message{Data: []byte{4}, Binary: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do(t, "GET", q, ""); r.body != "6" {
+		t.Fatalf("GET while upgrading = %q, want noop", r.body)
+	}
+	writeWS(t, wc, ws.OpText, "5")
+	wantWS(t, wc, ws.OpText, "4one")
+	wantWS(t, wc, ws.OpText, "4two")
+	wantWS(t, wc, ws.OpText, "4three")
+	wantWS(t, wc, ws.OpBinary, "\x04")
+	if c.Transport() != "websocket" {
+		t.Fatalf("transport after upgrade: %q", c.Transport())
+	}
+	// HTTP requests for an upgraded session are refused.
+	for _, m := range []string{"GET", "POST"} {
+		if r := f.do(t, m, q, "4x"); r.status != 400 || r.body != `{"code":3,"message":"Bad request"}` {
+			t.Fatalf("%s after upgrade: %d %q", m, r.status, r.body)
+		}
+	}
+	writeWS(t, wc, ws.OpText, "4after")
+	f.rec.wantMsg(t, "after", false)
+	// And no other websocket either.
+	if _, err := ws.Dial(ctx, f.url("EIO=4&transport=websocket&sid="+sid), nil, ws.Config{}); err == nil {
+		t.Fatal("websocket accepted after upgrade")
+	}
+}
+
+func TestUpgradeTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{UpgradeTimeout: 100 * time.Millisecond, PingInterval: time.Hour})
+	sid, c := f.handshake(t)
+	wc := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	writeWS(t, wc, ws.OpText, "2probe")
+	wantWS(t, wc, ws.OpText, "3probe")
+	// No "5": the probe is dropped, the session stays on polling.
+	_ = wc.SetReadDeadline(time.Now().Add(waitFor))
+	if _, _, err := wc.ReadMessage(); err == nil {
+		t.Fatal("probe websocket still open")
+	}
+	if err := c.Send(Message{Data: []byte("still polling")}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do(t, "GET", "EIO=4&transport=polling&sid="+sid, ""); r.body != "4still polling" {
+		t.Fatalf("GET after failed upgrade: %q", r.body)
+	}
+	if c.Transport() != "polling" {
+		t.Fatalf("transport %q", c.Transport())
+	}
+}
+
+func TestUpgradeBadPacketAbandonsProbe(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: time.Hour})
+	sid, c := f.handshake(t)
+	wc := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	writeWS(t, wc, ws.OpText, "4not a probe")
+	_ = wc.SetReadDeadline(time.Now().Add(waitFor))
+	if _, _, err := wc.ReadMessage(); err == nil {
+		t.Fatal("probe websocket still open")
+	}
+	// A new probe is allowed afterwards.
+	deadline := time.Now().Add(waitFor)
+	for {
+		c.mu.Lock()
+		up := c.upgrade
+		c.mu.Unlock()
+		if up == upNone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("probe not abandoned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wc2 := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	writeWS(t, wc2, ws.OpText, "2probe")
+	wantWS(t, wc2, ws.OpText, "3probe")
+	writeWS(t, wc2, ws.OpText, "5")
+	writeWS(t, wc2, ws.OpText, "4ok")
+	f.rec.wantMsg(t, "ok", false)
+}
+
+func TestServerCloseClosesSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	recv(t, f.rec.conns, "accept")
+	sid, _ := f.handshake(t)
+	got := make(chan response, 1)
+	go func() { got <- doReq(t, "GET", f.url("EIO=4&transport=polling&sid="+sid), "") }()
+	waitPending(t, f.srv.lookup(sid))
+	f.srv.Close()
+	f.rec.wantClose(t, ReasonServerShutdown)
+	f.rec.wantClose(t, ReasonServerShutdown)
+	wantWS(t, wc, ws.OpText, "1")
+	if r := recv(t, got, "GET"); r.body != "1" {
+		t.Fatalf("pending GET: %q", r.body)
+	}
+	if f.srv.Len() != 0 {
+		t.Fatalf("Len = %d", f.srv.Len())
+	}
+	if r := f.do(t, "GET", "EIO=4&transport=polling", ""); r.status == 200 {
+		t.Fatal("handshake accepted after Close")
+	}
+}
