@@ -1,0 +1,37 @@
+package sio
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+)
+
+// engineConn is what this package needs from an Engine.IO session; *eio.Conn
+// implements it. Tests may substitute an in-memory pair.
+type engineConn interface {
+	ID() string
+	Transport() string
+	RemoteAddr() string
+	Header() http.Header
+	Query() url.Values
+	Send(msgs ...eio.Message) error
+	Close(reason string)
+	Done() <-chan struct{}
+}
+
+var _ engineConn = (*eio.Conn)(nil)
+
+// sendPacket sends a text packet followed by its attachments as one
+// ordered batch.
+func sendPacket(ec engineConn, text []byte, atts [][]byte) error {
+	if len(atts) == 0 {
+		return mapSendErr(ec.Send(eio.Message{Data: text}))
+	}
+	msgs := make([]eio.Message, 1+len(atts))
+	msgs[0] = eio.Message{Data: text}
+	for i, a := range atts {
+		msgs[i+1] = eio.Message{Data: a, Binary: true}
+	}
+	return mapSendErr(ec.Send(msgs...))
+}
