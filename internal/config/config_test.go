@@ -152,6 +152,19 @@ log:
 			if c.Listen.Port != 0 {
 				t.Errorf("port = %d, want 0", c.Listen.Port)
 			}
+			if strings.HasSuffix(c.Proxy.NodeID, "-8080") || c.Proxy.NodeID == "" {
+				t.Errorf("node id %q not derived from the final port", c.Proxy.NodeID)
+			}
+		}},
+		{name: "node id follows port", args: []string{"--port", "7010"}, check: func(t *testing.T, c Config) {
+			if !strings.HasSuffix(c.Proxy.NodeID, "-7010") {
+				t.Errorf("node id = %q, want hostname-7010", c.Proxy.NodeID)
+			}
+		}},
+		{name: "node id explicit", args: []string{"--proxy-node-id", "edge-1"}, check: func(t *testing.T, c Config) {
+			if c.Proxy.NodeID != "edge-1" {
+				t.Errorf("node id = %q", c.Proxy.NodeID)
+			}
 		}},
 		{name: "zero duration means default", args: []string{"--proxy-dial-timeout", "0s"}, check: func(t *testing.T, c Config) {
 			if c.Proxy.DialTimeout != 2*time.Second {

@@ -46,6 +46,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 
 	cfg := Default()
+	cfg.Proxy.NodeID = "" // computed last, from the final port, unless set
 	var errs []error
 	if *path == "" {
 		*path = getenv(EnvConfig)

@@ -1,0 +1,80 @@
+// Command switchboard runs Switchboard: a load balancer and message hub for
+// stateful WebSocket backends. `switchboard --help` lists every option;
+// docs/CONFIG.md is the same reference.
+//
+// Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a runtime
+// error, 2 on a configuration error (every problem is printed).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/switchboard-lb/switchboard/internal/app"
+	"github.com/switchboard-lb/switchboard/internal/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "switchboard: invalid configuration:")
+		for _, p := range problems(err) {
+			fmt.Fprintf(stderr, "  - %s\n", strings.ReplaceAll(p, "\n", "\n    "))
+		}
+		fmt.Fprintln(stderr, "run `switchboard --help` for every option")
+		return 2
+	}
+
+	logger := newLogger(cfg.Log, stderr)
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// After the first signal, a second one kills at once (default action).
+	context.AfterFunc(ctx, stop)
+
+	if err := app.Run(ctx, cfg, logger); err != nil {
+		logger.Error("exit", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// problems flattens errors.Join trees into one line per problem.
+func problems(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, problems(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(strings.Replace(c.Level, "warning", "warn", 1)))); err != nil {
+		level = slog.LevelInfo // Validate already refused anything else
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
