@@ -1,0 +1,216 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchboard-lb/switchboard/internal/admin"
+	"github.com/switchboard-lb/switchboard/internal/config"
+)
+
+// Addrs are the bound listener addresses.
+type Addrs struct {
+	Main  net.Addr
+	Admin net.Addr // nil when the admin listener is disabled
+}
+
+// Options tune Run for tests and embedding; the zero value is what the
+// binary uses.
+type Options struct {
+	// Ready, if set, is called once both listeners are bound, before Run
+	// serves; it must not block.
+	Ready func(Addrs)
+	// Parts, if set, replaces the components buildParts would construct.
+	Parts *Parts
+}
+
+// Run serves Switchboard with cfg until ctx is cancelled, then shuts down
+// gracefully and returns nil; it returns an error if a listener cannot be
+// bound or a component fails (after shutting down the rest). cfg should
+// come from config.Load or config.Default(): Run takes its values as given
+// (Listen.Port 0 picks a free port; Shutdown.DrainDelay 0 skips the delay).
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	return RunWith(ctx, cfg, logger, Options{})
+}
+
+// RunWith is Run with Options.
+func RunWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) error {
+	a := &app{cfg: cfg, log: logger.With("component", "app")}
+	return a.run(ctx, logger, opts)
+}
+
+type app struct {
+	cfg      config.Config
+	log      *slog.Logger
+	draining atomic.Bool // set once shutdown begins; read by /healthz
+}
+
+func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error {
+	cfg := a.cfg
+	var lc net.ListenConfig
+	mainAddr := net.JoinHostPort(cfg.Listen.IP, strconv.Itoa(cfg.Listen.Port))
+	mainLn, err := lc.Listen(ctx, "tcp", mainAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", mainAddr, err)
+	}
+	addrs := Addrs{Main: mainLn.Addr()}
+	var adminLn net.Listener
+	if !cfg.Admin.Disabled {
+		adminLn, err = lc.Listen(ctx, "tcp", cfg.Admin.Addr)
+		if err != nil {
+			_ = mainLn.Close()
+			return fmt.Errorf("listen admin %s: %w", cfg.Admin.Addr, err)
+		}
+		addrs.Admin = adminLn.Addr()
+	}
+	closeListeners := func() {
+		_ = mainLn.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
+	}
+
+	var parts Parts
+	if opts.Parts != nil {
+		parts = *opts.Parts
+	} else if parts, err = buildParts(cfg, logger, addrs); err != nil {
+		closeListeners()
+		return fmt.Errorf("build components: %w", err)
+	}
+
+	errorLog := slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)
+	mainSrv := &http.Server{
+		Handler:           newRouter(cfg, parts),
+		ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Listen.IdleTimeout,
+		MaxHeaderBytes:    int(cfg.Listen.MaxHeaderBytes),
+		ErrorLog:          errorLog,
+	}
+	var adminSrv *http.Server
+	if adminLn != nil {
+		adminSrv = &http.Server{
+			Handler:           admin.New(parts.Pool, a.draining.Load),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          errorLog,
+		}
+	}
+
+	// Runners live until the end of shutdown (runCtx), or until the first
+	// failure anywhere (gctx).
+	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunners()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(serve(mainSrv, mainLn, "main"))
+	if adminSrv != nil {
+		g.Go(serve(adminSrv, adminLn, "admin"))
+	}
+	for _, r := range parts.Runners {
+		g.Go(func() error {
+			err := r(gctx)
+			if err != nil && gctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("component: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
+		}
+		a.shutdown(mainSrv, adminSrv, parts)
+		stopRunners()
+		return nil
+	})
+
+	attrs := []any{"main", addrs.Main.String(), "node_id", cfg.Proxy.NodeID}
+	if addrs.Admin != nil {
+		attrs = append(attrs, "admin", addrs.Admin.String())
+	}
+	a.log.Info("listening", attrs...)
+	if opts.Ready != nil {
+		opts.Ready(addrs)
+	}
+	err = g.Wait()
+	if err != nil {
+		a.log.Error("stopped", "err", err)
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// serve runs srv on ln until Shutdown or Close.
+func serve(srv *http.Server, ln net.Listener, name string) func() error {
+	return func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve %s: %w", name, err)
+		}
+		return nil
+	}
+}
+
+// shutdown runs the stop sequence (see the package doc). It is bounded by
+// DrainDelay + Shutdown.Timeout, plus however long the hooks take to close
+// forcibly once their ctx has expired.
+func (a *app) shutdown(mainSrv, adminSrv *http.Server, p Parts) {
+	cfg := a.cfg.Shutdown
+	start := time.Now()
+	a.draining.Store(true)
+	a.log.Info("draining", "delay", cfg.DrainDelay)
+	if cfg.DrainDelay > 0 {
+		t := time.NewTimer(cfg.DrainDelay)
+		<-t.C
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	a.hook(ctx, "quiesce", p.Quiesce)
+	if err := mainSrv.Shutdown(ctx); err != nil {
+		a.log.Warn("in-flight requests cut off", "err", err, "timeout", cfg.Timeout)
+		_ = mainSrv.Close()
+	}
+	if cfg.StreamCloseDelay > 0 && p.CloseTunnels != nil {
+		t := time.NewTimer(cfg.StreamCloseDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	a.hook(ctx, "close tunnels", p.CloseTunnels)
+	a.hook(ctx, "close sessions", p.CloseSessions)
+	a.hook(ctx, "close engine", p.CloseEngine)
+	if adminSrv != nil {
+		// Last, so /healthz says 503 for as long as anything runs.
+		if err := adminSrv.Shutdown(ctx); err != nil {
+			_ = adminSrv.Close()
+		}
+	}
+	a.log.Info("shut down", "duration", time.Since(start))
+}
+
+func (a *app) hook(ctx context.Context, name string, f func(context.Context) error) {
+	if f == nil {
+		return
+	}
+	if err := f(ctx); err != nil {
+		a.log.Warn("shutdown step", "step", name, "err", err)
+	}
+}

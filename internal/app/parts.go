@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/switchboard-lb/switchboard/internal/admin"
+)
+
+// Parts are the pluggable components app wires around its listeners. Every
+// field is optional: a nil handler answers 503 (the proxy: 503 "no
+// backend"), a nil hook is skipped. buildParts (wire.go) fills them from the
+// configuration; tests pass their own through Options.Parts.
+//
+// Hooks run once each, sequentially, on the goroutine running shutdown, in
+// the order of the fields below. Each gets a ctx that expires at the end of
+// Shutdown.Timeout; past it a hook must close what is left forcibly and
+// return promptly.
+type Parts struct {
+	// Control serves the /list channel's Engine.IO requests: exact paths
+	// cfg.Control.Path and cfg.Control.Path+"/".
+	Control http.Handler
+	// Tracker serves cfg.Tracker.Path and cfg.Tracker.Path+"/" unless the
+	// tracker is disabled (then those paths go to Proxy).
+	Tracker http.Handler
+	// Message serves the exact path cfg.Message.Path unless the route is
+	// disabled (then it goes to Proxy).
+	Message http.Handler
+	// Proxy serves every other path. In tracker-only mode it is not used:
+	// other paths answer 404.
+	Proxy http.Handler
+	// Pool is what the admin listener's /backends lists (nil: empty).
+	Pool admin.Pool
+
+	// Runners are long-lived loops (heartbeats, sweepers, engine
+	// connections). Each runs on its own goroutine from start until the
+	// end of shutdown, when its ctx is cancelled; it must then return. An
+	// error returned earlier shuts the whole node down and is returned by
+	// Run.
+	Runners []func(ctx context.Context) error
+
+	// Quiesce runs right before the main listener's Shutdown (stage 2): a
+	// chance to end long-polling requests and refuse new sessions, which
+	// Shutdown would otherwise wait for.
+	Quiesce func(ctx context.Context) error
+	// CloseTunnels (stage 3) closes hijacked connections, which
+	// http.Server.Shutdown never sees: WebSocket tunnels get Close 1001 at a
+	// frame boundary. It runs Shutdown.StreamCloseDelay after the main
+	// listener stopped.
+	CloseTunnels func(ctx context.Context) error
+	// CloseSessions (stage 4) closes the control channel's sessions and
+	// drops this node's presence.
+	CloseSessions func(ctx context.Context) error
+	// CloseEngine (stage 5) closes the presence/broker engine.
+	CloseEngine func(ctx context.Context) error
+}
