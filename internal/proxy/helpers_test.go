@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/balance"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
+
+// env is a proxy in front of a registry, served on a loopback listener.
+type env struct {
+	reg   *backend.Registry
+	p     *Proxy
+	front *httptest.Server
+	c     *http.Client
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("PROXY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newEnv(tb testing.TB, cfg Config) *env {
+	tb.Helper()
+	reg := backend.NewRegistry()
+	p, err := New(cfg, reg, balance.NewSmoothWRR(), testLogger())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	e := &env{reg: reg, p: p, front: front, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+	tb.Cleanup(func() {
+		tr.CloseIdleConnections()
+		front.CloseClientConnections()
+		front.Close()
+		_ = p.Close()
+	})
+	return e
+}
+
+// add registers a backend for rawURL with weight w.
+func (e *env) add(tb testing.TB, id, rawURL string, w int) *backend.Backend {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &backend.Backend{ID: id, URL: u, Addr: u.Host, Weight: w, Since: time.Now()}
+	e.reg.Add(b)
+	return b
+}
+
+// get performs a GET through the proxy and returns status, body.
+func (e *env) get(tb testing.TB, path string, hdr ...string) (*http.Response, string) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.front.URL+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	return e.do(tb, req)
+}
+
+func (e *env) do(tb testing.TB, req *http.Request) (*http.Response, string) {
+	tb.Helper()
+	res, err := e.c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res, string(b)
+}
+
+// namedBackend answers every request with its name.
+func namedBackend(tb testing.TB, name string) *httptest.Server {
+	tb.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, name)
+	}))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// killable is a backend whose listener and connections can be closed at
+// once, as if its process was killed.
+type killable struct {
+	ln    net.Listener
+	srv   *http.Server
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	dead  bool
+	URL   string
+	done  chan struct{}
+}
+
+func newKillable(tb testing.TB, h http.Handler) *killable {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k := &killable{ln: ln, conns: map[net.Conn]struct{}{}, URL: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	k.srv = &http.Server{Handler: h, ConnState: func(c net.Conn, s http.ConnState) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		switch s {
+		case http.StateNew:
+			if k.dead {
+				_ = c.Close()
+				return
+			}
+			k.conns[c] = struct{}{}
+		case http.StateClosed, http.StateHijacked:
+			delete(k.conns, c)
+		}
+	}}
+	go func() { defer close(k.done); _ = k.srv.Serve(ln) }()
+	tb.Cleanup(k.kill)
+	return k
+}
+
+func (k *killable) kill() {
+	k.mu.Lock()
+	if k.dead {
+		k.mu.Unlock()
+		return
+	}
+	k.dead = true
+	_ = k.ln.Close()
+	for c := range k.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST, like a killed process with unread data
+		}
+		_ = c.Close()
+	}
+	k.mu.Unlock()
+	<-k.done
+	_ = k.srv.Close()
+}
+
+// wait receives from ch or fails after a generous timeout.
+func wait[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("timeout waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+func mustContain(tb testing.TB, s, sub string) {
+	tb.Helper()
+	if !strings.Contains(s, sub) {
+		tb.Fatalf("%q does not contain %q", s, sub)
+	}
+}

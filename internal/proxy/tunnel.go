@@ -1,0 +1,391 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/ws"
+)
+
+// tunnel is one upgraded connection: bytes copied both ways between the
+// client and the backend. Each direction has a goroutine that waits for its
+// source to become readable without holding a buffer (no splice pipes, no
+// read buffer while idle) and takes a pooled buffer only to copy.
+type tunnel struct {
+	p      *Proxy
+	b      *backend.Backend
+	client net.Conn
+	server net.Conn
+	ws     bool // the tunnel carries WebSocket: frames are tracked for a clean 1001
+
+	up   dir // client → server
+	down dir // server → client
+
+	lastActive atomic.Int64 // unix nanoseconds, for TunnelIdleTimeout
+	halfClosed atomic.Bool  // one direction reached EOF
+	abortOnce  sync.Once
+	done       chan struct{} // closed when both directions have ended
+}
+
+// dir is one direction of a tunnel.
+type dir struct {
+	t        *tunnel
+	src, dst net.Conn
+	raw      syscall.RawConn // of src, nil when src cannot be polled (TLS)
+	toServer bool            // frames injected toward the server are masked
+	scan     ws.FrameScanner // owned by the direction's goroutine
+	closing  atomic.Bool     // CloseTunnels asked for a 1001 at the next boundary
+	deadline atomic.Int64    // unix nanoseconds: give up the graceful close then
+	peek     [1]byte
+}
+
+// startTunnel hijacks the client connection after a 101 from the backend,
+// sends the client the 101 head and starts copying. It reports whether it
+// took ownership of c (otherwise the caller closes it).
+func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.Backend, c *upConn, h *respHead) bool {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		clear(w.Header())
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return false
+	}
+	hdr := w.Header()
+	head := make([]byte, 0, 512)
+	head = append(head, "HTTP/1.1 101 Switching Protocols\r\n"...)
+	for k, vv := range hdr {
+		for _, v := range vv {
+			head = append(head, k...)
+			head = append(head, ": "...)
+			head = append(head, v...)
+			head = append(head, "\r\n"...)
+		}
+	}
+	head = append(head, "Connection: Upgrade\r\nUpgrade: "...)
+	head = append(head, h.upgrade...)
+	head = append(head, "\r\n\r\n"...)
+	headLen := len(head)
+	if n := c.br.Buffered(); n > 0 {
+		pending, _ := c.br.Peek(n)
+		head = append(head, pending...)
+	}
+	cc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		clear(hdr)
+		writeError(w, http.StatusBadGateway, "cannot upgrade this connection")
+		return false
+	}
+	var fromClient []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ := brw.Reader.Peek(n)
+		fromClient = append([]byte(nil), pending...)
+	}
+	brw = nil
+	_ = cc.SetDeadline(time.Time{})
+	sc := c.nc
+	c.releaseBuffers()
+
+	t := &tunnel{
+		p: p, b: b, client: cc, server: sc,
+		ws:   asciiEqualFold([]byte(h.upgrade), "websocket"),
+		done: make(chan struct{}),
+	}
+	t.up = dir{t: t, src: cc, dst: sc, toServer: true}
+	t.down = dir{t: t, src: sc, dst: cc}
+	t.up.raw = rawConnOf(cc)
+	t.down.raw = rawConnOf(sc)
+	t.lastActive.Store(time.Now().UnixNano())
+	if t.ws {
+		t.down.scan.Feed(head[headLen:])
+		t.up.scan.Feed(fromClient)
+	}
+	_ = cc.SetWriteDeadline(time.Now().Add(p.cfg.WriteTimeout))
+	_, err = cc.Write(head)
+	_ = cc.SetWriteDeadline(time.Time{})
+	if err == nil && len(fromClient) > 0 {
+		_ = sc.SetWriteDeadline(time.Now().Add(p.cfg.WriteTimeout))
+		_, err = sc.Write(fromClient)
+		_ = sc.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		_ = cc.Close()
+		_ = sc.Close()
+		return true
+	}
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = cc.Close()
+		_ = sc.Close()
+		return true
+	}
+	p.tunnels[t] = struct{}{}
+	p.wg.Add(2)
+	p.mu.Unlock()
+	b.AddTunnels(1)
+	p.log.LogAttrs(r.Context(), slog.LevelDebug, "tunnel open",
+		slog.String("backend_id", b.ID), slog.String("upgrade", h.upgrade))
+	var ended atomic.Int32
+	end := func() {
+		defer p.wg.Done()
+		if ended.Add(1) == 2 {
+			t.abort()
+			b.AddTunnels(-1)
+			p.mu.Lock()
+			delete(p.tunnels, t)
+			p.mu.Unlock()
+			close(t.done)
+		}
+	}
+	go func() { defer end(); t.up.run() }()
+	go func() { defer end(); t.down.run() }()
+	return true
+}
+
+func rawConnOf(c net.Conn) syscall.RawConn {
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		return nil
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// abort closes both connections at once. Idempotent.
+func (t *tunnel) abort() {
+	t.abortOnce.Do(func() {
+		_ = t.client.Close()
+		_ = t.server.Close()
+	})
+}
+
+// errClosing: the read was interrupted by CloseTunnels.
+var errClosing = errors.New("proxy: tunnel closing")
+
+// run copies src to dst until EOF, an error, or a graceful close.
+func (d *dir) run() {
+	t := d.t
+	for {
+		if idle := t.p.cfg.TunnelIdleTimeout; idle > 0 && !d.closing.Load() {
+			_ = d.src.SetReadDeadline(time.Unix(0, t.lastActive.Load()).Add(idle))
+		}
+		if d.closing.Load() {
+			if d.finishClose() {
+				return
+			}
+		}
+		err := d.waitReadable()
+		if err != nil {
+			if isTimeout(err) {
+				if d.closing.Load() {
+					if d.finishClose() {
+						return
+					}
+					continue
+				}
+				if t.halfClosed.Load() {
+					t.abort()
+					return
+				}
+				if idle := t.p.cfg.TunnelIdleTimeout; idle > 0 && time.Now().UnixNano()-t.lastActive.Load() < int64(idle) {
+					continue // the other direction was active
+				}
+			}
+			t.abort()
+			return
+		}
+		buf := getBuf()
+		n, rerr := d.src.Read(*buf)
+		if n > 0 {
+			t.lastActive.Store(time.Now().UnixNano())
+			data := (*buf)[:n]
+			cut := false
+			if t.ws {
+				if d.closing.Load() {
+					data, cut = d.feedUntilBoundary(data)
+				} else {
+					d.scan.Feed(data)
+				}
+			}
+			if err := d.write(data); err != nil {
+				putBuf(buf)
+				t.abort()
+				return
+			}
+			if cut {
+				putBuf(buf)
+				d.sendClose()
+				return
+			}
+		}
+		putBuf(buf)
+		if rerr != nil {
+			if isTimeout(rerr) {
+				continue
+			}
+			if rerr == io.EOF {
+				d.halfClose()
+				return
+			}
+			t.abort()
+			return
+		}
+	}
+}
+
+// waitReadable parks until src has data (or EOF/error) without holding a buffer.
+func (d *dir) waitReadable() error {
+	if d.raw == nil {
+		// Cannot poll (TLS): fall through to a blocking Read.
+		return nil
+	}
+	err := d.raw.Read(func(fd uintptr) bool {
+		_, _, e := syscall.Recvfrom(int(fd), d.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return e != syscall.EAGAIN && e != syscall.EWOULDBLOCK
+	})
+	return err
+}
+
+func (d *dir) write(p []byte) error {
+	_ = d.dst.SetWriteDeadline(time.Now().Add(d.t.p.cfg.WriteTimeout))
+	_, err := d.dst.Write(p)
+	return err
+}
+
+// halfClose forwards an EOF: the destination's write side is shut and the
+// other direction gets a bounded time to finish.
+func (d *dir) halfClose() {
+	t := d.t
+	if cw, ok := d.dst.(interface{ CloseWrite() error }); ok && !t.halfClosed.Swap(true) {
+		_ = cw.CloseWrite()
+		other := &t.up
+		if d == &t.up {
+			other = &t.down
+		}
+		_ = other.src.SetReadDeadline(time.Now().Add(t.p.cfg.WriteTimeout))
+		return
+	}
+	t.abort()
+}
+
+// feedUntilBoundary feeds data to the scanner byte by byte until a frame
+// boundary and returns the prefix up to it; cut reports a boundary was found.
+func (d *dir) feedUntilBoundary(data []byte) ([]byte, bool) {
+	if d.scan.AtBoundary() {
+		return data[:0], true
+	}
+	for i := range data {
+		d.scan.Feed(data[i : i+1])
+		if d.scan.AtBoundary() {
+			return data[:i+1], true
+		}
+	}
+	return data, false
+}
+
+// finishClose is called when closing is set: at a frame boundary (or for a
+// non-WebSocket tunnel) it completes the close and reports true; mid-frame
+// it arms the read deadline for the rest of the frame and reports false.
+func (d *dir) finishClose() bool {
+	if !d.t.ws {
+		d.t.abort()
+		return true
+	}
+	if d.scan.AtBoundary() {
+		d.sendClose()
+		return true
+	}
+	_ = d.src.SetReadDeadline(time.Unix(0, d.deadline.Load()))
+	if time.Now().UnixNano() >= d.deadline.Load() {
+		d.t.abort()
+		return true
+	}
+	return false
+}
+
+// sendClose writes Close 1001 to dst, shuts dst's write side and drains src
+// until the peer closes or the deadline passes.
+func (d *dir) sendClose() {
+	frame := ws.AppendCloseFrame(make([]byte, 0, 32), ws.CloseGoingAway, "proxy shutting down", d.toServer)
+	if err := d.write(frame); err != nil {
+		d.t.abort()
+		return
+	}
+	if cw, ok := d.dst.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = d.src.SetReadDeadline(time.Unix(0, d.deadline.Load()))
+	var sink [512]byte
+	for {
+		if _, err := d.src.Read(sink[:]); err != nil {
+			return
+		}
+	}
+}
+
+// CloseTunnels ends every tunnel: WebSocket tunnels get Close 1001 (going
+// away) in both directions, each injected at a frame boundary so no frame is
+// cut, then the connections are closed; other tunnels are closed at once.
+// New upgrades are refused from now on. It returns when every tunnel has
+// ended, or ctx is done (then the rest are closed abruptly and ctx.Err()
+// is returned).
+func (p *Proxy) CloseTunnels(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	ts := make([]*tunnel, 0, len(p.tunnels))
+	for t := range p.tunnels {
+		ts = append(ts, t)
+	}
+	p.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	for _, t := range ts {
+		if !t.ws {
+			t.abort()
+			continue
+		}
+		for _, d := range []*dir{&t.up, &t.down} {
+			d.deadline.Store(deadline.UnixNano())
+			d.closing.Store(true)
+			_ = d.src.SetReadDeadline(aLongTimeAgo) // wake the waiting goroutine
+		}
+	}
+	for _, t := range ts {
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			for _, t := range ts {
+				t.abort()
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Tunnels returns the number of open tunnels.
+func (p *Proxy) Tunnels() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tunnels)
+}
