@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // memConn is a net.Conn with no I/O cost: writes are discarded and reads
@@ -96,3 +97,5 @@ func BenchmarkEchoLoopback(b *testing.B) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 }
+
+var sizeofConn = unsafe.Sizeof(Conn{})
