@@ -18,6 +18,7 @@ type Delivery struct {
 	Data        json.RawMessage // the sender's payload, never decoded here
 	Attachments [][]byte        // binary attachments Data refers to
 
+	seq     uint64 // routing order on this node (the counter in ID)
 	encoded atomic.Pointer[Encoded]
 }
 
@@ -59,5 +60,5 @@ func (d *Delivery) size() int64 {
 // forName returns a copy of d addressed to name alone (for a mailbox).
 func (d *Delivery) forName(name string) *Delivery {
 	return &Delivery{ID: d.ID, From: d.From, Backend: d.Backend, To: []string{name},
-		Room: d.Room, Data: d.Data, Attachments: d.Attachments}
+		Room: d.Room, Data: d.Data, Attachments: d.Attachments, seq: d.seq}
 }

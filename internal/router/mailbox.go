@@ -1,5 +1,7 @@
 package router
 
+import "slices"
+
 // mbEntry is one message waiting in one name's mailbox.
 type mbEntry struct {
 	name string
@@ -34,11 +36,12 @@ func newMailboxes(cfg Config) *mailboxes {
 		total: cfg.MailboxTotalBytes, byName: make(map[string]*mailbox)}
 }
 
-// add appends d to name's mailbox, first dropping the oldest messages (of
-// that name, then of all names) as the limits require. It returns how many
-// messages were dropped, whether d itself was kept (false when d alone is
-// over a limit), and whether this is the first drop from name's mailbox
-// since it was created (to log once).
+// add inserts d into name's mailbox, in the order of d.seq (routing order:
+// usually at the end; a message given back by a failed flush goes before
+// newer ones), then drops the oldest messages, of that name and then of all
+// names, while the limits are exceeded. It returns how many messages were
+// dropped, whether d itself is still held, and whether this is the first
+// drop from name's mailbox since it was created (to log once).
 func (m *mailboxes) add(name string, d *Delivery) (dropped int, kept, firstDrop bool) {
 	size := d.size()
 	if size > m.perBytes || size > m.total || m.perMsgs <= 0 {
@@ -49,32 +52,48 @@ func (m *mailboxes) add(name string, d *Delivery) (dropped int, kept, firstDrop 
 		mb = &mailbox{}
 		m.byName[name] = mb
 	}
-	for len(mb.q) > 0 && (len(mb.q) >= m.perMsgs || mb.bytes+size > m.perBytes) {
-		m.kill(mb, mb.q[0])
-		mb.q = mb.q[1:]
+	e := &mbEntry{name: name, d: d, size: size}
+	i := len(mb.q)
+	for i > 0 && mb.q[i-1].d.seq > d.seq {
+		i--
+	}
+	mb.q = slices.Insert(mb.q, i, e)
+	mb.bytes += size
+	m.fifo = append(m.fifo, e)
+	m.live++
+	m.bytes += size
+	for len(mb.q) > m.perMsgs || mb.bytes > m.perBytes {
+		m.dropFront(name, mb)
 		dropped++
 	}
-	for m.bytes+size > m.total {
-		e := m.oldest()
-		owner := m.byName[e.name]
-		m.kill(owner, e)
-		owner.q = owner.q[1:] // the globally oldest live entry is its mailbox's oldest
-		if len(owner.q) == 0 && owner != mb {
-			delete(m.byName, e.name)
-		}
+	for m.bytes > m.total {
+		m.dropGlobal(mb)
 		dropped++
 	}
 	m.compact()
 	if dropped > 0 && !mb.warned {
 		mb.warned, firstDrop = true, true
 	}
-	e := &mbEntry{name: name, d: d, size: size}
-	mb.q = append(mb.q, e)
-	mb.bytes += size
-	m.fifo = append(m.fifo, e)
-	m.live++
-	m.bytes += size
-	return dropped, true, firstDrop
+	return dropped, !e.dead, firstDrop
+}
+
+// dropFront drops the oldest message of name's mailbox mb.
+func (m *mailboxes) dropFront(name string, mb *mailbox) {
+	m.kill(mb, mb.q[0])
+	mb.q[0] = nil
+	mb.q = mb.q[1:]
+}
+
+// dropGlobal drops the oldest message of the mailbox that holds the
+// longest-held message, deleting that mailbox if it empties (unless it is
+// keep, which the caller is about to append to).
+func (m *mailboxes) dropGlobal(keep *mailbox) {
+	name := m.oldest().name
+	owner := m.byName[name]
+	m.dropFront(name, owner)
+	if len(owner.q) == 0 && owner != keep {
+		delete(m.byName, name)
+	}
 }
 
 // take removes name's mailbox and returns its messages, oldest first.

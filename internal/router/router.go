@@ -60,7 +60,7 @@ func (r *Router) stripe(name string) *sync.Mutex {
 	return &r.names[maphash.String(r.seed, name)&(nameStripes-1)]
 }
 
-func (r *Router) nextID() string {
+func (r *Router) nextID() (string, uint64) {
 	n := r.seq.Add(1)
 	var b strings.Builder
 	b.Grow(len(r.cfg.NodeID) + 1 + 20)
@@ -68,7 +68,7 @@ func (r *Router) nextID() string {
 	b.WriteByte('-')
 	var buf [20]byte
 	b.Write(strconv.AppendUint(buf[:0], n, 10))
-	return b.String()
+	return b.String(), n
 }
 
 // Register adds s to the table of live sessions. ErrDuplicate if its
@@ -122,11 +122,7 @@ func (r *Router) Unregister(ctx context.Context, id, reason string) ([]string, e
 	r.sessMu.Unlock()
 
 	e.gateMu.Lock()
-	e.gone = true
-	var pending []*Delivery
-	if e.flushing.Load() == 0 { // otherwise the running flush hands them over, in order
-		pending, e.pending = e.pending, nil
-	}
+	e.gone = true // pending is empty unless a flush runs; that flush gives it back
 	e.gateMu.Unlock()
 
 	names, err := r.presence.OrphanBackend(ctx, id, r.cfg.Grace)
@@ -135,11 +131,6 @@ func (r *Router) Unregister(ctx context.Context, id, reason string) ([]string, e
 	}
 	if rerr := r.rooms.DropBackend(ctx, id); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("drop rooms of %s: %w", id, rerr))
-	}
-	for _, d := range pending {
-		if len(d.To) > 0 {
-			r.rehold(ctx, id, d, nil)
-		}
 	}
 	r.log.LogAttrs(ctx, slog.LevelInfo, "session unregistered",
 		slog.String("backend_id", id), slog.String("backend_addr", e.addr),
@@ -203,10 +194,11 @@ func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, er
 			return Result{}, fmt.Errorf("room: %w", err)
 		}
 	}
-	res := Result{ID: r.nextID()}
+	id, seq := r.nextID()
+	res := Result{ID: id}
 	r.st.routed.Add(1)
-	base := &Delivery{ID: res.ID, From: m.From, Backend: sender.addr, Room: m.Room,
-		Data: m.Data, Attachments: m.Attachments}
+	base := &Delivery{ID: id, From: m.From, Backend: sender.addr, Room: m.Room,
+		Data: m.Data, Attachments: m.Attachments, seq: seq}
 	switch {
 	case len(m.To) > 0:
 		return res, r.routeDirect(ctx, base, m.To, &res)
@@ -272,9 +264,10 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 		if h.Orphaned || e == nil {
 			// e == nil: its session is being unregistered; the name is
 			// orphaned a moment later and the mailbox is what a claim flushes.
-			kept := r.holdLocked(name, base)
+			o := r.holdLocked(name, base)
 			mu.Unlock()
-			if kept {
+			r.logHold(name, o)
+			if o.kept {
 				res.Held = append(res.Held, name)
 			} else {
 				res.Dropped = append(res.Dropped, name)
@@ -296,7 +289,7 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 	}
 	for _, g := range groups {
 		d := &Delivery{ID: base.ID, From: base.From, Backend: base.Backend, To: g.names,
-			Data: base.Data, Attachments: base.Attachments}
+			Data: base.Data, Attachments: base.Attachments, seq: base.seq}
 		if err := r.deliverTo(g.e, d); err != nil {
 			r.rehold(ctx, g.e.id, d, res)
 			continue
@@ -339,9 +332,9 @@ func (r *Router) deliverTo(e *entry, d *Delivery) error {
 	return nil
 }
 
-// holdLocked appends a copy of base for name to name's mailbox. The caller
-// holds name's stripe. It reports whether the message was kept.
-func (r *Router) holdLocked(name string, base *Delivery) bool {
+// holdLocked appends a copy of base for name to name's mailbox and counts
+// it. The caller holds name's stripe and calls logHold after unlocking it.
+func (r *Router) holdLocked(name string, base *Delivery) holdOutcome {
 	r.mbMu.Lock()
 	dropped, kept, first := r.mb.add(name, base.forName(name))
 	r.mbMu.Unlock()
@@ -350,12 +343,23 @@ func (r *Router) holdLocked(name string, base *Delivery) bool {
 	}
 	if dropped > 0 {
 		r.st.droppedFull.Add(uint64(dropped))
-		if first || !kept {
-			r.log.LogAttrs(context.Background(), slog.LevelWarn, "mailbox full, dropping oldest",
-				slog.String("user", name), slog.Int("dropped", dropped), slog.Bool("message_too_large", !kept))
-		}
 	}
-	return kept
+	return holdOutcome{kept: kept, dropped: dropped, warn: dropped > 0 && (first || !kept)}
+}
+
+// holdOutcome is what holdLocked did.
+type holdOutcome struct {
+	kept    bool
+	dropped int
+	warn    bool // log it: first drop from this mailbox, or the message alone is too large
+}
+
+// logHold logs a mailbox drop (outside the stripe lock).
+func (r *Router) logHold(name string, o holdOutcome) {
+	if o.warn {
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "mailbox full, dropping oldest",
+			slog.String("user", name), slog.Int("dropped", o.dropped), slog.Bool("message_too_large", !o.kept))
+	}
 }
 
 // rehold finds a new way for a direct Delivery d whose session failed
@@ -380,10 +384,11 @@ func (r *Router) rehold(ctx context.Context, failedID string, d *Delivery, res *
 				res.Dropped = append(res.Dropped, name)
 			}
 		case h.Orphaned || h.Backend == failedID || e == nil:
-			kept := r.holdLocked(name, d)
+			o := r.holdLocked(name, d)
 			mu.Unlock()
+			r.logHold(name, o)
 			if res != nil {
-				if kept {
+				if o.kept {
 					res.Held = append(res.Held, name)
 				} else {
 					res.Dropped = append(res.Dropped, name)
@@ -448,47 +453,54 @@ func (r *Router) Claim(ctx context.Context, s Session, name string) (prev engine
 	return prev, func() { once.Do(func() { r.flush(ctx, e, msgs) }) }, nil
 }
 
-// flush delivers a claimed name's mailbox to e, then releases e's gate.
+// flush delivers a claimed name's mailbox to e, then releases e's gate,
+// delivering what waited behind it. What e fails to take (it ended
+// meanwhile) goes back to mailboxes, where routing order (Delivery.seq)
+// puts it before anything newer.
 func (r *Router) flush(ctx context.Context, e *entry, msgs []*Delivery) {
+	var back []*Delivery
 	for i, d := range msgs {
 		if err := e.s.Deliver(d); err != nil {
 			r.st.deliverFailed.Add(1)
-			for _, rest := range msgs[i:] {
-				r.rehold(ctx, e.id, rest, nil)
-			}
+			back = append(back, msgs[i:]...)
 			break
 		}
 		r.st.deliveries.Add(1)
 		r.st.flushed.Add(1)
 	}
+	failed := len(back) > 0
 	for {
 		e.gateMu.Lock()
 		if e.flushing.Load() > 1 { // another flush of e is running: it releases the queue
 			e.flushing.Add(-1)
 			e.gateMu.Unlock()
-			return
+			break
 		}
 		if len(e.pending) == 0 {
 			e.flushing.Store(0)
 			e.gateMu.Unlock()
-			return
+			break
 		}
-		batch, gone := e.pending, e.gone
+		batch := e.pending
 		e.pending = nil
+		failed = failed || e.gone
 		e.gateMu.Unlock()
 		for _, d := range batch {
-			var err error
-			if gone {
-				err = errGone
-			} else if err = e.s.Deliver(d); err != nil {
+			if !failed {
+				if err := e.s.Deliver(d); err == nil {
+					r.st.deliveries.Add(1)
+					continue
+				}
 				r.st.deliverFailed.Add(1)
-			} else {
-				r.st.deliveries.Add(1)
+				failed = true
 			}
-			if err != nil && len(d.To) > 0 {
-				r.rehold(ctx, e.id, d, nil)
+			if len(d.To) > 0 { // room and public messages to a gone session are not kept
+				back = append(back, d)
 			}
 		}
+	}
+	for _, d := range back {
+		r.rehold(ctx, e.id, d, nil)
 	}
 }
 
@@ -505,25 +517,31 @@ func (r *Router) Release(ctx context.Context, s Session, name string) error {
 	}
 	mu := r.stripe(name)
 	mu.Lock()
-	defer mu.Unlock()
 	if err := r.presence.Leave(ctx, name, e.id); err != nil {
+		mu.Unlock()
 		return err
 	}
-	r.dropMailboxLocked(name, "released")
+	n := r.dropMailboxLocked(name)
+	mu.Unlock()
+	r.logDrop(name, "released", n)
 	return nil
 }
 
-// dropMailboxLocked discards name's mailbox, if any. The caller holds name's stripe.
-func (r *Router) dropMailboxLocked(name, why string) {
+// dropMailboxLocked discards name's mailbox, if any, and counts it. The
+// caller holds name's stripe and calls logDrop after unlocking it.
+func (r *Router) dropMailboxLocked(name string) int {
 	r.mbMu.Lock()
 	msgs := r.mb.take(name)
 	r.mbMu.Unlock()
-	if len(msgs) == 0 {
-		return
-	}
 	r.st.droppedExpired.Add(uint64(len(msgs)))
-	r.log.LogAttrs(context.Background(), slog.LevelInfo, "mailbox dropped",
-		slog.String("user", name), slog.String("why", why), slog.Int("dropped", len(msgs)))
+	return len(msgs)
+}
+
+func (r *Router) logDrop(name, why string, n int) {
+	if n > 0 {
+		r.log.LogAttrs(context.Background(), slog.LevelInfo, "mailbox dropped",
+			slog.String("user", name), slog.String("why", why), slog.Int("dropped", n))
+	}
 }
 
 // OnExpire is the engine.ExpireFunc to give the Presence: when an orphaned
@@ -532,13 +550,15 @@ func (r *Router) dropMailboxLocked(name, why string) {
 func (r *Router) OnExpire(name string, h engine.Holder) {
 	mu := r.stripe(name)
 	mu.Lock()
-	defer mu.Unlock()
 	// A claim may have come in between the expiry and this call; then the
 	// mailbox (if any) belongs to the new holder.
 	if _, err := r.presence.Lookup(context.Background(), name); !errors.Is(err, engine.ErrNotFound) {
+		mu.Unlock()
 		return
 	}
-	r.dropMailboxLocked(name, "grace expired")
+	n := r.dropMailboxLocked(name)
+	mu.Unlock()
+	r.logDrop(name, "grace expired", n)
 	r.log.LogAttrs(context.Background(), slog.LevelDebug, "orphan expired",
 		slog.String("user", name), slog.String("backend_id", h.Backend))
 }
