@@ -11,7 +11,12 @@
 //
 // Environment: SB_URL (default http://127.0.0.1:8080), SB_TOKEN, BASE_PORT (default 4000),
 // PAGE_URL (default SB_URL + "/": the page through Switchboard's proxy), CHROMIUM
-// (default /usr/bin/chromium), SCREENSHOT (default tracker-page.png in the working directory).
+// (default /usr/bin/chromium), SCREENSHOT (default tracker-page.png in the working directory),
+// PUBLIC_BASE (set it to nginx's origin for the nginx.conf layout: each backend then announces
+// PUBLIC_BASE/b/PORT as the URL browsers use).
+//
+// The nginx layout (Switchboard --tracker-only on :8080, nginx.conf on :8000):
+//   SB_URL=http://127.0.0.1:8000 PUBLIC_BASE=http://127.0.0.1:8000 node examples/tracker/testdata/browser-check.js
 // Prints "OK ..." and exits 0, or "FAIL ..." and exits 1.
 
 const path = require('node:path')
@@ -23,13 +28,20 @@ const SB_URL = process.env.SB_URL || 'http://127.0.0.1:8080'
 const BASE = Number(process.env.BASE_PORT || 4000)
 const PAGE_URL = process.env.PAGE_URL || `${SB_URL}/`
 const SCREENSHOT = process.env.SCREENSHOT || 'tracker-page.png'
+const PUBLIC_BASE = process.env.PUBLIC_BASE || '' // e.g. http://127.0.0.1:8000: backends at /b/PORT (nginx.conf)
 const ports = [BASE + 1, BASE + 2, BASE + 3]
 const pageOrigin = new URL(PAGE_URL).origin
 const procs = new Map() // port -> child
 
 function startBackend (port) {
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'backend.js')], {
-    env: { ...process.env, PORT: String(port), SB_URL, PAGE_ORIGINS: pageOrigin },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SB_URL,
+      PAGE_ORIGINS: pageOrigin,
+      PUBLIC_URL: PUBLIC_BASE ? `${PUBLIC_BASE}/b/${port}` : `http://127.0.0.1:${port}`
+    },
     stdio: ['ignore', process.env.VERBOSE ? 'inherit' : 'ignore', 'inherit']
   })
   procs.set(port, child)
