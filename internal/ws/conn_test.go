@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
+	"time"
 	"testing"
 )
 
@@ -384,5 +386,41 @@ func TestMaskBytes(t *testing.T) {
 				t.Fatalf("n=%d pos=%d mismatch", n, pos)
 			}
 		}
+	}
+}
+
+func TestTooBigFromHeaderAlone(t *testing.T) {
+	// A header announcing 1 TiB must be refused before any allocation.
+	url, errs := startServer(t, Config{}, echo)
+	nc, br := rawClient(t, url, "")
+	hdr := []byte{0x82, 0x80 | 127, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4}
+	if _, err := nc.Write(hdr); err != nil {
+		t.Fatal(err)
+	}
+	_, op, p, err := readRawFrame(br)
+	if err != nil || op != OpClose || int(p[0])<<8|int(p[1]) != CloseMessageTooBig {
+		t.Fatalf("op=%d p=%v err=%v", op, p, err)
+	}
+	_ = nc.(*net.TCPConn).CloseWrite()
+	if err := recv(t, errs); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("server err %v", err)
+	}
+}
+
+func TestWriteTimeout(t *testing.T) {
+	// The raw client never reads: socket buffers fill and a write times out.
+	url, errs := startServer(t, Config{WriteTimeout: 100 * time.Millisecond}, func(c *Conn) error {
+		p := make([]byte, 1<<20)
+		for range 200 {
+			if err := c.WriteMessage(OpBinary, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	rawClient(t, url, "")
+	err := recv(t, errs)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err %v, want a write deadline error", err)
 	}
 }

@@ -1,8 +1,3 @@
-// Package ws implements the WebSocket protocol (RFC 6455) for Switchboard:
-// the server handshake over net/http, a client dialer, message framing with
-// size limits, and a frame-boundary scanner for proxies that tunnel raw
-// WebSocket bytes. It does not implement extensions (permessage-deflate is
-// declined during the handshake) or subprotocol negotiation beyond echoing one.
 package ws
 
 import (
