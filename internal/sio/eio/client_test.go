@@ -1,0 +1,197 @@
+package eio
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func dialClient(tb testing.TB, f *fixture, cfg DialConfig) (*Conn, *recorder) {
+	tb.Helper()
+	rec := newRecorder()
+	cfg.Path = "/engine.io/"
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	c, err := Dial(ctx, f.ts.URL, cfg, rec)
+	if err != nil {
+		tb.Fatalf("Dial: %v", err)
+	}
+	tb.Cleanup(func() { c.Close(ReasonForcedClose); <-c.Done() })
+	return c, rec
+}
+
+func TestClientServer(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		cfg       DialConfig
+		transport string
+	}{
+		{name: "websocket", cfg: DialConfig{}, transport: "websocket"},
+		{name: "polling then upgrade", cfg: DialConfig{Polling: true}, transport: "websocket"},
+		{name: "polling only", cfg: DialConfig{Polling: true, Config: Config{Transports: []string{"polling"}}}, transport: "polling"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 5 * time.Second})
+			c, crec := dialClient(t, f, tt.cfg)
+			sc := recv(t, f.rec.conns, "accept")
+			if sc.ID() != c.ID() {
+				t.Fatalf("sid %q vs %q", sc.ID(), c.ID())
+			}
+			const n = 50
+			for i := range n {
+				if err := c.Send(Message{Data: fmt.Appendf(nil, "c%d", i)}, Message{Data: []byte{byte(i)}, Binary: true}); err != nil {
+					t.Fatal(err)
+				}
+				if err := sc.Send(Message{Data: fmt.Appendf(nil, "s%d", i)}, Message{Data: []byte{byte(i), 0}, Binary: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range n {
+				f.rec.wantMsg(t, fmt.Sprintf("c%d", i), false)
+				f.rec.wantMsg(t, string([]byte{byte(i)}), true)
+				crec.wantMsg(t, fmt.Sprintf("s%d", i), false)
+				crec.wantMsg(t, string([]byte{byte(i), 0}), true)
+			}
+			if c.Transport() != tt.transport || sc.Transport() != tt.transport {
+				t.Fatalf("transports: client %q server %q, want %q", c.Transport(), sc.Transport(), tt.transport)
+			}
+			// Several heartbeats go round (PingInterval is 100ms) without a close.
+			waitPongs(t, sc, 3)
+			select {
+			case r := <-crec.closes:
+				t.Fatalf("client closed: %s", r)
+			default:
+			}
+			// Server-initiated close reaches the client.
+			if err := sc.Send(Message{Data: []byte("bye")}); err != nil {
+				t.Fatal(err)
+			}
+			sc.Close(ReasonForcedClose)
+			crec.wantMsg(t, "bye", false)
+			crec.wantClose(t, ReasonTransportClose)
+			f.rec.wantClose(t, ReasonForcedClose)
+		})
+	}
+}
+
+func TestClientClose(t *testing.T) {
+	t.Parallel()
+	for _, polling := range []bool{false, true} {
+		t.Run(fmt.Sprint("polling=", polling), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{})
+			cfg := DialConfig{Polling: polling}
+			if polling {
+				cfg.Transports = []string{"polling"}
+			}
+			c, crec := dialClient(t, f, cfg)
+			recv(t, f.rec.conns, "accept")
+			if err := c.Send(Message{Data: []byte("last words")}); err != nil {
+				t.Fatal(err)
+			}
+			c.Close(ReasonForcedClose)
+			f.rec.wantMsg(t, "last words", false)
+			f.rec.wantClose(t, ReasonTransportClose)
+			crec.wantClose(t, ReasonForcedClose)
+		})
+	}
+}
+
+// TestClientPingTimeout: a server that stops pinging is noticed by the
+// client within pingInterval+pingTimeout.
+func TestClientPingTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	c, crec := dialClient(t, f, DialConfig{})
+	sc := recv(t, f.rec.conns, "accept")
+	// Freeze the server side's heartbeat.
+	sc.mu.Lock()
+	sc.stopTimerLocked()
+	sc.mu.Unlock()
+	crec.wantClose(t, ReasonPingTimeout)
+	<-c.Done()
+}
+
+// TestSlowConsumer: a peer that does not read makes Send block, then the
+// session is closed as a slow consumer; the queue stays bounded.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{SendQueue: 8, StallTimeout: 200 * time.Millisecond, PingInterval: time.Hour})
+	wc := f.dialWS(t, "EIO=4&transport=websocket", nil)
+	readWS(t, wc)
+	sc := recv(t, f.rec.conns, "accept")
+	// The raw client never reads again: once the socket buffers are full
+	// the writer blocks and the queue fills.
+	chunk := Message{Data: bytes.Repeat([]byte("x"), 64<<10)}
+	var err error
+	sent := 0
+	for sent < 10000 {
+		if err = sc.Send(chunk); err != nil {
+			break
+		}
+		sent++
+		sc.mu.Lock()
+		if n := len(sc.queue); n > 8 {
+			sc.mu.Unlock()
+			t.Fatalf("queue grew to %d", n)
+		}
+		sc.mu.Unlock()
+	}
+	if err != ErrSlowConsumer {
+		t.Fatalf("Send after %d messages: %v, want ErrSlowConsumer", sent, err)
+	}
+	f.rec.wantClose(t, ReasonSlowConsumer)
+	if err := sc.Send(chunk); err != ErrClosed {
+		t.Fatalf("Send after close: %v", err)
+	}
+}
+
+// TestBackpressure: while OnMessage blocks, the server stops reading, so a
+// client's queue fills and its Send blocks (then gives up as slow consumer).
+func TestBackpressure(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: time.Hour})
+	f.rec.block = make(chan struct{})
+	c, crec := dialClient(t, f, DialConfig{Config: Config{SendQueue: 4, StallTimeout: 300 * time.Millisecond}})
+	recv(t, f.rec.conns, "accept")
+	chunk := Message{Data: bytes.Repeat([]byte("y"), 64<<10)}
+	var err error
+	for range 10000 {
+		if err = c.Send(chunk); err != nil {
+			break
+		}
+	}
+	if err != ErrSlowConsumer {
+		t.Fatalf("Send: %v, want ErrSlowConsumer", err)
+	}
+	crec.wantClose(t, ReasonSlowConsumer)
+	close(f.rec.block)
+	recv(t, f.rec.closes, "server close")
+}
+
+// waitPongs waits until the server side of c has had n pongs answered
+// (each re-arms its timer for the next ping).
+func waitPongs(tb testing.TB, c *Conn, n int) {
+	tb.Helper()
+	var last time.Time
+	deadline := time.Now().Add(waitFor)
+	for n > 0 {
+		c.mu.Lock()
+		at, waiting := c.timerAt, c.awaitPong
+		c.mu.Unlock()
+		if !waiting && !at.Equal(last) {
+			if !last.IsZero() {
+				n--
+			}
+			last = at
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("heartbeat stalled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
