@@ -20,8 +20,16 @@
 // name) serialises every presence decision about one name: Claim holds it
 // across Presence.Join and taking the mailbox, Route across Presence.Lookup
 // and the append to the mailbox, expiry across the final Lookup and the
-// drop. That is what makes "mailbox before any newer message" hold. Lock
-// order: sessMu is never held with another lock; names[i] → mbMu →
-// entry.gateMu. At most one stripe is held at a time. No lock is held across
-// Session.Deliver.
+// drop. That is what makes "mailbox before any newer message" hold: a claim
+// that takes a mailbox raises its session's gate (entry.gateMu, entry.flushing)
+// before releasing the stripe, and deliveries to a gated session queue
+// behind the flush. Lock order: sessMu is never held with another lock;
+// names[i] → mbMu and names[i] → entry.gateMu (mbMu and gateMu are never
+// held together). At most one stripe is held at a time. No lock is held
+// across Session.Deliver, a log call, or an engine call other than the
+// per-name Presence calls named above.
+//
+// Mailboxes keep messages in routing order (the sequence number in the
+// message ID), so messages given back by a flush whose session died go in
+// front of newer ones.
 package router

@@ -75,10 +75,10 @@ func (r *Router) nextID() (string, uint64) {
 // BackendID is already registered.
 func (r *Router) Register(s Session) error {
 	r.sessMu.Lock()
-	defer r.sessMu.Unlock()
 	old := r.sessions.Load()
 	id := s.BackendID()
 	if old.byID[id] != nil {
+		r.sessMu.Unlock()
 		return fmt.Errorf("register %s: %w", id, ErrDuplicate)
 	}
 	t := &table{byID: make(map[string]*entry, len(old.byID)+1), list: make([]*entry, 0, len(old.list)+1)}
@@ -89,6 +89,7 @@ func (r *Router) Register(s Session) error {
 	t.byID[id] = e
 	t.list = append(append(t.list, old.list...), e)
 	r.sessions.Store(t)
+	r.sessMu.Unlock()
 	r.log.LogAttrs(context.Background(), slog.LevelInfo, "session registered",
 		slog.String("backend_id", id), slog.String("backend_addr", e.addr))
 	return nil
@@ -169,14 +170,21 @@ type Result struct {
 //   - m.Room set: to every session that joined the room, except from.
 //   - neither: to every registered session except from.
 //
+// from may be nil for a message from outside the pool (the HTTP message
+// route): it then excludes no session and its Backend is "".
+//
 // Route blocks while a receiving session's queue is full (backpressure).
 // Errors: ErrNotRegistered, ErrBadMessage (both to and room, too many
 // recipients), engine.ErrInvalidName, or an engine error; per-recipient
 // outcomes are in the Result.
 func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, error) {
-	sender := r.session(from.BackendID())
-	if sender == nil {
-		return Result{}, ErrNotRegistered
+	var sender *entry
+	addr := ""
+	if from != nil {
+		if sender = r.session(from.BackendID()); sender == nil {
+			return Result{}, ErrNotRegistered
+		}
+		addr = sender.addr
 	}
 	switch {
 	case len(m.To) > 0 && m.Room != "":
@@ -197,7 +205,7 @@ func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, er
 	id, seq := r.nextID()
 	res := Result{ID: id}
 	r.st.routed.Add(1)
-	base := &Delivery{ID: id, From: m.From, Backend: sender.addr, Room: m.Room,
+	base := &Delivery{ID: id, From: m.From, Backend: addr, Room: m.Room,
 		Data: m.Data, Attachments: m.Attachments, seq: seq}
 	switch {
 	case len(m.To) > 0:
@@ -209,10 +217,7 @@ func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, er
 		}
 		t := r.sessions.Load()
 		for _, id := range members {
-			if id == sender.id {
-				continue
-			}
-			if e := t.get(id); e != nil && r.deliverTo(e, base) == nil {
+			if e := t.get(id); e != nil && e != sender && r.deliverTo(e, base) == nil {
 				res.Sessions++
 			}
 		}

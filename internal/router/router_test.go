@@ -595,3 +595,24 @@ func TestEncodeOnce(t *testing.T) {
 		t.Fatal("a failed encode was cached")
 	}
 }
+
+// TestRouteFromOutside: a nil sender (the HTTP message route) excludes
+// nobody, has no backend address, and can leave a message for an orphan.
+func TestRouteFromOutside(t *testing.T) {
+	t.Parallel()
+	h, backends, _ := original(t, router.Config{})
+	if res := h.route(t, nil, router.Message{Data: data(`"all"`)}); res.Sessions != 3 {
+		t.Fatalf("public from outside: %+v", res)
+	}
+	for _, b := range backends {
+		if got := b.take(); len(got) != 1 || got[0].Backend != "" {
+			t.Fatalf("%s got %+v", b.id, got)
+		}
+	}
+	if _, err := h.Unregister(t.Context(), "s3002", "transport close"); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.route(t, nil, router.Message{To: []string{"ihsan"}, Data: data(`"post"`)}); !slices.Equal(res.Held, []string{"ihsan"}) {
+		t.Fatalf("to orphan from outside: %+v", res)
+	}
+}
