@@ -72,9 +72,11 @@ for (const name of names) {
   const login = (attempt) => {
     socket.timeout(10000).emit('login', name, (err, res) => {
       if (err) res = { ok: false, code: 'TIMEOUT', message: 'no answer to login' }
-      if (res && !res.ok && RETRY_CODES.has(res.code) && attempt < 40 && socket.connected) {
-        return setTimeout(() => login(attempt + 1), 250)
-      }
+      // After a reconnect our old session may still hold the name until Switchboard notices it
+      // died (up to its ping timeout): NAME_TAKEN is worth retrying then, for a minute.
+      const retry = res && !res.ok && socket.connected &&
+        ((RETRY_CODES.has(res.code) && attempt < 40) || (c.tried && res.code === 'NAME_TAKEN' && attempt < 120))
+      if (retry) return setTimeout(() => login(attempt + 1), c.tried ? 500 : 250)
       const first = !c.tried
       c.tried = true
       c.loggedIn = !!(res && res.ok)
