@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -108,7 +109,10 @@ func StartProc(spec ProcSpec, logDir string) (*Proc, error) {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
 	children.add(p)
-	if spec.Capture {
+	scanned := make(chan struct{})
+	if !spec.Capture {
+		close(scanned)
+	} else {
 		p.Lines = make(chan string, 1024)
 		go func() {
 			sc := bufio.NewScanner(stdout)
@@ -121,10 +125,14 @@ func StartProc(spec ProcSpec, logDir string) (*Proc, error) {
 				default: // nobody is listening: the log keeps it
 				}
 			}
+			io.Copy(io.Discard, stdout)
 			close(p.Lines)
+			close(scanned)
 		}()
 	}
 	go func() {
+		// Wait closes the stdout pipe: read it to the end first.
+		<-scanned
 		p.waitErr = cmd.Wait()
 		lf.Close()
 		close(p.done)
@@ -349,7 +357,11 @@ func (m *CPUMeter) Stop() (cpuSec, busy float64) {
 	wall := time.Since(m.t0).Seconds()
 	var ticks int64
 	for i, p := range m.pids {
-		ticks += SampleTree(p).CPUTicks - m.start[i]
+		st := SampleTree(p)
+		if st.MissingPID {
+			return math.NaN(), math.NaN() // exited before the window closed
+		}
+		ticks += st.CPUTicks - m.start[i]
 	}
 	cpuSec = float64(ticks) / clkTck
 	if wall > 0 {
