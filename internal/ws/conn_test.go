@@ -9,8 +9,8 @@ import (
 	"net"
 	"os"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -7,10 +7,12 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -178,8 +180,12 @@ func Dial(ctx context.Context, rawURL string, h http.Header, cfg Config) (*Conn,
 	c, err := clientHandshake(ctx, nc, u, secure, h, cfg)
 	if !stop() || err != nil {
 		_ = nc.Close()
-		if err == nil || ctx.Err() != nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
 			return nil, fmt.Errorf("ws: dial %s: %w", rawURL, context.Cause(ctx))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The conn deadline (ctx's deadline) can fire just before ctx's own timer.
+			return nil, fmt.Errorf("ws: dial %s: %w: %w", rawURL, context.DeadlineExceeded, err)
 		}
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -166,7 +167,7 @@ func TestDialHeadersAndQuery(t *testing.T) {
 }
 
 func TestDialTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, Config{})
 		if err != nil {
 			return
@@ -174,6 +175,8 @@ func TestDialTLS(t *testing.T) {
 		defer c.Close()
 		_ = echo(c)
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // expected handshake failures
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
