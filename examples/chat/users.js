@@ -20,7 +20,7 @@
 //   ALL_READY {"users":[...]}           every initial login attempt has finished
 //   RECV {"user","kind","from","room","text","via"}
 //   ACK {"user","id","cmd","res"}       Switchboard's/backend's answer to a command
-//   NOTICE / DISCONNECTED / ERROR {...}
+//   NOTICE / DISCONNECTED / ERROR {...}  CONNECT_ERROR {...} (a failed attempt; retried)
 // End of stdin does not stop the process (tests may give it none): send {"quit":true}, SIGINT
 // or SIGTERM.
 
@@ -90,7 +90,8 @@ for (const name of names) {
   }
   socket.on('connect', () => login(0))
   socket.on('connect_error', (err) => {
-    if (!socket.active) out('ERROR', { user: name, op: 'connect', message: err.message })
+    // active: the client retries by itself (server down, 503 from a proxy with no backend).
+    out(socket.active ? 'CONNECT_ERROR' : 'ERROR', { user: name, op: 'connect', message: err.message })
   })
   socket.on('disconnect', (reason) => {
     c.loggedIn = false
