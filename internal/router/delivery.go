@@ -23,11 +23,11 @@ type Delivery struct {
 }
 
 // Encoded is the transport encoding of a Delivery, computed once and shared
-// by every receiver. The router never reads it; control decides its content
-// (e.g. a Socket.IO EVENT packet and its binary attachments).
+// by every receiver. The router never reads it; the transport decides its
+// content (control stores a *sio.Encoded: the Socket.IO EVENT packet and
+// its binary attachments).
 type Encoded struct {
-	Text   []byte   // the text packet
-	Binary [][]byte // binary frames that follow it
+	Value any
 }
 
 // Encode returns enc(d), calling enc at most once per Delivery in the common

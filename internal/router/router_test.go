@@ -580,7 +580,7 @@ func TestEncodeOnce(t *testing.T) {
 	calls := 0
 	enc := func(d *router.Delivery) (*router.Encoded, error) {
 		calls++
-		return &router.Encoded{Text: append([]byte(`42["message",`), d.Data...)}, nil
+		return &router.Encoded{Value: append([]byte(`42["message",`), d.Data...)}, nil
 	}
 	e1, _ := d.Encode(enc)
 	e2, _ := d.Encode(enc)
