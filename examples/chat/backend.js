@@ -150,7 +150,7 @@ userIO.on('connection', (socket) => {
     if (!socket.data.name) return reply(NOT_LOGGED_IN)
     const room = validName(arg)
     if (!room) return reply(BAD_NAME)
-    if (socket.data.rooms.size >= 32) return reply(fail('TOO_MANY_ROOMS', 'at most 32 rooms'))
+    if (!socket.data.rooms.has(room) && socket.data.rooms.size >= 32) return reply(fail('TOO_MANY_ROOMS', 'at most 32 rooms'))
     socket.data.rooms.add(room)
     if (!rooms.has(room)) {
       rooms.set(room, new Set())
