@@ -38,6 +38,8 @@ type Proxy struct {
 	wg      sync.WaitGroup // tunnel goroutines
 
 	closeOnce sync.Once
+
+	testHookClosing func() // called by CloseTunnels once every tunnel was told to close
 }
 
 var _ http.Handler = (*Proxy)(nil)

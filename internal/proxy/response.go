@@ -135,6 +135,9 @@ func readOneHead(br *bufio.Reader, h *respHead, hdr http.Header, max int64) erro
 	if h.minor == 0 && connKeepAlive {
 		h.close = false
 	}
+	if h.hasTE && h.minor == 0 {
+		return errMalformed // HTTP/1.0 with Transfer-Encoding: faulty framing (RFC 9112 §6.1)
+	}
 	if h.hasTE {
 		// Transfer-Encoding overrides Content-Length; such a message may be an
 		// attempt at smuggling, so the connection is not reused (RFC 9112 §6.3).

@@ -370,6 +370,9 @@ func (p *Proxy) CloseTunnels(ctx context.Context) error {
 			_ = d.src.SetReadDeadline(aLongTimeAgo) // wake the waiting goroutine
 		}
 	}
+	if p.testHookClosing != nil {
+		p.testHookClosing()
+	}
 	for _, t := range ts {
 		select {
 		case <-t.done:
