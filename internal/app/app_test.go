@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -367,6 +369,33 @@ func TestAdminDisabled(t *testing.T) {
 	r := start(t, cfg, nil)
 	if r.addrs.Admin != nil {
 		t.Errorf("admin addr = %v, want nil", r.addrs.Admin)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStaticBackendThroughProxy runs the default wiring with a static
+// backend: requests are proxied, and /backends lists it.
+func TestStaticBackendThroughProxy(t *testing.T) {
+	t.Parallel()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello from "+r.URL.Path)
+	}))
+	t.Cleanup(be.Close)
+	cfg := testConfig()
+	cfg.Proxy.Backends = []string{be.URL}
+	r := start(t, cfg, nil)
+	if code, body := get(t, "http://"+r.addrs.Main.String()+"/hi"); code != http.StatusOK || body != "hello from /hi" {
+		t.Errorf("proxied GET = %d %q", code, body)
+	}
+	code, body := get(t, "http://"+r.addrs.Admin.String()+"/backends")
+	var list []admin.BackendInfo
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != http.StatusOK {
+		t.Fatalf("backends = %d %q: %v", code, body, err)
+	}
+	if len(list) != 1 || list[0].Address != be.URL || !list[0].Static || list[0].Weight != 1 {
+		t.Errorf("backends = %+v", list)
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
