@@ -203,14 +203,11 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 		if h.n > c.maxMsg || total > c.maxMsg {
 			return 0, nil, c.fail(CloseMessageTooBig, ErrTooBig)
 		}
-		if msg == nil && h.fin {
+		if msg == nil && h.fin && h.n <= growStep {
 			msg = make([]byte, 0, h.n)
-		} else {
-			msg = slices.Grow(msg, int(h.n))
 		}
 		start := len(msg)
-		msg = msg[:total]
-		if err := c.readFull(msg[start:]); err != nil {
+		if msg, err = c.readPayload(msg, h.n); err != nil {
 			return 0, nil, c.readFailed(err)
 		}
 		if h.masked {
@@ -224,6 +221,29 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 		}
 		return int(msgOp), msg, nil
 	}
+}
+
+// growStep bounds how far ahead of the received bytes a message buffer is
+// allocated: a peer that announces a large frame must send it to make us
+// allocate it, so idle or slow peers cannot pin MaxMessageBytes each.
+const growStep = 64 << 10
+
+// readPayload appends n payload bytes to msg, growing it geometrically (at
+// least growStep at a time, never past what the frame announced).
+func (c *Conn) readPayload(msg []byte, n int64) ([]byte, error) {
+	for n > 0 {
+		if len(msg) == cap(msg) {
+			msg = slices.Grow(msg, int(min(n, max(int64(len(msg)), growStep))))
+		}
+		step := min(n, int64(cap(msg)-len(msg)))
+		start := len(msg)
+		msg = msg[:start+int(step)]
+		if err := c.readFull(msg[start:]); err != nil {
+			return msg, err
+		}
+		n -= step
+	}
+	return msg, nil
 }
 
 // readFailed turns a read-side error into the sticky result: protocol

@@ -424,3 +424,33 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("err %v, want a write deadline error", err)
 	}
 }
+
+// eofConn serves src once, then io.EOF.
+type eofConn struct{ memConn }
+
+func (e *eofConn) Read(p []byte) (int, error) {
+	if e.off == len(e.src) {
+		return 0, io.EOF
+	}
+	return e.memConn.Read(p)
+}
+
+func TestLargeFrameAllocatesAsBytesArrive(t *testing.T) {
+	// A peer that announces 1 MiB but sends 10 bytes must not make us
+	// allocate the whole megabyte up front.
+	c := newConn(&eofConn{memConn{src: make([]byte, 10)}}, true, Config{}, nil)
+	msg, err := c.readPayload(nil, 1<<20)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err %v", err)
+	}
+	if cap(msg) > 2*growStep {
+		t.Fatalf("allocated %d bytes for 10 received", cap(msg))
+	}
+	// And a full 1 MiB frame still arrives intact.
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	c = newConn(&eofConn{memConn{src: want}}, true, Config{}, nil)
+	got, err := c.readPayload(nil, int64(len(want)))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("err %v, equal %v", err, bytes.Equal(got, want))
+	}
+}
