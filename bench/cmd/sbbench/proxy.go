@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -569,7 +570,7 @@ func (p *proxyScenario) startTarget(ctx context.Context, env *Env, t *proxyTarge
 		for i := 1; i <= 3; i++ {
 			spec.Argv = append(spec.Argv, "--backend", fmt.Sprintf("http://127.0.0.1:900%d", i))
 		}
-		spec.Env = []string{"GOMAXPROCS=" + strconv.Itoa(t.Threads)}
+		spec.Env = []string{"GOMAXPROCS=" + strconv.Itoa(t.Threads), "GOTRACEBACK=all"}
 	case "haproxy":
 		spec.Argv = []string{"haproxy", "-db", "-f", cfg}
 	case "nginx":
@@ -626,8 +627,9 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 	if err := p.startTarget(ctx, env, t); err != nil {
 		return ir, err
 	}
+	pr := t.proc
 	defer func() {
-		t.proc.Stop()
+		pr.Stop()
 		t.proc = nil
 	}()
 	// One tunnel opened and closed first, so lazily initialised state is in "before".
@@ -685,6 +687,14 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 	after := SampleTree(pid)
 	ir.RSSAfterKiB, ir.FDsAfter, ir.ThreadsAfter, ir.Processes = after.RSSKiB, after.FDs, after.Threads, after.Processes
 	ir.GoroutinesAfter = goroutines(t)
+	if t.Kind == "switchboard" && ir.GoroutinesAfter == 0 {
+		// No goroutine count on the admin listener: make the process dump
+		// every goroutine (GOTRACEBACK=all, SIGQUIT) and count the dump.
+		ir.GoroutinesAfter = goroutineDump(t.proc)
+		if ir.GoroutinesAfter > 0 {
+			ir.GoroutinesBefore = p.baselineGoroutines(ctx, env, t)
+		}
+	}
 	n := float64(ir.Conns)
 	ir.KiBPerConn = float64(ir.RSSAfterKiB-ir.RSSBeforeKiB) / n
 	ir.FDsPerConn = float64(ir.FDsAfter-ir.FDsBefore) / n
@@ -728,4 +738,55 @@ func goroutines(t *proxyTarget) int {
 		}
 	}
 	return 0
+}
+
+// goroutineDump sends SIGQUIT to a Go process started with GOTRACEBACK=all
+// (which then exits) and counts the goroutines in the dump in its log.
+func goroutineDump(p *Proc) int {
+	if err := p.Cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return 0
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		return 0
+	}
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "goroutine ") && strings.Contains(l, " [") {
+			n++
+		}
+	}
+	return n
+}
+
+// baselineGoroutines starts t afresh, opens and closes one tunnel as the
+// idle measurement does, and counts its goroutines by dump.
+func (p *proxyScenario) baselineGoroutines(ctx context.Context, env *Env, t *proxyTarget) int {
+	name := t.Name
+	t.Name = name + "-baseline"
+	err := p.startTarget(ctx, env, t)
+	t.Name = name
+	if err != nil {
+		return 0
+	}
+	defer func() {
+		t.proc.Stop()
+		t.proc = nil
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if c, err := wsDial(wctx, strings.Replace(t.url("/ws"), "http://", "ws://", 1)); err == nil {
+		c.Write(1, []byte("warm"))
+		c.Read()
+		c.Close()
+	}
+	cancel()
+	if sleepCtx(ctx, time.Second) != nil {
+		return 0
+	}
+	return goroutineDump(t.proc)
 }
