@@ -1,0 +1,255 @@
+package control
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+// Config tunes the channel. Zero fields take the defaults given.
+type Config struct {
+	// Namespace is the Socket.IO namespace backends connect to (default "/list").
+	Namespace string
+	// Token, if set, must be presented in CONNECT (auth.token) or as the
+	// `token` query parameter. Compared in constant time, never logged.
+	Token string
+	// AllowRemote lets non-loopback peers connect when no Token is set
+	// (default false: only loopback peers may then register).
+	AllowRemote bool
+	// OwnAddrs are Switchboard's own listener addresses ("ip:port"); an
+	// `address` pointing at one of them is refused (a proxy loop).
+	OwnAddrs []string
+	// MaxMetaBytes bounds the `meta` option of `address` (default 4 KiB).
+	MaxMetaBytes int64
+	// MaxSessions bounds concurrent channel sessions (default 4096).
+	MaxSessions int
+	// SIO configures the Socket.IO server (heartbeat, payload and queue
+	// bounds); its zero fields take sio's defaults.
+	SIO sio.Config
+}
+
+func (c *Config) applyDefaults() {
+	if c.Namespace == "" {
+		c.Namespace = "/list"
+	}
+	if c.MaxMetaBytes <= 0 {
+		c.MaxMetaBytes = 4 << 10
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 4096
+	}
+}
+
+// Channel is the /list channel. Mount it (ServeHTTP) at the engine path,
+// matched exactly. Safe for concurrent use.
+type Channel struct {
+	cfg  Config
+	log  *slog.Logger
+	reg  *backend.Registry
+	rt   *router.Router
+	srv  *sio.Server
+	nsp  *sio.Namespace
+	own  []netip.AddrPort
+	ctx  context.Context // cancelled by Close; bounds router calls
+	stop context.CancelFunc
+
+	mu     sync.Mutex          // guards byAddr, closed
+	byAddr map[string]*session // backend Addr → the session holding it
+	closed bool
+
+	unsubscribe func()
+	closeOnce   sync.Once
+}
+
+// New returns a Channel that registers backends in reg and routes their
+// messages through rt. It starts no goroutines.
+func New(cfg Config, reg *backend.Registry, rt *router.Router, logger *slog.Logger) (*Channel, error) {
+	cfg.applyDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Channel{
+		cfg:    cfg,
+		log:    logger.With("component", "control"),
+		reg:    reg,
+		rt:     rt,
+		byAddr: make(map[string]*session),
+	}
+	for _, a := range cfg.OwnAddrs {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			return nil, errors.New("control: own address " + a + ": not ip:port")
+		}
+		c.own = append(c.own, ap)
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	c.srv = sio.NewServer(cfg.SIO, logger)
+	c.nsp = c.srv.Of(cfg.Namespace)
+	c.nsp.OnConnect(c.authorize)
+	c.nsp.OnConnection(c.attach)
+	c.nsp.OnDisconnect(c.detach)
+	c.registerEvents()
+	c.unsubscribe = reg.Subscribe(c.announce)
+	return c, nil
+}
+
+// ServeHTTP serves the channel's Engine.IO requests.
+func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.srv.ServeHTTP(w, r) }
+
+// Len returns the number of connected channel sessions.
+func (c *Channel) Len() int { return c.nsp.Len() }
+
+// Close disconnects every session (their backends leave the pool, their
+// names are orphaned) and refuses new ones. Idempotent.
+func (c *Channel) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.srv.Close()
+		c.unsubscribe()
+		c.stop()
+	})
+	return nil
+}
+
+// authorize is the CONNECT hook: token, peer and session-count checks.
+func (c *Channel) authorize(s *sio.Socket) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return &sio.ConnectError{Message: "unavailable: switchboard is shutting down"}
+	}
+	if c.nsp.Len() >= c.cfg.MaxSessions {
+		return &sio.ConnectError{Message: "unavailable: too many channel sessions"}
+	}
+	if c.cfg.Token != "" {
+		var auth struct {
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal(s.Auth(), &auth)
+		tok := auth.Token
+		if tok == "" {
+			tok = s.Query().Get("token")
+		}
+		if tok == "" {
+			return &sio.ConnectError{Message: "unauthorized: token required (auth: {token})"}
+		}
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(c.cfg.Token)) != 1 {
+			return &sio.ConnectError{Message: "unauthorized: wrong token"}
+		}
+		return nil
+	}
+	if !c.cfg.AllowRemote {
+		ip := peerIP(s.RemoteAddr())
+		if !ip.IsValid() || !ip.IsLoopback() {
+			return &sio.ConnectError{Message: "unauthorized: without a token only loopback peers may register"}
+		}
+	}
+	return nil
+}
+
+func (c *Channel) attach(s *sio.Socket) {
+	sess := &session{ch: c, sock: s}
+	s.SetData(sess)
+}
+
+func (c *Channel) detach(s *sio.Socket, reason string) {
+	sess, _ := s.Data().(*session)
+	if sess == nil {
+		return
+	}
+	sess.end(reason)
+}
+
+// announce tells every registered session about a pool change (except the
+// backend that changed).
+func (c *Channel) announce(ev backend.Event) {
+	event := "server_joined"
+	if ev.Kind == backend.Left {
+		event = "server_left"
+	}
+	b, _ := json.Marshal(serverInfo(ev.Backend))
+	enc, err := sio.Encode(c.cfg.Namespace, event, sio.Args(b))
+	if err != nil {
+		return
+	}
+	for _, s := range c.nsp.Sockets() {
+		sess, _ := s.Data().(*session)
+		if sess == nil || sess.backendID() == "" || sess.backendID() == ev.Backend.ID {
+			continue
+		}
+		_ = s.Send(enc)
+	}
+}
+
+// ServerInfo is the public description of a pool member in server_joined /
+// server_left events.
+type ServerInfo struct {
+	ID      string          `json:"id"`
+	Address string          `json:"address"`
+	URL     string          `json:"url"`
+	Meta    json.RawMessage `json:"meta"`
+}
+
+func serverInfo(b *backend.Backend) ServerInfo {
+	meta := b.Meta
+	if len(meta) == 0 {
+		meta = json.RawMessage("null")
+	}
+	addr := b.URL.String()
+	pub := b.PublicURL
+	if pub == "" {
+		pub = addr
+	}
+	return ServerInfo{ID: b.ID, Address: addr, URL: pub, Meta: meta}
+}
+
+// isOwn reports whether host:port is one of Switchboard's own listeners.
+func (c *Channel) isOwn(host string, port uint16) bool {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		if host != "localhost" {
+			return false
+		}
+		ip = netip.MustParseAddr("127.0.0.1")
+	}
+	ip = ip.Unmap()
+	for _, o := range c.own {
+		if o.Port() != port {
+			continue
+		}
+		oa := o.Addr().Unmap()
+		if oa == ip || oa.IsUnspecified() || (oa.IsLoopback() && ip.IsLoopback()) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerIP(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+// opTimeout bounds one router call made for a channel event.
+const opTimeout = 10 * time.Second

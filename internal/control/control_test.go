@@ -1,0 +1,397 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/control"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+func TestAddressJoinsAndLeavesPool(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	r := a.register(t, "http://127.0.0.1:3001")
+	if r.Address != "http://127.0.0.1:3001" || r.ID == "" {
+		t.Fatalf("ack = %+v", r)
+	}
+	if b := h.Reg.Get(r.ID); b == nil || b.Addr != "127.0.0.1:3001" || b.Weight != 1 {
+		t.Fatalf("registry entry %+v", b)
+	}
+	b := dialPeer(t, h, "")
+	rb := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"weight":3,"url":"http://public.example:80","meta":{"zone":"a"}}`)
+	if !rb.OK {
+		t.Fatalf("address with options: %+v", rb)
+	}
+	if got := <-a.Pool; got != "server_joined http://127.0.0.1:3002" {
+		t.Fatalf("a saw %q", got)
+	}
+	if e := h.Reg.Get(rb.ID); e.Weight != 3 || e.PublicURL != "http://public.example:80" || string(e.Meta) != `{"zone":"a"}` {
+		t.Fatalf("options not applied: %+v", e)
+	}
+	_ = b.C.Close()
+	if got := <-a.Pool; got != "server_left http://127.0.0.1:3002" {
+		t.Fatalf("a saw %q", got)
+	}
+	waitFor(t, "backend b gone", func() bool { return h.Reg.Get(rb.ID) == nil })
+	if h.Reg.Len() != 1 {
+		t.Fatalf("pool has %d backends", h.Reg.Len())
+	}
+}
+
+func TestAddressRules(t *testing.T) {
+	h := newHub(t, control.Config{OwnAddrs: []string{"127.0.0.1:8080"}}, router.Config{})
+	p := dialPeer(t, h, "")
+	for _, tc := range []struct{ name, args, code string }{
+		{"template", `"http://{ip}:{port}"`, "BAD_ADDRESS"},
+		{"no port", `"http://127.0.0.1"`, "BAD_ADDRESS"},
+		{"scheme", `"ftp://127.0.0.1:21"`, "BAD_ADDRESS"},
+		{"userinfo", `"http://u:p@127.0.0.1:3001"`, "BAD_ADDRESS"},
+		{"no host", `"http://:3001"`, "BAD_ADDRESS"},
+		{"path", `"http://127.0.0.1:3001/app"`, "BAD_ADDRESS"},
+		{"not a string", `42`, "BAD_ADDRESS"},
+		{"own listener", `"http://127.0.0.1:8080"`, "BAD_ADDRESS"},
+		{"own listener via localhost", `"http://localhost:8080"`, "BAD_ADDRESS"},
+		{"bad weight", `"http://127.0.0.1:3001", {"weight": 0}`, "BAD_REQUEST"},
+		{"bad options", `"http://127.0.0.1:3001", "heavy"`, "BAD_REQUEST"},
+		{"bad public url", `"http://127.0.0.1:3001", {"url": "nope"}`, "BAD_REQUEST"},
+		{"meta too large", `"http://127.0.0.1:3001", {"meta": "` + string(make([]byte, 0)) + fmt.Sprintf("%05000d", 0) + `"}`, "TOO_LARGE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var args []json.RawMessage
+			if err := json.Unmarshal([]byte("["+tc.args+"]"), &args); err != nil {
+				t.Fatal(err)
+			}
+			ss := make([]string, len(args))
+			for i, a := range args {
+				ss[i] = string(a)
+			}
+			r := p.res(t, "address", ss...)
+			if r.OK || r.Code != tc.code || r.Message == "" {
+				t.Fatalf("got %+v, want code %s", r, tc.code)
+			}
+		})
+	}
+	if h.Reg.Len() != 0 {
+		t.Fatalf("a refused address joined the pool")
+	}
+	// An unspecified host is replaced by the peer's IP.
+	r := p.res(t, "address", quote("http://0.0.0.0:3005"))
+	if !r.OK || r.Address != "http://127.0.0.1:3005" {
+		t.Fatalf("0.0.0.0: %+v", r)
+	}
+}
+
+func TestErrorEventWithoutAck(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	p := dialPeer(t, h, "")
+	if err := p.S.Emit("join_subs", sio.Args(json.RawMessage(`"alice"`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.S.Emit("no_such_event", sio.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NOT_REGISTERED", "UNKNOWN_EVENT"} {
+		select {
+		case raw := <-p.Errs:
+			var f control.Failure
+			_ = json.Unmarshal(raw, &f)
+			if f.OK || f.Code != want || f.Event == "" {
+				t.Fatalf("error event %s, want %s", raw, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no error event for %s", want)
+		}
+	}
+}
+
+func TestToken(t *testing.T) {
+	h := newHub(t, control.Config{Token: "s3cret"}, router.Config{})
+	for _, tc := range []struct{ name, auth, want string }{
+		{"missing", "", "unauthorized: token required (auth: {token})"},
+		{"wrong", `{"token":"nope"}`, "unauthorized: wrong token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, h, tc.auth)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := p.C.Connect(ctx)
+			var ce *sio.ConnectError
+			if !errors.As(err, &ce) || ce.Message != tc.want {
+				t.Fatalf("connect error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	p := dialPeer(t, h, `{"token":"s3cret"}`)
+	p.register(t, "http://127.0.0.1:3001")
+}
+
+func TestReplaced(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	ra := a.register(t, "http://127.0.0.1:3001")
+	if r := a.res(t, "join_subs", quote("sadman")); !r.OK {
+		t.Fatalf("join: %+v", r)
+	}
+	b := dialPeer(t, h, "")
+	rb := b.register(t, "http://127.0.0.1:3001")
+	select {
+	case raw := <-a.Errs:
+		var f control.Failure
+		_ = json.Unmarshal(raw, &f)
+		if f.Code != "REPLACED" {
+			t.Fatalf("error %s", raw)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("old session not told it was replaced")
+	}
+	select {
+	case reason := <-a.Disc:
+		if reason != sio.ReasonIOServerDisconnect {
+			t.Fatalf("old session disconnected with %q", reason)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("old session not disconnected")
+	}
+	if h.Reg.Len() != 1 || h.Reg.Get(rb.ID) == nil || h.Reg.Get(ra.ID) != nil {
+		t.Fatalf("pool: %d backends", h.Reg.Len())
+	}
+	// The old session's names are orphaned: the new one re-claims them.
+	if r := b.res(t, "join_subs", quote("sadman")); !r.OK {
+		t.Fatalf("re-claim after replace: %+v", r)
+	}
+}
+
+func TestPresence(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := dialPeer(t, h, "")
+	b.register(t, "http://127.0.0.1:3002")
+
+	if r := a.res(t, "join_subs", `["sadman","alif"]`); !r.OK || len(r.Joined) != 2 {
+		t.Fatalf("join: %+v", r)
+	}
+	r := b.res(t, "join_subs", quote("alif"))
+	if r.OK || r.Code != "NAME_TAKEN" || r.Holder != "http://127.0.0.1:3001" {
+		t.Fatalf("taken: %+v", r)
+	}
+	if r := b.res(t, "leave_subs", quote("alif")); r.OK || r.Code != "NOT_HOLDER" {
+		t.Fatalf("leave by non-holder: %+v", r)
+	}
+	for _, bad := range []string{`""`, `"a\u0000b"`, quote(string(make([]byte, 200)))} {
+		if r := b.res(t, "join_subs", bad); r.OK || r.Code != "INVALID_NAME" {
+			t.Fatalf("join %s: %+v", bad, r)
+		}
+	}
+	if r := b.res(t, "join_subs", `{"name":"x"}`); r.OK || r.Code != "BAD_REQUEST" {
+		t.Fatalf("join object: %+v", r)
+	}
+	ex := b.call(t, "subs_exists", quote("alif"))
+	if len(ex) != 2 || string(ex[0]) != "true" || string(ex[1]) != `"http://127.0.0.1:3001"` {
+		t.Fatalf("subs_exists alif = %s", ex)
+	}
+	ex = b.call(t, "subs_exists", quote("nobody"))
+	if string(ex[0]) != "false" || string(ex[1]) != "null" {
+		t.Fatalf("subs_exists nobody = %s", ex)
+	}
+	ex = b.call(t, "subs_exists", `["alif","nobody"]`)
+	if string(ex[0]) != "[true,false]" || string(ex[1]) != `["http://127.0.0.1:3001",null]` {
+		t.Fatalf("subs_exists list = %s", ex)
+	}
+	if r := a.res(t, "leave_subs", quote("alif")); !r.OK {
+		t.Fatalf("leave: %+v", r)
+	}
+	if r := b.res(t, "join_subs", quote("alif")); !r.OK {
+		t.Fatalf("join after leave: %+v", r)
+	}
+}
+
+// TestConcurrentClaims: three backends claim one name at once; exactly one wins.
+func TestConcurrentClaims(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	var peers []*peer
+	for i := range 3 {
+		p := dialPeer(t, h, "")
+		p.register(t, fmt.Sprintf("http://127.0.0.1:%d", 3001+i))
+		peers = append(peers, p)
+	}
+	for round := range 20 {
+		name := fmt.Sprintf("user%d", round)
+		var wg sync.WaitGroup
+		results := make([]result, 3)
+		for i, p := range peers {
+			wg.Go(func() { results[i] = p.res(t, "join_subs", quote(name)) })
+		}
+		wg.Wait()
+		wins := 0
+		for _, r := range results {
+			if r.OK {
+				wins++
+			} else if r.Code != "NAME_TAKEN" {
+				t.Fatalf("loser got %+v", r)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d winners", round, wins)
+		}
+	}
+}
+
+func TestMessaging(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	users := map[string][]string{"3001": {"sadman", "alif"}, "3002": {"ihsan"}, "3003": {"ahsan", "baki"}}
+	peers := map[string]*peer{}
+	holder := map[string]string{}
+	for _, port := range []string{"3001", "3002", "3003"} {
+		p := dialPeer(t, h, "")
+		p.register(t, "http://127.0.0.1:"+port)
+		if r := p.res(t, "join_subs", mustJSON(users[port])); !r.OK {
+			t.Fatalf("join: %+v", r)
+		}
+		peers[port] = p
+		for _, u := range users[port] {
+			holder[u] = port
+		}
+	}
+	for _, p := range peers { // drain pool announcements
+		for len(p.Pool) > 0 {
+			<-p.Pool
+		}
+	}
+	// Every ordered pair exchanges a direct message.
+	for from, fp := range holder {
+		for to, tp := range holder {
+			if from == to {
+				continue
+			}
+			data := fmt.Sprintf(`{"text":"%s->%s"}`, from, to)
+			r := peers[fp].res(t, "message", fmt.Sprintf(`{"to":%q,"from":%q,"data":%s}`, to, from, data))
+			if !r.OK || len(r.Delivered) != 1 || r.Delivered[0] != to {
+				t.Fatalf("%s->%s ack %+v", from, to, r)
+			}
+			d := peers[tp].next(t)
+			if string(d.Data) != data || len(d.To) != 1 || d.To[0] != to || *d.From != from || d.Backend != "http://127.0.0.1:"+fp {
+				t.Fatalf("%s->%s delivered %+v", from, to, d)
+			}
+		}
+	}
+	// Public: every other backend, never the sender.
+	r := peers["3002"].res(t, "message", `{"data":[1,2,3],"from":"ihsan"}`)
+	if !r.OK {
+		t.Fatalf("public: %+v", r)
+	}
+	for _, port := range []string{"3001", "3003"} {
+		if d := peers[port].next(t); string(d.Data) != "[1,2,3]" || d.To != nil {
+			t.Fatalf("public at %s: %+v", port, d)
+		}
+	}
+	peers["3002"].none(t)
+	// Rooms: only members, never the sender; broadcast is the same relay.
+	peers["3001"].res(t, "join_room", quote("lobby"))
+	peers["3003"].res(t, "join_room", quote("lobby"))
+	peers["3003"].res(t, "broadcast", `{"channel":"lobby","data":"hi"}`)
+	if d := peers["3001"].next(t); string(d.Data) != `"hi"` || *d.Room != "lobby" {
+		t.Fatalf("room: %+v", d)
+	}
+	peers["3002"].none(t)
+	peers["3003"].none(t)
+	peers["3001"].res(t, "broadcast", `{"channel":"*","data":"all"}`)
+	for _, port := range []string{"3002", "3003"} {
+		if d := peers[port].next(t); string(d.Data) != `"all"` {
+			t.Fatalf("broadcast * at %s: %+v", port, d)
+		}
+	}
+	// Unknown recipients are reported, not silently dropped.
+	r = peers["3001"].res(t, "message", `{"to":["ihsan","ghost"],"data":1}`)
+	if !contains(r.Delivered, "ihsan") || !contains(r.Unknown, "ghost") {
+		t.Fatalf("mixed recipients: %+v", r)
+	}
+	peers["3002"].next(t)
+	// Malformed payloads get BAD_REQUEST and change nothing.
+	for _, bad := range []string{`"text"`, `{"to":5,"data":1}`, `{"to":[],"data":1}`, `{"room":"","data":1}`} {
+		if r := peers["3001"].res(t, "message", bad); r.OK || r.Code != "BAD_REQUEST" {
+			t.Fatalf("message %s: %+v", bad, r)
+		}
+	}
+	if r := peers["3001"].res(t, "message", `{"to":"ihsan","room":"lobby","data":1}`); r.OK {
+		t.Fatalf("to+room accepted: %+v", r)
+	}
+	for _, p := range peers {
+		p.none(t)
+	}
+}
+
+func TestBinaryRelay(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := dialPeer(t, h, "")
+	b.register(t, "http://127.0.0.1:3002")
+	b.res(t, "join_subs", quote("bob"))
+	got := make(chan sio.Message, 1)
+	b.S.On("message", func(m sio.Message, _ sio.Ack) { got <- m })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	payload := []byte{0, 1, 2, 255}
+	ack, err := a.S.EmitWithAck(ctx, "message", sio.Message{
+		Args:        []json.RawMessage{json.RawMessage(`{"to":"bob","data":{"file":` + string(sio.Placeholder(0)) + `}}`)},
+		Attachments: [][]byte{payload},
+	})
+	if err != nil || len(ack.Args) != 1 {
+		t.Fatalf("ack %v %v", ack, err)
+	}
+	select {
+	case m := <-got:
+		if len(m.Attachments) != 1 || string(m.Attachments[0]) != string(payload) {
+			t.Fatalf("attachments %v", m.Attachments)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("binary message not relayed")
+	}
+}
+
+// TestOrphanMailbox: a backend dies; its users' direct messages are held
+// and reach them, in order, when another backend re-claims them.
+func TestOrphanMailbox(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	a.res(t, "join_subs", quote("sadman"))
+	b := dialPeer(t, h, "")
+	b.register(t, "http://127.0.0.1:3002")
+	_ = a.C.Close()
+	waitFor(t, "a's session to end", func() bool { return h.Reg.Len() == 1 })
+	ex := b.call(t, "subs_exists", quote("sadman"))
+	if string(ex[0]) != "true" || string(ex[1]) != "null" {
+		t.Fatalf("orphan subs_exists = %s", ex)
+	}
+	for i := range 5 {
+		r := b.res(t, "message", fmt.Sprintf(`{"to":"sadman","data":%d}`, i))
+		if !r.OK || len(r.Held) != 1 {
+			t.Fatalf("held ack %+v", r)
+		}
+	}
+	c := dialPeer(t, h, "")
+	c.register(t, "http://127.0.0.1:3003")
+	if r := c.res(t, "join_subs", quote("sadman")); !r.OK {
+		t.Fatalf("re-claim %+v", r)
+	}
+	b.res(t, "message", `{"to":"sadman","data":"newer"}`)
+	for i := range 5 {
+		if d := c.next(t); string(d.Data) != fmt.Sprint(i) {
+			t.Fatalf("mailbox message %d = %s", i, d.Data)
+		}
+	}
+	if d := c.next(t); string(d.Data) != `"newer"` {
+		t.Fatalf("newer = %s", d.Data)
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }

@@ -1,0 +1,457 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/engine"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+// MaxWeight bounds the `weight` option of `address`.
+const MaxWeight = 1000
+
+func (c *Channel) registerEvents() {
+	on := func(event string, h func(s *session, m sio.Message, ack sio.Ack)) {
+		c.nsp.On(event, func(sock *sio.Socket, m sio.Message, ack sio.Ack) {
+			s, _ := sock.Data().(*session)
+			if s == nil {
+				return
+			}
+			h(s, m, ack)
+		})
+	}
+	on("address", (*session).onAddress)
+	on("drain", (*session).onDrain)
+	on("join_subs", (*session).onJoinSubs)
+	on("leave_subs", (*session).onLeaveSubs)
+	on("subs_exists", (*session).onSubsExists)
+	on("message", (*session).onMessage)
+	on("broadcast", (*session).onBroadcast)
+	on("join_room", (*session).onJoinRoom)
+	on("leave_room", (*session).onLeaveRoom)
+	c.nsp.OnAny(func(sock *sio.Socket, event string, m sio.Message, ack sio.Ack) {
+		s, _ := sock.Data().(*session)
+		if s == nil {
+			return
+		}
+		s.replyFail(event, ack, fail(CodeUnknownEvent, fmt.Sprintf("unknown event %q", event)))
+	})
+}
+
+func (s *session) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ch.ctx, opTimeout)
+}
+
+// addressOptions is the optional second argument of `address`.
+type addressOptions struct {
+	Weight *int            `json:"weight"`
+	URL    string          `json:"url"`
+	Meta   json.RawMessage `json:"meta"`
+}
+
+func (s *session) onAddress(m sio.Message, ack sio.Ack) {
+	const ev = "address"
+	if len(m.Args) == 0 {
+		s.replyFail(ev, ack, fail(CodeBadAddress, "address needs the backend's URL, e.g. \"http://127.0.0.1:3001\""))
+		return
+	}
+	var raw string
+	if err := json.Unmarshal(m.Args[0], &raw); err != nil {
+		s.replyFail(ev, ack, fail(CodeBadAddress, "address must be a string URL"))
+		return
+	}
+	u, err := backend.ParseURL(raw)
+	if err != nil {
+		s.replyFail(ev, ack, fail(CodeBadAddress, err.Error()))
+		return
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		// server.address() gives 0.0.0.0 or ::: use the peer's IP.
+		peer := peerIP(s.sock.RemoteAddr())
+		if !peer.IsValid() {
+			s.replyFail(ev, ack, fail(CodeBadAddress, "unspecified host and no peer address to replace it"))
+			return
+		}
+		host = peer.String()
+		u.Host = netipJoin(peer, u.Port())
+	}
+	port, _ := strconv.Atoi(u.Port())
+	if s.ch.isOwn(host, uint16(port)) {
+		s.replyFail(ev, ack, fail(CodeBadAddress, u.String()+" is Switchboard's own listener (a proxy loop)"))
+		return
+	}
+	opts := addressOptions{}
+	if len(m.Args) > 1 && !isNull(m.Args[1]) {
+		if err := json.Unmarshal(m.Args[1], &opts); err != nil {
+			s.replyFail(ev, ack, fail(CodeBadRequest, "address options must be an object {weight, url, meta}"))
+			return
+		}
+	}
+	weight := 1
+	if opts.Weight != nil {
+		if *opts.Weight < 1 || *opts.Weight > MaxWeight {
+			s.replyFail(ev, ack, fail(CodeBadRequest, fmt.Sprintf("weight must be an integer 1-%d", MaxWeight)))
+			return
+		}
+		weight = *opts.Weight
+	}
+	if opts.URL != "" {
+		if _, err := backend.ParseURL(opts.URL); err != nil {
+			s.replyFail(ev, ack, fail(CodeBadRequest, "url option: "+err.Error()))
+			return
+		}
+	}
+	if int64(len(opts.Meta)) > s.ch.cfg.MaxMetaBytes {
+		s.replyFail(ev, ack, fail(CodeTooLarge, fmt.Sprintf("meta is %d bytes, limit %d", len(opts.Meta), s.ch.cfg.MaxMetaBytes)))
+		return
+	}
+	if isNull(opts.Meta) {
+		opts.Meta = nil
+	}
+	b := &backend.Backend{
+		ID:        "b-" + s.sock.ID(),
+		URL:       u,
+		Addr:      u.Host,
+		Weight:    weight,
+		PublicURL: opts.URL,
+		Meta:      opts.Meta,
+		Since:     time.Now(),
+	}
+	got, f := s.register(b)
+	if f != nil {
+		s.replyFail(ev, ack, f)
+		return
+	}
+	s.ch.log.Info("backend joined", "backend_id", got.ID, "backend_addr", got.URL.String(), "weight", got.Weight)
+	reply(ack, struct {
+		OK      bool   `json:"ok"`
+		ID      string `json:"id"`
+		Address string `json:"address"`
+	}{true, got.ID, got.URL.String()})
+}
+
+func (s *session) onDrain(_ sio.Message, ack sio.Ack) {
+	b := s.registered()
+	if b == nil {
+		s.replyFail("drain", ack, fail(CodeNotRegistered, "announce an address first"))
+		return
+	}
+	if b.SetDraining(true) {
+		s.ch.log.Info("backend draining", "backend_id", b.ID, "backend_addr", b.URL.String())
+	}
+	reply(ack, struct {
+		OK       bool  `json:"ok"`
+		InFlight int64 `json:"in_flight"`
+		Tunnels  int64 `json:"tunnels"`
+	}{true, b.InFlight(), b.Tunnels()})
+}
+
+// names decodes a name or an array of names.
+func names(m sio.Message) ([]string, bool, error) {
+	if len(m.Args) == 0 {
+		return nil, false, errors.New("needs a name or an array of names")
+	}
+	a := bytes.TrimSpace(m.Args[0])
+	if len(a) > 0 && a[0] == '[' {
+		var ns []string
+		if err := json.Unmarshal(a, &ns); err != nil {
+			return nil, true, errors.New("names must be strings")
+		}
+		return ns, true, nil
+	}
+	var n string
+	if err := json.Unmarshal(a, &n); err != nil {
+		return nil, false, errors.New("name must be a string")
+	}
+	return []string{n}, false, nil
+}
+
+type nameFailure struct {
+	Name    string `json:"name"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Holder  string `json:"holder,omitempty"`
+}
+
+type presenceResult struct {
+	OK      bool          `json:"ok"`
+	Code    string        `json:"code,omitempty"`
+	Message string        `json:"message,omitempty"`
+	Joined  []string      `json:"joined,omitempty"`
+	Left    []string      `json:"left,omitempty"`
+	Name    string        `json:"name,omitempty"`
+	Holder  string        `json:"holder,omitempty"`
+	Failed  []nameFailure `json:"failed,omitempty"`
+}
+
+// finish fills the top-level ok/code/message from the first failure and
+// answers (ack, or an `error` event when no ack was asked and one failed).
+func (s *session) finish(event string, ack sio.Ack, res *presenceResult) {
+	res.OK = len(res.Failed) == 0
+	if !res.OK {
+		f := res.Failed[0]
+		res.Code, res.Message, res.Name, res.Holder = f.Code, f.Message, f.Name, f.Holder
+		if ack == nil {
+			g := &Failure{Code: f.Code, Message: f.Message, Name: f.Name, Holder: f.Holder}
+			s.replyFail(event, nil, g)
+			return
+		}
+	}
+	reply(ack, res)
+}
+
+func (s *session) onJoinSubs(m sio.Message, ack sio.Ack) {
+	const ev = "join_subs"
+	ns, _, err := names(m)
+	if err != nil {
+		s.replyFail(ev, ack, fail(CodeBadRequest, "join_subs "+err.Error()))
+		return
+	}
+	if s.registered() == nil {
+		s.replyFail(ev, ack, fail(CodeNotRegistered, "announce an address before join_subs"))
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res := &presenceResult{Joined: []string{}}
+	var flushes []func()
+	for _, n := range ns {
+		_, flush, err := s.ch.rt.Claim(ctx, s, n)
+		if flush != nil {
+			flushes = append(flushes, flush)
+		}
+		if err != nil {
+			nf := nameFailure{Name: n, Code: failureOf(err).Code, Message: err.Error()}
+			var te *engine.TakenError
+			if errors.As(err, &te) {
+				nf.Holder = s.ch.rt.HolderAddress(te.Holder)
+			}
+			res.Failed = append(res.Failed, nf)
+			continue
+		}
+		res.Joined = append(res.Joined, n)
+	}
+	// The ack goes first, then each re-claimed name's mailbox, in order.
+	s.finish(ev, ack, res)
+	for _, f := range flushes {
+		f()
+	}
+}
+
+func (s *session) onLeaveSubs(m sio.Message, ack sio.Ack) {
+	const ev = "leave_subs"
+	ns, _, err := names(m)
+	if err != nil {
+		s.replyFail(ev, ack, fail(CodeBadRequest, "leave_subs "+err.Error()))
+		return
+	}
+	if s.registered() == nil {
+		s.replyFail(ev, ack, fail(CodeNotRegistered, "announce an address before leave_subs"))
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res := &presenceResult{Left: []string{}}
+	for _, n := range ns {
+		if err := s.ch.rt.Release(ctx, s, n); err != nil {
+			res.Failed = append(res.Failed, nameFailure{Name: n, Code: failureOf(err).Code, Message: err.Error()})
+			continue
+		}
+		res.Left = append(res.Left, n)
+	}
+	s.finish(ev, ack, res)
+}
+
+// onSubsExists keeps the original's contract: ack(exists, holderAddress|null).
+func (s *session) onSubsExists(m sio.Message, ack sio.Ack) {
+	const ev = "subs_exists"
+	if ack == nil {
+		s.replyFail(ev, nil, fail(CodeBadRequest, "subs_exists answers through its ack: pass a callback"))
+		return
+	}
+	ns, many, err := names(m)
+	if err != nil {
+		s.replyFail(ev, ack, fail(CodeBadRequest, "subs_exists "+err.Error()))
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	exists := make([]bool, len(ns))
+	holders := make([]*string, len(ns))
+	for i, n := range ns {
+		ok, addr, _, err := s.ch.rt.Lookup(ctx, n)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			s.replyFail(ev, ack, failureOf(err))
+			return
+		}
+		exists[i] = ok
+		if ok && addr != "" {
+			a := addr
+			holders[i] = &a
+		}
+	}
+	var a0, a1 []byte
+	if many {
+		a0, _ = json.Marshal(exists)
+		a1, _ = json.Marshal(holders)
+	} else {
+		a0, _ = json.Marshal(exists[0])
+		a1, _ = json.Marshal(holders[0])
+	}
+	_ = ack(sio.Args(a0, a1))
+}
+
+// wireMessage is the `message` event's object. Data stays raw.
+type wireMessage struct {
+	To   json.RawMessage `json:"to"`
+	Room *string         `json:"room"`
+	From *string         `json:"from"`
+	Data json.RawMessage `json:"data"`
+}
+
+func (s *session) onMessage(m sio.Message, ack sio.Ack) {
+	s.route("message", m, ack, false)
+}
+
+func (s *session) onBroadcast(m sio.Message, ack sio.Ack) {
+	s.route("broadcast", m, ack, true)
+}
+
+// route handles `message` ({to?, room?, data, from?}) and `broadcast`
+// ({channel, data}; channel "*" is public).
+func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
+	if len(m.Args) == 0 {
+		s.replyFail(ev, ack, fail(CodeBadRequest, ev+" needs an object argument"))
+		return
+	}
+	var msg router.Message
+	if broadcast {
+		var w struct {
+			Channel *string         `json:"channel"`
+			From    *string         `json:"from"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(m.Args[0], &w); err != nil || w.Channel == nil {
+			s.replyFail(ev, ack, fail(CodeBadRequest, "broadcast needs {channel, data}"))
+			return
+		}
+		if *w.Channel != "*" {
+			msg.Room = *w.Channel
+		}
+		if w.From != nil {
+			msg.From = *w.From
+		}
+		msg.Data = w.Data
+	} else {
+		var w wireMessage
+		if err := json.Unmarshal(m.Args[0], &w); err != nil {
+			s.replyFail(ev, ack, fail(CodeBadRequest, "message needs an object {to?, room?, data, from?}"))
+			return
+		}
+		if len(w.To) > 0 && !isNull(w.To) {
+			if w.To[0] == '[' {
+				if err := json.Unmarshal(w.To, &msg.To); err != nil {
+					s.replyFail(ev, ack, fail(CodeBadRequest, "to must be a name or an array of names"))
+					return
+				}
+				if len(msg.To) == 0 {
+					s.replyFail(ev, ack, fail(CodeBadRequest, "to is an empty list"))
+					return
+				}
+			} else {
+				var one string
+				if err := json.Unmarshal(w.To, &one); err != nil {
+					s.replyFail(ev, ack, fail(CodeBadRequest, "to must be a name or an array of names"))
+					return
+				}
+				msg.To = []string{one}
+			}
+		}
+		if w.Room != nil {
+			if *w.Room == "" {
+				s.replyFail(ev, ack, fail(CodeBadRequest, "room is empty"))
+				return
+			}
+			msg.Room = *w.Room
+		}
+		if w.From != nil {
+			msg.From = *w.From
+		}
+		msg.Data = w.Data
+	}
+	if len(msg.Data) == 0 {
+		msg.Data = json.RawMessage("null")
+	}
+	msg.Attachments = m.Attachments
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res, err := s.ch.rt.Route(ctx, s, msg)
+	if err != nil {
+		s.replyFail(ev, ack, failureOf(err))
+		return
+	}
+	reply(ack, struct {
+		OK        bool     `json:"ok"`
+		ID        string   `json:"id"`
+		Delivered []string `json:"delivered"`
+		Held      []string `json:"held"`
+		Unknown   []string `json:"unknown"`
+		Dropped   []string `json:"dropped,omitempty"`
+	}{true, res.ID, nonNil(res.Delivered), nonNil(res.Held), nonNil(res.Unknown), res.Dropped})
+}
+
+func (s *session) onJoinRoom(m sio.Message, ack sio.Ack)  { s.room("join_room", m, ack, true) }
+func (s *session) onLeaveRoom(m sio.Message, ack sio.Ack) { s.room("leave_room", m, ack, false) }
+
+func (s *session) room(ev string, m sio.Message, ack sio.Ack, join bool) {
+	var room string
+	if len(m.Args) == 0 || json.Unmarshal(m.Args[0], &room) != nil {
+		s.replyFail(ev, ack, fail(CodeBadRequest, ev+" needs a room name (string)"))
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var err error
+	if join {
+		err = s.ch.rt.JoinRoom(ctx, s, room)
+	} else {
+		err = s.ch.rt.LeaveRoom(ctx, s, room)
+	}
+	if err != nil {
+		s.replyFail(ev, ack, failureOf(err))
+		return
+	}
+	reply(ack, struct {
+		OK   bool   `json:"ok"`
+		Room string `json:"room"`
+	}{true, room})
+}
+
+func isNull(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func netipJoin(ip netip.Addr, port string) string {
+	if ip.Is6() {
+		return "[" + ip.String() + "]:" + port
+	}
+	return ip.String() + ":" + port
+}

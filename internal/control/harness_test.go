@@ -1,0 +1,225 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/control"
+	"github.com/switchboard-lb/switchboard/internal/engine"
+	"github.com/switchboard-lb/switchboard/internal/engine/memory"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
+
+// hub is a control channel on a loopback server, as app wires it.
+type hub struct {
+	URL string
+	Reg *backend.Registry
+	Rt  *router.Router
+	Ch  *control.Channel
+	Srv *httptest.Server
+}
+
+func newHub(tb testing.TB, cfg control.Config, rcfg router.Config) *hub {
+	tb.Helper()
+	reg := backend.NewRegistry()
+	var rt *router.Router
+	pres := memory.NewPresence(memory.PresenceConfig{OnExpire: func(name string, h engine.Holder) { rt.OnExpire(name, h) }})
+	rooms := memory.NewRooms()
+	rt = router.New(rcfg, pres, rooms, nil)
+	if cfg.SIO.PingInterval == 0 {
+		cfg.SIO.PingInterval = 300 * time.Millisecond
+		cfg.SIO.PingTimeout = 300 * time.Millisecond
+	}
+	ch, err := control.New(cfg, reg, rt, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/list", ch)
+	mux.Handle("/list/", ch)
+	srv := httptest.NewServer(mux)
+	h := &hub{URL: srv.URL, Reg: reg, Rt: rt, Ch: ch, Srv: srv}
+	tb.Cleanup(func() {
+		_ = ch.Close(context.Background())
+		srv.Close()
+		_ = pres.Close(context.Background())
+		_ = rooms.Close(context.Background())
+	})
+	return h
+}
+
+// peer is a Go backend on the channel (our sio client).
+type peer struct {
+	C    *sio.Client
+	S    *sio.ClientSocket
+	Msgs chan json.RawMessage // `message` payloads
+	Errs chan json.RawMessage // `error` payloads
+	Pool chan string          // "server_joined <addr>" / "server_left <addr>"
+	Disc chan string
+}
+
+func dialPeer(tb testing.TB, h *hub, auth string) *peer {
+	tb.Helper()
+	p := newPeer(tb, h, auth)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.C.Connect(ctx); err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	return p
+}
+
+func newPeer(tb testing.TB, h *hub, auth string) *peer {
+	tb.Helper()
+	c := sio.NewClient(h.URL, sio.ClientConfig{DialConfig: eio.DialConfig{Path: "/list"}})
+	var authFn func() json.RawMessage
+	if auth != "" {
+		authFn = func() json.RawMessage { return json.RawMessage(auth) }
+	}
+	s := c.Socket("/list", authFn)
+	p := &peer{C: c, S: s, Msgs: make(chan json.RawMessage, 1024), Errs: make(chan json.RawMessage, 64),
+		Pool: make(chan string, 64), Disc: make(chan string, 4)}
+	s.On("message", func(m sio.Message, _ sio.Ack) { p.Msgs <- m.Args[0] })
+	s.On("error", func(m sio.Message, _ sio.Ack) { p.Errs <- m.Args[0] })
+	for _, ev := range []string{"server_joined", "server_left"} {
+		ev := ev
+		s.On(ev, func(m sio.Message, _ sio.Ack) {
+			var si control.ServerInfo
+			_ = json.Unmarshal(m.Args[0], &si)
+			p.Pool <- ev + " " + si.Address
+		})
+	}
+	s.OnDisconnect(func(reason string, _ bool) {
+		select {
+		case p.Disc <- reason:
+		default:
+		}
+	})
+	tb.Cleanup(func() { _ = c.Close() })
+	return p
+}
+
+// call emits event with JSON args and returns the ack's arguments.
+func (p *peer) call(tb testing.TB, event string, args ...string) []json.RawMessage {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw := make([]json.RawMessage, len(args))
+	for i, a := range args {
+		raw[i] = json.RawMessage(a)
+	}
+	m, err := p.S.EmitWithAck(ctx, event, sio.Message{Args: raw})
+	if err != nil {
+		tb.Fatalf("%s: %v", event, err)
+	}
+	return m.Args
+}
+
+// result decodes an ack object.
+type result struct {
+	OK        bool     `json:"ok"`
+	Code      string   `json:"code"`
+	Message   string   `json:"message"`
+	ID        string   `json:"id"`
+	Address   string   `json:"address"`
+	Holder    string   `json:"holder"`
+	Joined    []string `json:"joined"`
+	Left      []string `json:"left"`
+	Delivered []string `json:"delivered"`
+	Held      []string `json:"held"`
+	Unknown   []string `json:"unknown"`
+}
+
+func (p *peer) res(tb testing.TB, event string, args ...string) result {
+	tb.Helper()
+	a := p.call(tb, event, args...)
+	if len(a) != 1 {
+		tb.Fatalf("%s: ack has %d args", event, len(a))
+	}
+	var r result
+	if err := json.Unmarshal(a[0], &r); err != nil {
+		tb.Fatalf("%s: ack %s: %v", event, a[0], err)
+	}
+	return r
+}
+
+func (p *peer) register(tb testing.TB, addr string) result {
+	tb.Helper()
+	r := p.res(tb, "address", quote(addr))
+	if !r.OK {
+		tb.Fatalf("address %s refused: %s %s", addr, r.Code, r.Message)
+	}
+	return r
+}
+
+// delivery is a `message` event as a backend receives it.
+type delivery struct {
+	ID      string          `json:"id"`
+	From    *string         `json:"from"`
+	Backend string          `json:"backend"`
+	To      []string        `json:"to"`
+	Room    *string         `json:"room"`
+	Data    json.RawMessage `json:"data"`
+}
+
+func (p *peer) next(tb testing.TB) delivery {
+	tb.Helper()
+	select {
+	case raw := <-p.Msgs:
+		var d delivery
+		if err := json.Unmarshal(raw, &d); err != nil {
+			tb.Fatalf("message %s: %v", raw, err)
+		}
+		return d
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no message")
+	}
+	return delivery{}
+}
+
+// none asserts no message is pending after the given peer round-trip
+// (an ack from the hub orders it after everything sent before).
+func (p *peer) none(tb testing.TB) {
+	tb.Helper()
+	p.res(tb, "join_room", quote("__sync"))
+	select {
+	case raw := <-p.Msgs:
+		tb.Fatalf("unexpected message %s", raw)
+	default:
+	}
+}
+
+func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timeout waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = strings.Contains

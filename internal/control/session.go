@@ -1,0 +1,199 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+// session is one channel connection. Before `address` it is only a socket;
+// after, it is a pool member (backend.Backend) and a router.Session.
+type session struct {
+	ch   *Channel
+	sock *sio.Socket
+
+	mu    sync.Mutex       // guards b, ended
+	b     *backend.Backend // nil until registered
+	ended bool
+
+	id   atomic.Pointer[string] // backend ID once registered
+	addr atomic.Pointer[string] // announced address once registered
+}
+
+var _ router.Session = (*session)(nil)
+
+// BackendID implements router.Session.
+func (s *session) BackendID() string {
+	if p := s.id.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *session) backendID() string { return s.BackendID() }
+
+// Address implements router.Session.
+func (s *session) Address() string {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Deliver implements router.Session: it sends the `message` event, encoded
+// once per Delivery (shared by every receiver of a room or public message).
+// It blocks while the socket's queue is full (backpressure).
+func (s *session) Deliver(d *router.Delivery) error {
+	enc, err := d.Encode(s.ch.encodeDelivery)
+	if err != nil {
+		return err
+	}
+	return s.sock.Send(enc.Value.(*sio.Encoded))
+}
+
+// encodeDelivery builds the `message` event for d:
+// {id, from, backend, to, room, data}, data copied verbatim.
+func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
+	buf := make([]byte, 0, 96+len(d.Data)+len(d.Backend))
+	buf = append(buf, `{"id":`...)
+	buf = strconv.AppendQuote(buf, d.ID)
+	buf = append(buf, `,"from":`...)
+	buf = appendNullableString(buf, d.From)
+	buf = append(buf, `,"backend":`...)
+	buf = strconv.AppendQuote(buf, d.Backend)
+	buf = append(buf, `,"to":`...)
+	if d.To == nil {
+		buf = append(buf, "null"...)
+	} else {
+		to, err := json.Marshal(d.To)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, to...)
+	}
+	buf = append(buf, `,"room":`...)
+	buf = appendNullableString(buf, d.Room)
+	buf = append(buf, `,"data":`...)
+	if len(d.Data) == 0 {
+		buf = append(buf, "null"...)
+	} else {
+		buf = append(buf, d.Data...)
+	}
+	buf = append(buf, '}')
+	enc, err := sio.Encode(c.cfg.Namespace, "message", sio.Message{Args: []json.RawMessage{buf}, Attachments: d.Attachments})
+	if err != nil {
+		return nil, err
+	}
+	return &router.Encoded{Value: enc}, nil
+}
+
+func appendNullableString(buf []byte, s string) []byte {
+	if s == "" {
+		return append(buf, "null"...)
+	}
+	b, _ := json.Marshal(s) // escapes like JSON, valid UTF-8 guaranteed
+	return append(buf, b...)
+}
+
+// register makes the session a pool member at u. A session registers one
+// address; it may re-announce it (updating weight, url and meta).
+func (s *session) register(b *backend.Backend) (*backend.Backend, *Failure) {
+	c := s.ch
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return nil, fail(CodeBadRequest, "session ended")
+	}
+	if s.b != nil && s.b.Addr != b.Addr {
+		cur := s.b.URL.String()
+		s.mu.Unlock()
+		return nil, fail(CodeBadAddress, "this session is already registered as "+cur+"; reconnect to announce another address")
+	}
+	first := s.b == nil
+	if !first {
+		// Re-announcement: keep identity and state, refresh the options.
+		b.ID = s.b.ID
+		b.Since = s.b.Since
+		if s.b.Draining() {
+			b.SetDraining(true)
+		}
+	}
+	s.b = b
+	s.mu.Unlock()
+
+	c.mu.Lock()
+	old := c.byAddr[b.Addr]
+	c.byAddr[b.Addr] = s
+	c.mu.Unlock()
+
+	if first {
+		id, addr := b.ID, b.URL.String()
+		s.id.Store(&id)
+		s.addr.Store(&addr)
+		if err := c.rt.Register(s); err != nil {
+			return nil, failureOf(err)
+		}
+	}
+	c.reg.Add(b)
+	if old != nil && old != s {
+		old.replace(s)
+	}
+	return b, nil
+}
+
+// replace ends a session whose address another session announced: it is
+// told why, then disconnected by the server (clients do not reconnect).
+func (s *session) replace(by *session) {
+	f := &Failure{Code: CodeReplaced, Message: "another session announced " + by.Address() + "; this one is replaced", Event: "address"}
+	b, _ := json.Marshal(f)
+	_ = s.sock.Emit("error", sio.Args(b))
+	s.endAs("replaced")
+	s.sock.Disconnect("replaced")
+}
+
+// end runs when the socket disconnected.
+func (s *session) end(reason string) { s.endAs(reason) }
+
+// endAs removes the session from the pool and the router once: its names
+// become orphaned for the grace period.
+func (s *session) endAs(reason string) {
+	c := s.ch
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	b := s.b
+	s.mu.Unlock()
+	if b == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.byAddr[b.Addr] == s {
+		delete(c.byAddr, b.Addr)
+	}
+	c.mu.Unlock()
+	c.reg.RemoveBackend(b)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	names, err := c.rt.Unregister(ctx, b.ID, reason)
+	if err != nil {
+		c.log.Warn("unregister session", "backend_id", b.ID, "err", err)
+	}
+	c.log.Info("backend left", "backend_id", b.ID, "backend_addr", b.URL.String(),
+		"reason", reason, "orphaned", len(names), "duration", time.Since(b.Since).Round(time.Millisecond))
+}
+
+func (s *session) registered() *backend.Backend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b
+}
