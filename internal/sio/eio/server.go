@@ -261,6 +261,7 @@ func (s *Server) newSession(r *http.Request, transport uint8, remote string) *Co
 		done:       make(chan struct{}),
 		transport:  transport,
 	}
+	s.open.Add(1) // closeWith takes it back, even if accept closes c
 	upgrades := transport == transPolling && s.cfg.allows(TransportWebSocket)
 	c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOOpen, Data: s.openPacket(c.id, upgrades)})
 	return c
@@ -270,14 +271,13 @@ func (s *Server) newSession(r *http.Request, transport uint8, remote string) *Co
 func (s *Server) register(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.shutdown || c.state != stateOpen {
 		return false
 	}
 	s.sessions[c.id] = c
-	s.open.Add(1)
-	c.mu.Lock()
 	c.armLocked(s.cfg.PingInterval)
-	c.mu.Unlock()
 	return true
 }
 
@@ -303,7 +303,8 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	c := s.newSession(r, transPolling, r.RemoteAddr)
 	c.h = s.accept(c)
 	if !s.register(c) {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		c.closeWith(ReasonServerShutdown, false)
+		http.Error(w, "session refused", http.StatusServiceUnavailable)
 		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "session open",
@@ -337,8 +338,8 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, orig
 	c.refs = 1 // the reader, started below
 	c.h = s.accept(c)
 	if !s.register(c) {
-		_ = wsc.WriteClose(ws.CloseGoingAway, ReasonServerShutdown)
-		_ = wsc.Close()
+		c.closeWith(ReasonServerShutdown, false)
+		c.leave() // the reader that never started
 		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "session open",

@@ -29,6 +29,7 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 			}
 			graceful := c.graceful
 			c.writing = false
+			c.stopTimerLocked() // the hard stop is no longer needed
 			c.mu.Unlock()
 			if graceful {
 				if err := wsc.WriteMessage(ws.OpText, []byte{'0' + byte(codec.EIOClose)}); err == nil {
