@@ -169,7 +169,9 @@ func (c *Conn) readHeader() (h header, err error) {
 //
 // Peer violations close the connection with the matching status and return
 // an error: ErrProtocol (1002), ErrInvalidUTF8 (1007) or ErrTooBig (1009,
-// decided from the frame header before any payload is allocated). After
+// decided from the frame header before any payload is allocated); before
+// returning it half-closes TCP and discards the peer's bytes for up to 1s /
+// 64 KiB so the Close frame is not lost to a TCP reset. After
 // Close, it returns ErrClosed. Network errors are returned wrapped (io.EOF
 // when the peer closed TCP without a Close frame).
 func (c *Conn) ReadMessage() (op int, p []byte, err error) {
