@@ -6,8 +6,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 )
 
 // countHandler counts messages and signals every `every`-th one.
