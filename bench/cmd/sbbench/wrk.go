@@ -38,7 +38,7 @@ func parseWrk(out string) (WrkResult, error) {
 			}
 		case strings.HasPrefix(sc.Text(), "  Non-2xx or 3xx responses:") && len(f) >= 5:
 			r.Non2xx, _ = strconv.ParseInt(f[4], 10, 64)
-		case f[0] == "Socket" && len(f) >= 11:
+		case f[0] == "Socket" && len(f) >= 10:
 			// Socket errors: connect 0, read 0, write 0, timeout 0
 			for _, i := range []int{3, 5, 7, 9} {
 				n, _ := strconv.ParseInt(strings.TrimSuffix(f[i], ","), 10, 64)
