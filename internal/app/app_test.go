@@ -110,8 +110,8 @@ func TestDefaultWiringServesAndStops(t *testing.T) {
 	if code, body := get(t, main+"/anything"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no backend") {
 		t.Errorf("proxied path = %d %q, want 503 no backend", code, body)
 	}
-	if code, _ := get(t, main+"/list/?EIO=4&transport=polling"); code != http.StatusServiceUnavailable {
-		t.Errorf("unwired control path = %d, want 503", code)
+	if code, body := get(t, main+"/list/?EIO=4&transport=polling"); code != http.StatusOK || !strings.HasPrefix(body, `0{"sid":`) {
+		t.Errorf("control path handshake = %d %q, want 200 and an Engine.IO open packet", code, body)
 	}
 	if code, body := get(t, "http://"+r.addrs.Admin.String()+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("healthz = %d %q", code, body)

@@ -11,7 +11,13 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/balance"
 	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/control"
+	"github.com/switchboard-lb/switchboard/internal/engine"
+	"github.com/switchboard-lb/switchboard/internal/engine/memory"
 	"github.com/switchboard-lb/switchboard/internal/proxy"
+	msgrouter "github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
 )
 
 // buildParts constructs the components from cfg. addrs holds the bound
@@ -22,7 +28,6 @@ import (
 // Each component receives only its own configuration, translated here from
 // the plain config sub-structs (config imports no component package).
 func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, error) {
-	_ = addrs // TODO(lead): the control channel's own-listener check needs addrs.Main.
 	var p Parts
 
 	// The pool, shared by the proxy, the control channel, the tracker and
@@ -38,8 +43,23 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	}
 	p.Pool = poolOf(reg)
 
-	// TODO(lead): engine. e := memory.New...(cfg.Presence...);
-	//   p.CloseEngine = e.Close (stage 5).
+	// The engine (presence and rooms) and the router over it.
+	var rt *msgrouter.Router
+	pres := memory.NewPresence(memory.PresenceConfig{
+		OnExpire: func(name string, h engine.Holder) { rt.OnExpire(name, h) },
+	})
+	rooms := memory.NewRooms()
+	rt = msgrouter.New(msgrouter.Config{
+		NodeID:            cfg.Proxy.NodeID,
+		Grace:             cfg.Presence.Grace,
+		MaxNameBytes:      cfg.Presence.MaxNameBytes,
+		MailboxMessages:   cfg.Presence.MailboxMessages,
+		MailboxBytes:      cfg.Presence.MailboxBytes,
+		MailboxTotalBytes: cfg.Presence.MailboxTotalBytes,
+	}, pres, rooms, logger)
+	p.CloseEngine = func(ctx context.Context) error {
+		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
+	}
 
 	if !cfg.Proxy.TrackerOnly {
 		px, err := proxy.New(proxyConfig(cfg), reg, balance.NewSmoothWRR(), logger)
@@ -54,13 +74,30 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 		}
 	}
 
-	// TODO(lead): control channel on the main listener (cfg.Control; reg;
-	//   the engine; addrs.Main for the own-listener check):
-	//   p.Control = ctl                      // serves cfg.Control.Path and Path+"/"
-	//   p.Quiesce = ctl.<end long-polls, refuse new sessions>
-	//   p.CloseSessions = ctl.Close          // stage 4
-	//   p.Runners = append(p.Runners, ctl.Run) if it has loops.
-	//   Set admin's Session column: extend poolOf once Backend carries its session id.
+	// The /list channel on the main listener.
+	var own []string
+	if addrs.Main != nil {
+		own = append(own, addrs.Main.String())
+	}
+	ctl, err := control.New(control.Config{
+		Namespace:    cfg.Control.Namespace,
+		Token:        cfg.Control.Token,
+		AllowRemote:  cfg.Control.AllowRemote,
+		OwnAddrs:     own,
+		MaxMetaBytes: cfg.Control.MaxMetaBytes,
+		MaxSessions:  cfg.Control.MaxSessions,
+		SIO: sio.Config{Config: eio.Config{
+			PingInterval:    cfg.Control.PingInterval,
+			PingTimeout:     cfg.Control.PingTimeout,
+			MaxPayloadBytes: cfg.Control.MaxPayloadBytes,
+			SendQueue:       cfg.Control.SendQueueMessages,
+		}},
+	}, reg, rt, logger)
+	if err != nil {
+		return Parts{}, fmt.Errorf("control: %w", err)
+	}
+	p.Control = ctl
+	p.CloseSessions = ctl.Close
 
 	// TODO(lead): message route (unless cfg.Message.Disabled):
 	//   p.Message = <router's HTTP handler>(cfg.Message...)
