@@ -6,7 +6,8 @@
 // --help text, the environment variable and flag names and the markdown
 // table of docs/CONFIG.md are all generated from it, so they cannot drift.
 //
-// The package imports no other internal package: internal/app translates
-// these plain values into each component's own configuration. No other
+// The package imports no component package (only backend's address rule,
+// shared with the /list channel): internal/app translates these plain
+// values into each component's own configuration. No other
 // package reads flags or the environment.
 package config

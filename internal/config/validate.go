@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/switchboard-lb/switchboard/internal/backend"
+
 	"errors"
 	"fmt"
 	"math"
@@ -220,39 +222,9 @@ func (c *Config) sameHost(host string) bool {
 		hip.IsUnspecified() && lip.IsLoopback() || hip.IsLoopback() && lip.IsLoopback()
 }
 
-// CheckBackendURL applies the backend address rules the /list channel
-// applies too: http or https, a host and an explicit port 1-65535, no
-// userinfo, no literal { or } (an unexpanded template such as the
-// original's `http://{ip}:{port}`), no query or fragment.
-func CheckBackendURL(raw string) (*url.URL, error) {
-	if strings.ContainsAny(raw, "{}") {
-		return nil, fmt.Errorf("%q: contains { or } (an unexpanded template? use a real template string)", raw)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%q: not a URL", raw)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q: scheme must be http or https", raw)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%q: must not contain userinfo", raw)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("%q: no host", raw)
-	}
-	n, err := strconv.Atoi(u.Port())
-	if err != nil || n < 1 || n > 65535 {
-		return nil, fmt.Errorf("%q: needs an explicit port 1-65535", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("%q: must not contain a query or fragment", raw)
-	}
-	if u.Path != "" && u.Path != "/" {
-		return nil, fmt.Errorf("%q: must not contain a path", raw)
-	}
-	return u, nil
-}
+// CheckBackendURL applies the backend address rules (backend.ParseURL), the
+// same the /list channel applies to `address`.
+func CheckBackendURL(raw string) (*url.URL, error) { return backend.ParseURL(raw) }
 
 // ParsePrefix parses a trusted-proxy entry: a CIDR, or a single IP
 // (taken as /32 or /128).
