@@ -87,13 +87,6 @@ func maskBytes(key uint32, pos int, b []byte) int {
 	return (pos + len(b)) & 3
 }
 
-// maskCopy writes src XOR key into dst (len(dst) >= len(src)) starting at key
-// offset pos and returns the next offset. src is not modified.
-func maskCopy(dst, src []byte, key uint32, pos int) int {
-	n := copy(dst, src)
-	return maskBytes(key, pos, dst[:n])
-}
-
 // validCloseCode reports whether code may appear in a Close frame on the wire
 // (RFC 6455 §7.4 and the IANA registry: 1004-1006 and 1015 are reserved and
 // never sent; 3000-4999 are for libraries and applications).
