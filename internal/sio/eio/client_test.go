@@ -195,3 +195,44 @@ func waitPongs(tb testing.TB, c *Conn, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCloseOnceUnderRace closes one session from many sides at once; the
+// handler must see exactly one OnClose.
+func TestCloseOnceUnderRace(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	for range 20 {
+		c, crec := dialClient(t, f, DialConfig{})
+		sc := recv(t, f.rec.conns, "accept")
+		done := make(chan struct{})
+		for i := range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				switch i {
+				case 0:
+					sc.Close(ReasonForcedClose)
+				case 1:
+					c.Close(ReasonForcedClose)
+				case 2:
+					_ = sc.Send(Message{Data: []byte("x")})
+				default:
+					sc.closeWith(ReasonTransportError, false)
+				}
+			}()
+		}
+		for range 4 {
+			<-done
+		}
+		recv(t, f.rec.closes, "server OnClose")
+		recv(t, crec.closes, "client OnClose")
+		<-sc.Done()
+		<-c.Done()
+		select {
+		case r := <-f.rec.closes:
+			t.Fatalf("second server OnClose: %s", r)
+		case r := <-crec.closes:
+			t.Fatalf("second client OnClose: %s", r)
+		default:
+		}
+	}
+}

@@ -1,7 +1,3 @@
-// Package eio implements Engine.IO protocol v4 (server and client): the
-// handshake, HTTP long-polling, the WebSocket transport, the polling to
-// WebSocket upgrade and the heartbeat. It moves opaque messages; the
-// Socket.IO layer above (package sio) gives them meaning.
 package eio
 
 import (
