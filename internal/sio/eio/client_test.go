@@ -178,8 +178,7 @@ func TestBackpressure(t *testing.T) {
 func waitPongs(tb testing.TB, c *Conn, n int) {
 	tb.Helper()
 	var last time.Time
-	deadline := time.Now().Add(waitFor)
-	for n > 0 {
+	waitUntil(tb, "heartbeats", func() bool {
 		c.mu.Lock()
 		at, waiting := c.timerAt, c.awaitPong
 		c.mu.Unlock()
@@ -189,11 +188,8 @@ func waitPongs(tb testing.TB, c *Conn, n int) {
 			}
 			last = at
 		}
-		if time.Now().After(deadline) {
-			tb.Fatal("heartbeat stalled")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return n <= 0
+	})
 }
 
 // TestCloseOnceUnderRace closes one session from many sides at once; the

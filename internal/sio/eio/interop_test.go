@@ -1,8 +1,11 @@
 package eio
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +82,64 @@ func expectAll(tb testing.TB, n *testutil.Node, want ...string) {
 		case <-timeout:
 			tb.Fatalf("timeout; still missing %v; stderr:\n%s", missing, n.Stderr())
 		}
+	}
+}
+
+// TestNodeServerInterop drives our client against the reference Node
+// engine.io server (a dependency of socket.io).
+func TestNodeServerInterop(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		cfg       DialConfig
+		transport string
+	}{
+		{"websocket", DialConfig{}, "websocket"},
+		{"polling", DialConfig{Polling: true, Config: Config{Transports: []string{"polling"}}}, "polling"},
+		{"upgrade", DialConfig{Polling: true}, "websocket"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n := testutil.StartNode(t, "internal/sio/eio/testdata/server.js", nil, "200", "5000")
+			port := strings.TrimPrefix(n.Expect(t, "port ", waitFor), "port ")
+			rec := newRecorder()
+			cfg := tt.cfg
+			cfg.Path = "/engine.io/"
+			ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+			defer cancel()
+			c, err := Dial(ctx, "http://127.0.0.1:"+port, cfg, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { c.Close(ReasonForcedClose); <-c.Done() }()
+			if c.Transport() != tt.transport {
+				t.Fatalf("transport %q, want %q", c.Transport(), tt.transport)
+			}
+			rec.wantMsg(t, "welcome", false)
+			rec.wantMsg(t, "\xca\xfe", true)
+			if err := c.Send(Message{Data: []byte("héllo")}, Message{Data: []byte{1, 2}, Binary: true}); err != nil {
+				t.Fatal(err)
+			}
+			rec.wantMsg(t, "héllo", false)
+			rec.wantMsg(t, "\x01\x02", true)
+			if tt.name == "upgrade" {
+				n.Expect(t, "upgrade websocket", waitFor)
+			}
+			// Survive a few heartbeats (pingInterval 200ms): pongs reach the
+			// server while messages keep flowing.
+			for i := range 3 {
+				msg := []byte("tick" + strconv.Itoa(i))
+				if err := c.Send(Message{Data: msg}); err != nil {
+					t.Fatal(err)
+				}
+				rec.wantMsg(t, string(msg), false)
+				n.Expect(t, "heartbeat", waitFor)
+			}
+			if err := c.Send(Message{Data: []byte("close-me")}); err != nil {
+				t.Fatal(err)
+			}
+			rec.wantClose(t, ReasonTransportClose)
+			n.Expect(t, "close ", waitFor)
+		})
 	}
 }

@@ -141,18 +141,26 @@ func TestPollingExchange(t *testing.T) {
 // waitPending waits until c has a GET parked.
 func waitPending(tb testing.TB, c *Conn) {
 	tb.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	waitUntil(tb, "pending GET", func() bool {
 		c.mu.Lock()
-		w := c.getWait
-		c.mu.Unlock()
-		if w {
-			return
+		defer c.mu.Unlock()
+		return c.getWait
+	})
+}
+
+// waitUntil polls cond (state that has no event to wait on) every
+// millisecond, failing after waitFor.
+func waitUntil(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(waitFor)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			tb.Fatalf("timeout waiting for %s", what)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatal("no pending GET")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -203,20 +211,12 @@ func TestPollingOverlappingPOSTCloses(t *testing.T) {
 	}
 	defer nc.Close()
 	_, _ = io.WriteString(nc, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4ab")
-	deadline := time.Now().Add(waitFor)
-	for {
-		c := f.srv.lookup(sid)
+	c := f.srv.lookup(sid)
+	waitUntil(t, "pending POST", func() bool {
 		c.mu.Lock()
-		busy := c.postBusy
-		c.mu.Unlock()
-		if busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("POST not pending")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer c.mu.Unlock()
+		return c.postBusy
+	})
 	if r := f.do(t, "POST", "EIO=4&transport=polling&sid="+sid, "4x"); r.status != 400 {
 		t.Fatalf("overlapping POST: %d", r.status)
 	}

@@ -203,19 +203,11 @@ func TestUpgradeBadPacketAbandonsProbe(t *testing.T) {
 		t.Fatal("probe websocket still open")
 	}
 	// A new probe is allowed afterwards.
-	deadline := time.Now().Add(waitFor)
-	for {
+	waitUntil(t, "probe abandoned", func() bool {
 		c.mu.Lock()
-		up := c.upgrade
-		c.mu.Unlock()
-		if up == upNone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("probe not abandoned")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer c.mu.Unlock()
+		return c.upgrade == upNone
+	})
 	wc2 := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
 	writeWS(t, wc2, ws.OpText, "2probe")
 	wantWS(t, wc2, ws.OpText, "3probe")
