@@ -171,7 +171,7 @@ func (c *Conn) readHeader() (h header, err error) {
 // an error: ErrProtocol (1002), ErrInvalidUTF8 (1007) or ErrTooBig (1009,
 // decided from the frame header before any payload is allocated); before
 // returning it half-closes TCP and discards the peer's bytes for up to 1s /
-// 64 KiB so the Close frame is not lost to a TCP reset. After
+// 4 MiB so the Close frame is not lost to a TCP reset. After
 // Close, it returns ErrClosed. Network errors are returned wrapped (io.EOF
 // when the peer closed TCP without a Close frame).
 func (c *Conn) ReadMessage() (op int, p []byte, err error) {
@@ -295,7 +295,7 @@ func (c *Conn) linger() {
 
 const (
 	lingerTime  = time.Second
-	lingerBytes = 64 << 10
+	lingerBytes = 4 << 20
 )
 
 // handleControl reads a control frame's payload (at most 125 bytes) and

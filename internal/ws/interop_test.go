@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,20 @@ func TestInteropNodeClient(t *testing.T) {
 	ce := wantCloseError(t, recv(t, errs), 4001)
 	if ce.Reason != "done" {
 		t.Fatalf("reason %q", ce.Reason)
+	}
+}
+
+// TestInteropNodeClientTooBig: a 2 MiB message from the Node client is
+// refused with 1009, which the Node side receives as the close code.
+func TestInteropNodeClientTooBig(t *testing.T) {
+	url, errs := startServer(t, Config{}, echo)
+	n := testutil.StartNode(t, "internal/ws/testdata/ws_client.js", nil, url+"/", "big")
+	n.Expect(t, "OPEN", nodeWait)
+	if line := n.Expect(t, "CLOSED", nodeWait); line != "CLOSED 1009 " {
+		t.Fatalf("node: %q", line)
+	}
+	if err := recv(t, errs); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("server err %v", err)
 	}
 }
 

@@ -107,6 +107,28 @@ func TestFrameScannerEveryOffset(t *testing.T) {
 	}
 }
 
+func TestFrameScannerAllTwoWaySplits(t *testing.T) {
+	// Small frames only, so every split offset of the stream is tried.
+	r := rand.New(rand.NewPCG(5, 6))
+	var stream []byte
+	for range 40 {
+		n := []int{0, 1, 125, 126, 300}[r.IntN(5)]
+		stream = append(stream, rawFrame(true, 0, OpBinary, make([]byte, n), r.IntN(2) == 0)...)
+	}
+	want := refBoundaries(stream)
+	for k := 0; k <= len(stream); k++ {
+		var s FrameScanner
+		s.Feed(stream[:k])
+		if s.AtBoundary() != want[k] {
+			t.Fatalf("split %d: got %v want %v", k, s.AtBoundary(), want[k])
+		}
+		s.Feed(stream[k:])
+		if !s.AtBoundary() {
+			t.Fatalf("split %d: not at boundary at end", k)
+		}
+	}
+}
+
 func TestFrameScannerHeaderAcrossFeeds(t *testing.T) {
 	// A 64-bit length masked header is 14 bytes; feed it in every shape.
 	frame := rawFrame(true, 0, OpBinary, make([]byte, 70000), true)

@@ -1,5 +1,6 @@
 // Interop client: drives our Go server (Accept + echo) with the Node `ws`
-// package and prints one line per check. Usage: node ws_client.js URL
+// package and prints one line per check. Usage: node ws_client.js URL [big]
+// (big: send one 2 MiB message and report the close code).
 'use strict';
 const WebSocket = require('ws');
 
@@ -17,6 +18,10 @@ const expectEcho = () => new Promise((resolve) => queue.push((d, b) => resolve({
 ws.on('open', async () => {
   if (ws.extensions !== '') fail('extensions negotiated: ' + ws.extensions);
   console.log('OPEN');
+  if (process.argv[3] === 'big') {
+    ws.send(Buffer.alloc(2 * 1024 * 1024)); // over the server's 1 MiB default
+    return;
+  }
 
   ws.send('hello ☃');
   let r = await expectEcho();
