@@ -61,7 +61,9 @@ type handshake struct {
 
 // Dial opens a client session to baseURL (http(s)://host:port). The client
 // answers pings and closes the session (ReasonPingTimeout) when none arrives
-// within pingInterval+pingTimeout.
+// within pingInterval+pingTimeout. ctx bounds the handshake (and the
+// upgrade probe) only; the session lives until Close or the peer ends it.
+// h receives the session's messages and its close, as on the server side.
 func Dial(ctx context.Context, baseURL string, cfg DialConfig, h Handler) (*Conn, error) {
 	cfg.Config = cfg.Config.withDefaults()
 	if cfg.Path == "" {
@@ -155,8 +157,9 @@ func parseOpen(p []byte, binary bool) (*handshake, error) {
 	if err := json.Unmarshal(pk.Data, &hs); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
-	if hs.SID == "" || hs.PingInterval <= 0 || hs.PingTimeout <= 0 {
-		return nil, fmt.Errorf("%w: incomplete open packet", ErrHandshake)
+	const day = 24 * 60 * 60 * 1000 // ms; larger values would overflow once summed as Durations
+	if hs.SID == "" || hs.PingInterval <= 0 || hs.PingTimeout <= 0 || hs.PingInterval > day || hs.PingTimeout > day {
+		return nil, fmt.Errorf("%w: incomplete or out-of-range open packet", ErrHandshake)
 	}
 	return &hs, nil
 }

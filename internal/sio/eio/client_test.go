@@ -232,3 +232,19 @@ func TestCloseOnceUnderRace(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseOpen feeds arbitrary open packets to the client's handshake
+// parser: it must return a usable handshake or an error, never panic.
+func FuzzParseOpen(f *testing.F) {
+	f.Add([]byte(`0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`), false)
+	f.Add([]byte(`0{"sid":"","pingInterval":1}`), false)
+	f.Add([]byte(`0{}`), false)
+	f.Add([]byte(`4hello`), false)
+	f.Add([]byte{0}, true)
+	f.Fuzz(func(t *testing.T, p []byte, binary bool) {
+		hs, err := parseOpen(p, binary)
+		if err == nil && (hs.SID == "" || hs.PingInterval <= 0 || hs.PingTimeout <= 0) {
+			t.Fatalf("accepted incomplete handshake %+v", hs)
+		}
+	})
+}

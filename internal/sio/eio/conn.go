@@ -116,8 +116,9 @@ func (c *Conn) Reason() string {
 // returns ErrSlowConsumer. After close it returns ErrClosed.
 //
 // The messages of one call stay contiguous on the wire (a Socket.IO binary
-// packet and its attachments are one call). A call with more messages than
-// SendQueue waits for an empty queue.
+// packet and its attachments are one call). At most SendQueue messages wait
+// in the queue, besides the batch being written; a call with more messages
+// than SendQueue waits for an empty queue.
 func (c *Conn) Send(msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -152,17 +153,6 @@ func (c *Conn) Send(msgs ...Message) error {
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
-}
-
-// sendControl queues a control packet (ping, pong, noop). Control packets
-// ignore the queue bound: they are small and must never block a timer.
-func (c *Conn) sendControl(t codec.EIOType, data []byte) {
-	c.mu.Lock()
-	if c.state == stateOpen {
-		c.queue = append(c.queue, codec.EIOPacket{Type: t, Data: data})
-		c.kickLocked()
-	}
-	c.mu.Unlock()
 }
 
 // kickLocked makes the current transport pick up the queue: it starts a
