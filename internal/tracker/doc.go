@@ -1,0 +1,28 @@
+// Package tracker owns Switchboard's public, read-only endpoint for browsers
+// (issue 5, the original README's "Easy to implement" mode): a Socket.IO
+// server, by default at the Engine.IO path /tracker, namespace "/", that sends
+// every client the list of backends in the pool (`servers`) and then each
+// change (`server_joined`, `server_left`), and GET <path>/servers, the same
+// list as JSON for clients without Socket.IO.
+//
+// It only reads the backend.Registry: nothing a browser sends changes any
+// state. Unknown events are ignored and counted; a client that sends more
+// than Config.EventRate events per second is disconnected. Handshakes are
+// limited per client IP (token bucket) and in total (Config.MaxClients);
+// browser origins are checked for both CORS and WebSocket (same origin only
+// unless Config.AllowedOrigins says otherwise).
+//
+// It does not relay messages between backends (package control owns the
+// /list channel and its `broadcast`) nor proxy anything.
+//
+// Fan-out: registry changes are queued (bounded, never blocking the
+// registry's writer) and sent by the goroutine running Run, encoded once per
+// change and shared by every client. A client whose send queue is full is
+// cut off (StallTimeout) rather than allowed to delay the others.
+//
+// Locks: Tracker.sendMu serialises the fan-out with the `servers` sent to a
+// new client, so a client never sees a change before the list it applies
+// to; it is held while queueing packets (bounded by StallTimeout per slow
+// client), never while taking another of this package's locks except
+// Tracker.mu and limiter.mu, which are leaves.
+package tracker

@@ -1,0 +1,486 @@
+package tracker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+)
+
+// Event names sent to tracker clients.
+const (
+	EventServers      = "servers"
+	EventServerJoined = "server_joined"
+	EventServerLeft   = "server_left"
+)
+
+// ReasonFlood is the disconnect reason of a client that sent too many events.
+const ReasonFlood = "flood"
+
+// Tracker is the browsers' endpoint. It is an http.Handler for the engine
+// path and for Path+"/servers" (see ServeHTTP). Safe for concurrent use.
+type Tracker struct {
+	cfg     Config
+	reg     *backend.Registry
+	log     *slog.Logger
+	srv     *sio.Server
+	nsp     *sio.Namespace
+	lim     *limiter
+	origins originChecker
+	trusted []netip.Prefix
+	now     func() time.Time
+
+	unsubscribe func()
+	wake        chan struct{} // cap 1: pending has events
+
+	mu      sync.Mutex
+	pending []backend.Event // guarded by mu
+	resync  bool            // guarded by mu: pending overflowed; send the whole list
+	closed  bool            // guarded by mu
+	runs    sync.WaitGroup  // Run calls in progress; Add under mu while !closed
+
+	sendMu sync.Mutex
+	state  []*backend.Backend // guarded by sendMu: the pool as clients know it
+	view   atomic.Pointer[view]
+
+	done      chan struct{}
+	closeOnce sync.Once
+
+	unknownEvents, floods, rateLimited, originRefused, full, slow, changes, resyncs atomic.Int64
+}
+
+// view is the list as last sent: JSON for GET <path>/servers and the
+// `servers` packet for new clients, both encoded once.
+type view struct {
+	json []byte
+	enc  *sio.Encoded
+	n    int // entries listed
+}
+
+// entry is one backend as tracker clients see it.
+type entry struct {
+	ID      string          `json:"id"`
+	Address string          `json:"address,omitempty"`
+	URL     string          `json:"url"`
+	Meta    json.RawMessage `json:"meta"`
+}
+
+// New returns a Tracker serving reg's pool. It subscribes to reg's changes
+// (queued until Run sends them) and starts no goroutines. It fails on an
+// invalid AllowedOrigins or TrustedProxies entry.
+func New(cfg Config, reg *backend.Registry, logger *slog.Logger) (*Tracker, error) {
+	cfg = cfg.withDefaults()
+	trusted, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "tracker")
+	t := &Tracker{
+		cfg:     cfg,
+		reg:     reg,
+		log:     logger,
+		origins: newOriginChecker(cfg.AllowedOrigins),
+		trusted: trusted,
+		now:     time.Now,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	t.lim = newLimiter(cfg.RatePerSecond, cfg.Burst, func() time.Time { return t.now() })
+	t.srv = sio.NewServer(sio.Config{
+		Config: eio.Config{
+			PingInterval:    cfg.PingInterval,
+			PingTimeout:     cfg.PingTimeout,
+			MaxPayloadBytes: cfg.MaxPayloadBytes,
+			SendQueue:       cfg.SendQueue,
+			StallTimeout:    cfg.StallTimeout,
+			// Origins are checked (and CORS headers set) in ServeHTTP, which
+			// also knows the same-origin rule.
+		},
+		ConnectTimeout: cfg.ConnectTimeout,
+		MaxPendingAcks: 1,
+		MaxAttachments: 1,
+	}, logger)
+	t.nsp = t.srv.Of("/")
+	t.nsp.OnConnection(t.onConnection)
+	t.nsp.OnAny(t.onEvent)
+	t.nsp.OnDisconnect(func(_ *sio.Socket, reason string) {
+		if reason == sio.ReasonSlowConsumer {
+			t.slow.Add(1)
+		}
+	})
+
+	// Subscribe first, then read the pool: a change in between is both in
+	// the state and queued, and applying it again changes nothing.
+	t.unsubscribe = reg.Subscribe(t.enqueue)
+	t.sendMu.Lock()
+	t.state = append([]*backend.Backend(nil), reg.Snapshot()...)
+	t.buildViewLocked()
+	t.sendMu.Unlock()
+	return t, nil
+}
+
+// Path returns the engine path the tracker serves (after defaults).
+func (t *Tracker) Path() string { return t.cfg.Path }
+
+// enqueue is the registry subscriber: it never blocks.
+func (t *Tracker) enqueue(ev backend.Event) {
+	t.mu.Lock()
+	if len(t.pending) >= t.cfg.MaxPending {
+		t.pending, t.resync = nil, true
+	} else if !t.resync {
+		t.pending = append(t.pending, ev)
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends pool changes to the clients until ctx ends or Close is called;
+// it returns nil then. Without Run, changes are queued (bounded by
+// MaxPending) and clients see only the list as of New.
+func (t *Tracker) Run(ctx context.Context) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.runs.Add(1)
+	t.mu.Unlock()
+	defer t.runs.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.done:
+			return nil
+		case <-t.wake:
+		}
+		t.mu.Lock()
+		evs, resync := t.pending, t.resync
+		t.pending, t.resync = nil, false
+		t.mu.Unlock()
+		t.apply(evs, resync)
+	}
+}
+
+// apply updates the clients' view with evs (or the whole pool on resync)
+// and sends each change once to every client.
+func (t *Tracker) apply(evs []backend.Event, resync bool) {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if resync {
+		t.state = append(t.state[:0:0], t.reg.Snapshot()...)
+		t.buildViewLocked()
+		t.resyncs.Add(1)
+		t.nsp.Broadcast(t.view.Load().enc)
+		return
+	}
+	// The list first (GET <path>/servers and new clients), then the changes.
+	var out []*sio.Encoded
+	changed := false
+	for _, ev := range evs {
+		if !t.applyLocked(ev) {
+			continue
+		}
+		changed = true
+		e, ok := t.entry(ev.Backend)
+		if !ok {
+			continue
+		}
+		name := EventServerJoined
+		if ev.Kind == backend.Left {
+			name = EventServerLeft
+		}
+		p, err := encode(name, e)
+		if err != nil {
+			t.log.Error("encode change", "err", err, "backend_id", ev.Backend.ID)
+			continue
+		}
+		out = append(out, p)
+	}
+	if changed {
+		t.buildViewLocked()
+	}
+	for _, p := range out {
+		t.changes.Add(1)
+		n := t.nsp.Broadcast(p)
+		t.log.LogAttrs(context.Background(), slog.LevelDebug, "change sent", slog.Int("clients", n))
+	}
+}
+
+// applyLocked applies ev to the state and reports whether it changed it.
+func (t *Tracker) applyLocked(ev backend.Event) bool {
+	b := ev.Backend
+	if b == nil {
+		return false
+	}
+	i := -1
+	for j, x := range t.state {
+		if x.ID == b.ID {
+			i = j
+			break
+		}
+	}
+	switch ev.Kind {
+	case backend.Joined:
+		if i >= 0 {
+			if t.state[i] == b {
+				return false
+			}
+			t.state = append(t.state[:i:i], t.state[i+1:]...)
+		}
+		t.state = append(t.state[:len(t.state):len(t.state)], b)
+		return true
+	case backend.Left:
+		if i < 0 || t.state[i] != b {
+			return false
+		}
+		t.state = append(t.state[:i:i], t.state[i+1:]...)
+		return true
+	}
+	return false
+}
+
+// entry returns what clients see of b; false when b is not shown (no public
+// URL and ShowInternal off).
+func (t *Tracker) entry(b *backend.Backend) (entry, bool) {
+	e := entry{ID: b.ID, URL: b.PublicURL, Meta: b.Meta}
+	if t.cfg.ShowInternal && b.URL != nil {
+		e.Address = b.URL.String()
+		if e.URL == "" {
+			e.URL = e.Address
+		}
+	}
+	if len(e.Meta) > 0 && !json.Valid(e.Meta) {
+		e.Meta = nil
+	}
+	return e, e.URL != ""
+}
+
+// buildViewLocked encodes the state as the `servers` list.
+func (t *Tracker) buildViewLocked() {
+	list := make([]entry, 0, len(t.state))
+	for _, b := range t.state {
+		if e, ok := t.entry(b); ok {
+			list = append(list, e)
+		}
+	}
+	raw, err := json.Marshal(list)
+	if err != nil { // entries are strings and valid JSON: cannot happen
+		panic(fmt.Sprintf("tracker: encode list: %v", err))
+	}
+	p, err := sio.Encode("/", EventServers, sio.Args(raw))
+	if err != nil {
+		panic(fmt.Sprintf("tracker: encode list: %v", err))
+	}
+	t.view.Store(&view{json: raw, enc: p, n: len(list)})
+}
+
+func encode(event string, e entry) (*sio.Encoded, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", event, err)
+	}
+	return sio.Encode("/", event, sio.Args(raw))
+}
+
+// onConnection sends the list to a new client. Holding sendMu orders it
+// with the fan-out: the client is already in the namespace, so every later
+// change reaches it after the list.
+func (t *Tracker) onConnection(s *sio.Socket) {
+	s.SetData(&bucket{tokens: float64(t.cfg.EventBurst), last: t.now()})
+	t.sendMu.Lock()
+	err := s.Send(t.view.Load().enc)
+	t.sendMu.Unlock()
+	if err != nil {
+		t.log.LogAttrs(context.Background(), slog.LevelDebug, "send list", slog.String("err", err.Error()))
+	}
+}
+
+var readOnly = json.RawMessage(`{"ok":false,"code":"READ_ONLY","message":"the tracker is read-only: it accepts no events"}`)
+
+// onEvent handles everything a client sends: nothing changes state; it is
+// counted, and a client over the event rate is disconnected.
+func (t *Tracker) onEvent(s *sio.Socket, event string, _ sio.Message, ack sio.Ack) {
+	t.unknownEvents.Add(1)
+	b, _ := s.Data().(*bucket)
+	if b == nil || !b.take(t.now(), t.cfg.EventRate, float64(t.cfg.EventBurst)) {
+		t.floods.Add(1)
+		t.log.LogAttrs(context.Background(), slog.LevelInfo, "client flooding: disconnected",
+			slog.String("session_id", s.SessionID()), slog.String("remote", s.RemoteAddr()))
+		s.Disconnect(ReasonFlood)
+		return
+	}
+	if ack != nil {
+		_ = ack(sio.Args(readOnly))
+	}
+}
+
+// ServeHTTP serves the engine path (exactly Path and Path+"/") and
+// Path+"/servers". It checks the browser origin on every request and, for
+// Engine.IO handshakes, the per-IP rate and MaxClients.
+func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == t.cfg.Path+"/servers" {
+		t.serveList(w, r)
+		return
+	}
+	if !t.checkOrigin(w, r) {
+		return
+	}
+	if r.Method == http.MethodOptions {
+		t.preflight(w, r)
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Query().Get("sid") == "" {
+		if t.srv.Engine().Len() >= t.cfg.MaxClients {
+			t.full.Add(1)
+			refuse(w, http.StatusServiceUnavailable, "too many tracker clients")
+			return
+		}
+		if !t.lim.allow(clientIP(r, t.trusted)) {
+			t.rateLimited.Add(1)
+			refuse(w, http.StatusTooManyRequests, "too many connections from this address")
+			return
+		}
+	}
+	t.srv.ServeHTTP(w, r)
+}
+
+// ServersHandler returns the handler of GET Path+"/servers" alone, for a
+// mux that routes that path separately.
+func (t *Tracker) ServersHandler() http.Handler { return http.HandlerFunc(t.serveList) }
+
+func (t *Tracker) serveList(w http.ResponseWriter, r *http.Request) {
+	if !t.checkOrigin(w, r) {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		t.preflight(w, r)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		refuse(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	body := t.view.Load().json
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", fmt.Sprint(len(body)+1))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(append(body[:len(body):len(body)], '\n'))
+	}
+}
+
+// checkOrigin refuses a browser request from an origin not allowed (403)
+// and sets the CORS headers for a listed one.
+func (t *Tracker) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if !t.origins.ok(r) {
+		t.originRefused.Add(1)
+		refuse(w, http.StatusForbidden, "origin not allowed")
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && t.origins.listed(origin) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	return true
+}
+
+func (t *Tracker) preflight(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !t.origins.listed(origin) {
+		refuse(w, http.StatusBadRequest, "not a CORS preflight from an allowed origin")
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+		h.Set("Access-Control-Allow-Headers", rh)
+	} else {
+		h.Set("Access-Control-Allow-Headers", "Content-Type")
+	}
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// refuse answers with a JSON error shaped like engine.io's.
+func refuse(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{4, msg})
+	_, _ = w.Write(b)
+}
+
+// Stats are the tracker's counters since New.
+type Stats struct {
+	Clients       int   // connected clients (namespace sockets)
+	Sessions      int   // open Engine.IO sessions
+	Servers       int   // backends listed
+	UnknownEvents int64 // events received from clients (all ignored)
+	Floods        int64 // clients disconnected for sending too many events
+	RateLimited   int64 // handshakes refused by the per-IP limit
+	OriginRefused int64 // requests refused for their Origin
+	Full          int64 // handshakes refused at MaxClients
+	SlowConsumers int64 // clients cut off because their queue was full
+	Changes       int64 // server_joined/server_left sent (each to every client)
+	Resyncs       int64 // whole lists sent after the change queue overflowed
+}
+
+// Stats returns the counters. Safe for concurrent use.
+func (t *Tracker) Stats() Stats {
+	return Stats{
+		Clients:       t.nsp.Len(),
+		Sessions:      t.srv.Engine().Len(),
+		Servers:       t.view.Load().n,
+		UnknownEvents: t.unknownEvents.Load(),
+		Floods:        t.floods.Load(),
+		RateLimited:   t.rateLimited.Load(),
+		OriginRefused: t.originRefused.Load(),
+		Full:          t.full.Load(),
+		SlowConsumers: t.slow.Load(),
+		Changes:       t.changes.Load(),
+		Resyncs:       t.resyncs.Load(),
+	}
+}
+
+// Close stops Run, unsubscribes from the registry, closes every client
+// session and waits for the tracker's goroutines. Idempotent.
+func (t *Tracker) Close() {
+	t.closeOnce.Do(func() {
+		t.unsubscribe()
+		t.mu.Lock()
+		t.closed = true
+		t.mu.Unlock()
+		close(t.done)
+		t.runs.Wait()
+		t.srv.Close()
+	})
+}
