@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
@@ -32,10 +33,14 @@ type Proxy struct {
 
 	ups sync.Map // *backend.Backend → *upstream
 
-	mu      sync.Mutex // guards tunnels, closed
+	mu      sync.Mutex // guards tunnels, closed, reactor, reactorErr
 	tunnels map[*tunnel]struct{}
 	closed  bool
-	wg      sync.WaitGroup // tunnel goroutines
+	wg      sync.WaitGroup // tunnel goroutines and the reactor
+	// reactor serves idle tunnels (Linux); started with the first tunnel.
+	reactor    *reactor
+	reactorErr error
+	reactorOK  atomic.Bool
 
 	closeOnce sync.Once
 
@@ -115,6 +120,9 @@ func (p *Proxy) Close() error {
 		p.mu.Unlock()
 		for _, t := range ts {
 			t.abort()
+		}
+		if rc := p.reactorIfStarted(); rc != nil {
+			rc.close()
 		}
 		p.ups.Range(func(k, v any) bool {
 			v.(*upstream).closeAll()
@@ -505,3 +513,39 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// spawn runs fn on a goroutine that Close waits for.
+func (p *Proxy) spawn(fn func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+}
+
+// reactorLocked returns the tunnel reactor, starting it on first use, or
+// nil when it is unavailable (non-Linux, or epoll failed). Called with p.mu held.
+func (p *Proxy) reactorLocked() *reactor {
+	if p.reactor != nil || p.reactorErr != nil {
+		return p.reactor
+	}
+	rc, err := newReactor()
+	if err != nil {
+		p.reactorErr = err
+		return nil
+	}
+	p.reactor = rc
+	p.reactorOK.Store(true)
+	p.spawn(func() { rc.run(p.spawn) })
+	return rc
+}
+
+// reactorIfStarted returns the reactor if one runs.
+func (p *Proxy) reactorIfStarted() *reactor {
+	if !p.reactorOK.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reactor
+}

@@ -18,9 +18,10 @@ import (
 )
 
 // tunnel is one upgraded connection: bytes copied both ways between the
-// client and the backend. Each direction has a goroutine that waits for its
-// source to become readable without holding a buffer (no splice pipes, no
-// read buffer while idle) and takes a pooled buffer only to copy.
+// client and the backend. On Linux an idle direction is parked in the
+// proxy's epoll reactor and holds no goroutine or buffer; elsewhere (and for
+// TLS backends) a direction has a goroutine that waits for readability
+// without holding a buffer. Copies never use splice, so no pipe descriptors.
 type tunnel struct {
 	p      *Proxy
 	b      *backend.Backend
@@ -33,9 +34,20 @@ type tunnel struct {
 
 	lastActive atomic.Int64 // unix nanoseconds, for TunnelIdleTimeout
 	halfClosed atomic.Bool  // one direction reached EOF
-	abortOnce  sync.Once
-	done       chan struct{} // closed when both directions have ended
+	ended      atomic.Int32 // directions that stopped
+	finishOnce sync.Once
+	done       chan struct{} // closed when the tunnel is finished
+
+	mu        sync.Mutex  // guards halfTimer
+	halfTimer *time.Timer // finishes a half-closed tunnel whose other side lingers
 }
+
+// States of a reactor-served direction.
+const (
+	dirArmed   int32 = iota // waiting in the reactor
+	dirPumping              // a pump goroutine is copying
+	dirOwned                // a goroutine (run) owns it for good: graceful close or no reactor
+)
 
 // dir is one direction of a tunnel.
 type dir struct {
@@ -43,9 +55,12 @@ type dir struct {
 	src, dst net.Conn
 	raw      syscall.RawConn // of src, nil when src cannot be polled (TLS)
 	toServer bool            // frames injected toward the server are masked
-	scan     ws.FrameScanner // owned by the direction's goroutine
+	scan     ws.FrameScanner // owned by whichever goroutine copies
 	closing  atomic.Bool     // CloseTunnels asked for a 1001 at the next boundary
 	deadline atomic.Int64    // unix nanoseconds: give up the graceful close then
+	state    atomic.Int32    // dirArmed / dirPumping / dirOwned
+	stopped  atomic.Bool     // end was called
+	rid      uint64          // reactor id, 0 when not registered
 	peek     [1]byte
 }
 
@@ -132,25 +147,21 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 		return true
 	}
 	p.tunnels[t] = struct{}{}
-	p.wg.Add(2)
+	rc := p.reactorLocked()
 	p.mu.Unlock()
 	b.AddTunnels(1)
 	p.log.LogAttrs(r.Context(), slog.LevelDebug, "tunnel open",
 		slog.String("backend_id", b.ID), slog.String("upgrade", h.upgrade))
-	var ended atomic.Int32
-	end := func() {
-		defer p.wg.Done()
-		if ended.Add(1) == 2 {
-			t.abort()
-			b.AddTunnels(-1)
-			p.mu.Lock()
-			delete(p.tunnels, t)
-			p.mu.Unlock()
-			close(t.done)
-		}
+	if idle := p.cfg.TunnelIdleTimeout; idle > 0 {
+		t.watchIdle(idle)
 	}
-	go func() { defer end(); t.up.run() }()
-	go func() { defer end(); t.down.run() }()
+	for _, d := range []*dir{&t.up, &t.down} {
+		if rc != nil && d.raw != nil && rc.add(d) == nil {
+			continue // parked in the reactor, armed
+		}
+		d.state.Store(dirOwned)
+		p.spawn(d.run)
+	}
 	return true
 }
 
@@ -169,19 +180,139 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 	return rc
 }
 
-// abort closes both connections at once. Idempotent.
-func (t *tunnel) abort() {
-	t.abortOnce.Do(func() {
+// abort finishes the tunnel at once: both connections are closed.
+func (t *tunnel) abort() { t.finish() }
+
+// finish closes both connections and forgets the tunnel. Idempotent.
+func (t *tunnel) finish() {
+	t.finishOnce.Do(func() {
+		if rc := t.p.reactorIfStarted(); rc != nil {
+			rc.remove(&t.up)
+			rc.remove(&t.down)
+		}
 		_ = t.client.Close()
 		_ = t.server.Close()
+		t.mu.Lock()
+		if t.halfTimer != nil {
+			t.halfTimer.Stop()
+		}
+		t.mu.Unlock()
+		t.b.AddTunnels(-1)
+		t.p.mu.Lock()
+		delete(t.p.tunnels, t)
+		t.p.mu.Unlock()
+		close(t.done)
 	})
+}
+
+// end records that d stopped; the tunnel finishes when both have.
+func (d *dir) end() {
+	if d.stopped.Swap(true) {
+		return
+	}
+	if d.t.ended.Add(1) == 2 {
+		d.t.finish()
+	}
+}
+
+// watchIdle finishes the tunnel after idle without traffic either way.
+func (t *tunnel) watchIdle(idle time.Duration) {
+	var tm *time.Timer
+	tm = time.AfterFunc(idle, func() {
+		select {
+		case <-t.done:
+			return
+		default:
+		}
+		if rest := time.Until(time.Unix(0, t.lastActive.Load()).Add(idle)); rest > 0 {
+			tm.Reset(rest)
+			return
+		}
+		t.finish()
+	})
+}
+
+// pump copies what src has to dst until src would block, then re-arms
+// src in the reactor. It runs on a short-lived goroutine per wake-up.
+func (d *dir) pump() {
+	t := d.t
+	buf := getBuf()
+	for {
+		var n int
+		var rerr error
+		err := d.raw.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), *buf)
+			return true
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err == syscall.EAGAIN || err == syscall.EWOULDBLOCK {
+			break
+		}
+		if err != nil {
+			putBuf(buf)
+			d.end()
+			t.abort()
+			return
+		}
+		if n == 0 {
+			putBuf(buf)
+			d.halfClose()
+			d.end()
+			return
+		}
+		t.lastActive.Store(time.Now().UnixNano())
+		data := (*buf)[:n]
+		cut := false
+		if t.ws {
+			if d.closing.Load() {
+				data, cut = d.feedUntilBoundary(data)
+			} else {
+				d.scan.Feed(data)
+			}
+		}
+		if err := d.write(data); err != nil {
+			putBuf(buf)
+			d.end()
+			t.abort()
+			return
+		}
+		if cut {
+			putBuf(buf)
+			d.state.Store(dirOwned)
+			d.sendClose()
+			d.end()
+			return
+		}
+	}
+	putBuf(buf)
+	if d.closing.Load() {
+		d.state.Store(dirOwned)
+		d.run()
+		return
+	}
+	d.state.Store(dirArmed)
+	if err := t.p.reactor.arm(d); err != nil {
+		if d.state.CompareAndSwap(dirArmed, dirOwned) {
+			d.run()
+		}
+		return
+	}
+	// CloseTunnels may have set closing while we were pumping and found the
+	// direction busy: take it over now unless a new pump already did.
+	if d.closing.Load() && d.state.CompareAndSwap(dirArmed, dirOwned) {
+		d.run()
+	}
 }
 
 // errClosing: the read was interrupted by CloseTunnels.
 var errClosing = errors.New("proxy: tunnel closing")
 
-// run copies src to dst until EOF, an error, or a graceful close.
+// run copies src to dst on a goroutine of its own until EOF, an error, or
+// a graceful close; it is used without a reactor and for the graceful close.
 func (d *dir) run() {
+	defer d.end()
 	t := d.t
 	for {
 		if idle := t.p.cfg.TunnelIdleTimeout; idle > 0 && !d.closing.Load() {
@@ -276,11 +407,11 @@ func (d *dir) halfClose() {
 	t := d.t
 	if cw, ok := d.dst.(interface{ CloseWrite() error }); ok && !t.halfClosed.Swap(true) {
 		_ = cw.CloseWrite()
-		other := &t.up
-		if d == &t.up {
-			other = &t.down
+		t.mu.Lock()
+		if t.halfTimer == nil {
+			t.halfTimer = time.AfterFunc(t.p.cfg.WriteTimeout, t.finish)
 		}
-		_ = other.src.SetReadDeadline(time.Now().Add(t.p.cfg.WriteTimeout))
+		t.mu.Unlock()
 		return
 	}
 	t.abort()
@@ -367,7 +498,13 @@ func (p *Proxy) CloseTunnels(ctx context.Context) error {
 		for _, d := range []*dir{&t.up, &t.down} {
 			d.deadline.Store(deadline.UnixNano())
 			d.closing.Store(true)
-			_ = d.src.SetReadDeadline(aLongTimeAgo) // wake the waiting goroutine
+			switch {
+			case d.state.CompareAndSwap(dirArmed, dirOwned):
+				p.spawn(d.run) // idle in the reactor: a goroutine takes over
+			case d.state.Load() == dirOwned:
+				_ = d.src.SetReadDeadline(aLongTimeAgo) // wake the waiting goroutine
+			}
+			// dirPumping: the pump sees closing when it stops copying.
 		}
 	}
 	if p.testHookClosing != nil {
