@@ -312,7 +312,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	s.servePoll(w, r, c)
 }
 
-func (s *Server) wsConfig(origin string) ws.Config {
+func (s *Server) wsConfig() ws.Config {
 	return ws.Config{MaxMessageBytes: s.cfg.MaxPayloadBytes, WriteTimeout: s.cfg.WriteTimeout}
 }
 
@@ -329,7 +329,7 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, orig
 	if !s.wsOriginOK(w, origin) {
 		return
 	}
-	wsc, err := ws.Accept(w, r, s.wsConfig(origin))
+	wsc, err := ws.Accept(w, r, s.wsConfig())
 	if err != nil {
 		return // Accept answered
 	}
@@ -366,7 +366,7 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, c *Conn, o
 		writeError(w, codeBadRequest)
 		return
 	}
-	wsc, err := ws.Accept(w, r, s.wsConfig(origin))
+	wsc, err := ws.Accept(w, r, s.wsConfig())
 	if err != nil {
 		c.mu.Lock()
 		if c.upgrade == upAccepted && c.probe == nil {
