@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +62,7 @@ type Tracker struct {
 // view is the list as last sent: JSON for GET <path>/servers and the
 // `servers` packet for new clients, both encoded once.
 type view struct {
-	json []byte
+	json []byte // with a trailing newline
 	enc  *sio.Encoded
 	n    int // entries listed
 }
@@ -287,7 +288,7 @@ func (t *Tracker) buildViewLocked() {
 	if err != nil {
 		panic(fmt.Sprintf("tracker: encode list: %v", err))
 	}
-	t.view.Store(&view{json: raw, enc: p, n: len(list)})
+	t.view.Store(&view{json: append(raw, '\n'), enc: p, n: len(list)})
 }
 
 func encode(event string, e entry) (*sio.Encoded, error) {
@@ -382,10 +383,10 @@ func (t *Tracker) serveList(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", fmt.Sprint(len(body)+1))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(append(body[:len(body):len(body)], '\n'))
+		_, _ = w.Write(body)
 	}
 }
 
