@@ -248,3 +248,27 @@ func FuzzParseOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestClientPollingRespectsMaxPayload: the polling client splits its queue
+// into POSTs no larger than the server's maxPayload instead of tripping 413.
+func TestClientPollingRespectsMaxPayload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{MaxPayloadBytes: 100, PingInterval: time.Hour})
+	c, _ := dialClient(t, f, DialConfig{Polling: true, Config: Config{Transports: []string{"polling"}}})
+	recv(t, f.rec.conns, "accept")
+	msgs := make([]Message, 10)
+	for i := range msgs {
+		msgs[i] = Message{Data: bytes.Repeat([]byte{'a' + byte(i)}, 40)}
+	}
+	if err := c.Send(msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range msgs {
+		f.rec.wantMsg(t, string(msgs[i].Data), false)
+	}
+	select {
+	case r := <-f.rec.closes:
+		t.Fatalf("session closed: %s", r)
+	default:
+	}
+}
