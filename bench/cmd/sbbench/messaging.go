@@ -2,23 +2,506 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// messagingScenario is the extension point for issue 4 (300 users on three
-// backends; direct and public messages at paced rates, zero loss, p99 ≤ 10
-// ms; against three socket.io servers with @socket.io/redis-adapter and a
-// local redis-server) and, with Go backends on the SDK, issue 6 (`sdk`).
-// It is registered so that `sbbench list` shows it; Run reports that it is
-// not written yet. See bench/README.md, "Adding a scenario".
-type messagingScenario struct{}
+// messagingScenario is issue 4's benchmark: 300 users on three backends,
+// paced direct messages (and public messages) with zero loss and p99 ≤ 10 ms,
+// side by side:
+//   - "ref": three socket.io@4.8.4 servers (bench/node/msg-ref-server.js)
+//     with @socket.io/redis-adapter and a local redis-server;
+//   - "switchboard": Switchboard with three Node backends on the stock
+//     client (examples/chat/backend.js), as the original runs them.
+//
+// Both sides speak one user protocol (login, dm, pub → msg), so one user
+// client (bench/node/msg-users.js) drives both. Issue 6 (`sdk`) adds a side
+// whose backends are Go programs on the SDK: add it to sides() below.
+type messagingScenario struct {
+	sides     string
+	kinds     string
+	dmRates   string
+	pubRates  string
+	dur       time.Duration
+	settle    time.Duration
+	users     int
+	userProcs int
+	p99Max    time.Duration
+	keepGoing bool
+	warmup    time.Duration
+	sbBin     string
+	sbBackend string
+	redisPort int
+	sbPort    int
+	sbAdmin   string
+}
 
 func (s *messagingScenario) Name() string { return "messaging" }
 func (s *messagingScenario) Summary() string {
-	return "issue 4: paced direct/public messages across 3 backends vs socket.io + redis-adapter (not written yet)"
+	return "issue 4: paced direct/public messages, 300 users on 3 backends: Switchboard vs socket.io + redis-adapter"
 }
-func (s *messagingScenario) Flags(fs *flag.FlagSet) {}
+
+func (s *messagingScenario) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.sides, "sides", "ref,switchboard", "sides: ref (socket.io + redis adapter), switchboard")
+	fs.StringVar(&s.kinds, "kinds", "dm,pub", "message kinds: dm (direct), pub (public)")
+	fs.StringVar(&s.dmRates, "dm-rates", "1000,2000,4000,6000,8000,12000,16000,20000", "paced direct messages/s to try, ascending")
+	fs.StringVar(&s.pubRates, "pub-rates", "10,20,50,100,200", "paced public messages/s to try (deliveries = rate × (users−1))")
+	fs.DurationVar(&s.dur, "d", 10*time.Second, "paced sending time per step")
+	fs.DurationVar(&s.settle, "settle", 2*time.Second, "wait after the last send before counting")
+	fs.IntVar(&s.users, "users", 300, "users (user i on backend i mod 3)")
+	fs.IntVar(&s.userProcs, "user-procs", 3, "user client processes")
+	fs.DurationVar(&s.p99Max, "p99-max", 10*time.Millisecond, "p99 bound for a passing step")
+	fs.BoolVar(&s.keepGoing, "keep-going", false, "try every rate even after a side failed one")
+	fs.DurationVar(&s.warmup, "warmup", 3*time.Second, "unrecorded warm-up step per side and kind at the lowest rate (JIT, pools); 0: none")
+	fs.StringVar(&s.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard)")
+	fs.StringVar(&s.sbBackend, "sb-backend", "examples/chat/backend.js", "Node backend for the switchboard side (relative to the repo root)")
+	fs.IntVar(&s.redisPort, "redis-port", 6390, "redis-server port for the reference side")
+	fs.IntVar(&s.sbPort, "sb-port", 8090, "Switchboard port")
+	fs.StringVar(&s.sbAdmin, "sb-admin", "127.0.0.1:9190", "Switchboard admin address")
+}
+
+// msgSide is one system under test.
+type msgSide struct {
+	Name   string
+	Ports  []int // user-facing backend ports
+	procs  []*Proc
+	sb     *Proc // the Switchboard process (its own CPU is reported apart)
+	skip   string
+	failed map[string]bool // kind → a step failed
+}
+
+// MsgUsersResult is msg-users.js's JSON line.
+type MsgUsersResult struct {
+	Sent       int64            `json:"sent"`
+	Received   int64            `json:"received"`
+	Errors     int64            `json:"errors"`
+	SendErrors int64            `json:"send_errors"`
+	LateTicks  int64            `json:"late_ticks"`
+	Secs       float64          `json:"secs"`
+	Busy       float64          `json:"busy"`
+	Hist       map[string]int64 `json:"hist"`
+}
+
+// MsgStep is one (side, kind, rate) step.
+type MsgStep struct {
+	Side         string  `json:"side"`
+	Kind         string  `json:"kind"`
+	Rate         float64 `json:"rate"` // offered messages/s
+	Sent         int64   `json:"sent"`
+	Expected     int64   `json:"expected"` // deliveries expected
+	Delivered    int64   `json:"delivered"`
+	Lost         int64   `json:"lost"`
+	SendErrors   int64   `json:"send_errors"`
+	ClientErrors int64   `json:"client_errors"`
+	LateTicks    int64   `json:"late_ticks"`
+	P50us        float64 `json:"p50_us"`
+	P99us        float64 `json:"p99_us"`
+	MaxUs        float64 `json:"max_us"`
+	SideCPU      float64 `json:"side_cpu_secs"`  // backends + redis or Switchboard
+	UsersCPU     float64 `json:"users_cpu_secs"` // user clients over their load window
+	HubCPU       float64 `json:"hub_cpu_secs"`   // Switchboard alone (switchboard side)
+	Pass         bool    `json:"pass"`
+	Why          string  `json:"why,omitempty"`
+}
+
 func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) {
-	return nil, errors.New("messaging: not implemented yet (issue 4)")
+	QuickDefault(env, "d", &s.dur, 3*time.Second)
+	QuickDefault(env, "dm-rates", &s.dmRates, "1000")
+	QuickDefault(env, "pub-rates", &s.pubRates, "10")
+	var steps []MsgStep
+	raw := map[string]any{"config": map[string]any{"users": s.users, "user_procs": s.userProcs, "d": s.dur.String(),
+		"settle": s.settle.String(), "p99_max": s.p99Max.String()}, "steps": &steps}
+	rep := &Report{Title: "messaging: Switchboard vs socket.io + redis-adapter (issue 4)", Raw: raw}
+	if _, err := os.Stat(filepath.Join(env.Root, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+		return nil, fmt.Errorf("npm modules missing: run npm ci")
+	}
+	var sides []*msgSide
+	for _, n := range strings.Split(s.sides, ",") {
+		switch strings.TrimSpace(n) {
+		case "ref":
+			sides = append(sides, &msgSide{Name: "ref", Ports: []int{8301, 8302, 8303}, failed: map[string]bool{}})
+		case "switchboard":
+			sides = append(sides, &msgSide{Name: "switchboard", Ports: []int{8311, 8312, 8313}, failed: map[string]bool{}})
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown side %q", n)
+		}
+	}
+	for _, sd := range sides {
+		var err error
+		if sd.Name == "ref" {
+			err = s.startRef(ctx, env, sd)
+		} else {
+			err = s.startSwitchboard(ctx, env, sd)
+		}
+		if err != nil {
+			sd.skip = err.Error()
+			fmt.Fprintf(os.Stderr, "sbbench: side %s skipped: %v\n", sd.Name, err)
+		}
+	}
+	rep.Sections = append(rep.Sections, Section{Notes: []string{
+		fmt.Sprintf("%d users (stock socket.io-client, WebSocket) in %d processes, user i on backend i mod 3; each step sends for %s at a paced rate (1 ms pacer) then waits %s", s.users, s.userProcs, s.dur, s.settle),
+		"dm: each message from a user (round robin) to a random other user; pub: to every user but the sender (deliveries = messages × (users − 1))",
+		fmt.Sprintf("a step passes with zero loss, no send error and p99 ≤ %s; latency = receive − send on CLOCK_MONOTONIC across processes", s.p99Max),
+		"side CPU: every process of the side (ref: 3 servers + redis-server; switchboard: 3 backends + Switchboard) from the step's start to its end; per delivered message",
+	}})
+	for _, kind := range strings.Split(s.kinds, ",") {
+		kind = strings.TrimSpace(kind)
+		rl := s.dmRates
+		if kind == "pub" {
+			rl = s.pubRates
+		}
+		for ri, rs := range strings.Split(rl, ",") {
+			rate, err := strconv.ParseFloat(strings.TrimSpace(rs), 64)
+			if err != nil || rate <= 0 {
+				return rep, fmt.Errorf("bad rate %q", rs)
+			}
+			if ri == 0 && s.warmup > 0 {
+				for _, sd := range sides {
+					if sd.skip != "" || ctx.Err() != nil {
+						continue
+					}
+					d := s.dur
+					s.dur = s.warmup
+					st, err := s.step(ctx, env, sd, kind, rate)
+					s.dur = d
+					fmt.Fprintf(os.Stderr, "msg %-11s %-3s warm-up at %.0f/s: delivered %d lost %d p99 %.0f µs (not recorded) %v\n", sd.Name, kind, rate, st.Delivered, st.Lost, st.P99us, err)
+				}
+			}
+			for i := range sides {
+				sd := sides[(i+ri)%len(sides)]
+				if sd.skip != "" || (sd.failed[kind] && !s.keepGoing) || ctx.Err() != nil {
+					continue
+				}
+				st, err := s.step(ctx, env, sd, kind, rate)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "sbbench: %s %s %.0f/s: %v\n", sd.Name, kind, rate, err)
+					st = MsgStep{Side: sd.Name, Kind: kind, Rate: rate, Why: err.Error(), P99us: math.NaN(), P50us: math.NaN(), MaxUs: math.NaN()}
+				}
+				if !st.Pass {
+					sd.failed[kind] = true
+				}
+				steps = append(steps, st)
+				fmt.Fprintf(os.Stderr, "msg %-11s %-3s rate %6.0f delivered %8d lost %6d p99 %8.0f µs side CPU %6.1f µs/msg pass %v %s\n",
+					sd.Name, kind, rate, st.Delivered, st.Lost, st.P99us, perMsgUs(st.SideCPU, st.Delivered), st.Pass, st.Why)
+			}
+		}
+	}
+	s.report(rep, steps, sides)
+	for _, sd := range sides {
+		if sd.skip != "" {
+			rep.Sections = append(rep.Sections, Section{Heading: "Skipped", Notes: []string{sd.Name + ": " + shortErr(sd.skip)}})
+		}
+	}
+	return rep, nil
+}
+
+func perMsgUs(cpu float64, n int64) float64 {
+	if n <= 0 {
+		return math.NaN()
+	}
+	return cpu / float64(n) * 1e6
+}
+
+func (s *messagingScenario) report(rep *Report, steps []MsgStep, sides []*msgSide) {
+	tb := &Table{Header: []string{"side", "kind", "offered msg/s", "deliveries", "lost", "p50 µs", "p99 µs", "side CPU µs/delivery", "+ users µs/delivery", "Switchboard µs/relayed msg", "pass"}}
+	best := map[string]float64{}
+	for _, st := range steps {
+		hub := "–"
+		if st.Side == "switchboard" {
+			hub = fmtF(perMsgUs(st.HubCPU, st.Sent), 2)
+		}
+		pass := passFail(st.Pass)
+		if !st.Pass && st.Why != "" {
+			pass += ": " + shortErr(st.Why)
+		}
+		tb.AddRow(st.Side, st.Kind, fmtK(st.Rate), fmtK(float64(st.Delivered)), strconv.FormatInt(st.Lost, 10),
+			fmtF(st.P50us, 0), fmtF(st.P99us, 0), fmtF(perMsgUs(st.SideCPU, st.Delivered), 1),
+			fmtF(perMsgUs(st.SideCPU+st.UsersCPU, st.Delivered), 1), hub, pass)
+		if st.Pass {
+			k := st.Side + "/" + st.Kind
+			best[k] = math.Max(best[k], st.Rate)
+		}
+	}
+	var notes []string
+	keys := make([]string, 0, len(best))
+	for k := range best {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		notes = append(notes, fmt.Sprintf("highest passing paced rate %s: %s msg/s", k, fmtK(best[k])))
+	}
+	rep.Sections = append(rep.Sections, Section{Heading: "Paced steps", Notes: notes, Table: tb})
+}
+
+func (s *messagingScenario) startRef(ctx context.Context, env *Env, sd *msgSide) error {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("redis-server not installed")
+	}
+	raddr := fmt.Sprintf("127.0.0.1:%d", s.redisPort)
+	if !portFree(raddr) {
+		return fmt.Errorf("%s in use", raddr)
+	}
+	dir := filepath.Join(env.Tmp, "redis")
+	os.MkdirAll(dir, 0o755)
+	r, err := env.Start(ProcSpec{Name: "redis", Argv: []string{"redis-server", "--port", strconv.Itoa(s.redisPort), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}})
+	if err != nil {
+		return err
+	}
+	sd.procs = append(sd.procs, r)
+	if err := waitTCP(ctx, raddr, 10*time.Second, r); err != nil {
+		return err
+	}
+	for _, port := range sd.Ports {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if !portFree(addr) {
+			return fmt.Errorf("%s in use", addr)
+		}
+		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("ref-%d", port), Argv: []string{"node",
+			filepath.Join(env.Root, "bench", "node", "msg-ref-server.js"), "--port", strconv.Itoa(port), "--redis", "redis://" + raddr}})
+		if err != nil {
+			return err
+		}
+		sd.procs = append(sd.procs, p)
+		if err := waitHTTP(ctx, fmt.Sprintf("http://%s/_stats", addr), 15*time.Second, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *msgSide) error {
+	bin := s.sbBin
+	if bin == "" {
+		bin = filepath.Join(env.BinDir, "switchboard")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/switchboard")
+		cmd.Dir = env.Root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build ./cmd/switchboard: %s", strings.TrimSpace(string(out)))
+		}
+	}
+	backendJS := filepath.Join(env.Root, s.sbBackend)
+	if _, err := os.Stat(backendJS); err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", s.sbPort)
+	if !portFree(addr) {
+		return fmt.Errorf("%s in use", addr)
+	}
+	sb, err := env.Start(ProcSpec{Name: "switchboard-msg", Argv: []string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(s.sbPort),
+		"--admin", s.sbAdmin, "--log-level", "warn"}})
+	if err != nil {
+		return err
+	}
+	sd.sb = sb
+	sd.procs = append(sd.procs, sb)
+	if err := waitTCP(ctx, addr, 15*time.Second, sb); err != nil {
+		return err
+	}
+	for _, port := range sd.Ports {
+		baddr := fmt.Sprintf("127.0.0.1:%d", port)
+		if !portFree(baddr) {
+			return fmt.Errorf("%s in use", baddr)
+		}
+		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("sb-backend-%d", port), Capture: true, Argv: []string{"node", backendJS},
+			Env: []string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "SB_URL=http://" + addr}})
+		if err != nil {
+			return err
+		}
+		sd.procs = append(sd.procs, p)
+		// The backend logs "registered as ..." once Switchboard acked its address.
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err = waitContains(wctx, p, "registered")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("backend %d did not register with Switchboard: %w", port, err)
+		}
+	}
+	return nil
+}
+
+// waitContains waits for a stdout line containing sub.
+func waitContains(ctx context.Context, p *Proc, sub string) error {
+	for {
+		select {
+		case l, ok := <-p.Lines:
+			if !ok {
+				return fmt.Errorf("%s exited (see %s)", p.Name, p.Log)
+			}
+			if strings.Contains(l, sub) {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (see %s)", p.Name, ctx.Err(), p.Log)
+		}
+	}
+}
+
+func sideCPU(procs []*Proc) int64 {
+	var t int64
+	for _, p := range procs {
+		t += SampleTree(p.PID()).CPUTicks
+	}
+	return t
+}
+
+// step runs one paced load on sd.
+func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kind string, rate float64) (MsgStep, error) {
+	st := MsgStep{Side: sd.Name, Kind: kind, Rate: rate}
+	var ports []string
+	for _, p := range sd.Ports {
+		ports = append(ports, strconv.Itoa(p))
+	}
+	procs := max(1, min(s.userProcs, s.users))
+	var users []*Proc
+	defer func() {
+		for _, u := range users {
+			u.Stop()
+		}
+	}()
+	per := (s.users + procs - 1) / procs
+	// Users connect and log in first; the start time is passed on the
+	// command line, far enough ahead for every login.
+	lead := 5*time.Second + time.Duration(s.users)*10*time.Millisecond
+	startAt := time.Now().Add(lead)
+	for i := range procs {
+		from := i * per
+		count := min(per, s.users-from)
+		if count <= 0 {
+			break
+		}
+		u, err := env.Start(ProcSpec{Name: fmt.Sprintf("users-%s-%s-%.0f-%d", sd.Name, kind, rate, i), Capture: true, Argv: []string{"node",
+			filepath.Join(env.Root, "bench", "node", "msg-users.js"), "--ports", strings.Join(ports, ","), "--users", strconv.Itoa(s.users),
+			"--from", strconv.Itoa(from), "--count", strconv.Itoa(count), "--kind", kind,
+			"--rate", fmt.Sprintf("%g", rate/float64(procs)), "--duration", fmt.Sprintf("%g", s.dur.Seconds()),
+			"--start-at", strconv.FormatInt(startAt.UnixMilli(), 10), "--settle", fmt.Sprintf("%g", s.settle.Seconds())}})
+		if err != nil {
+			return st, err
+		}
+		users = append(users, u)
+	}
+	for _, u := range users {
+		wctx, cancel := context.WithTimeout(ctx, lead)
+		l, err := u.WaitLine(wctx, "ready ")
+		cancel()
+		if err != nil {
+			return st, fmt.Errorf("users not logged in before the start: %w", err)
+		}
+		var n int
+		fmt.Sscanf(l, "ready %d", &n)
+		if n == 0 {
+			return st, fmt.Errorf("%s: no user logged in (see %s)", u.Name, u.Log)
+		}
+	}
+	if err := sleepCtx(ctx, time.Until(startAt)); err != nil {
+		return st, err
+	}
+	c0 := sideCPU(sd.procs)
+	var h0 int64
+	if sd.sb != nil {
+		h0 = SampleTree(sd.sb.PID()).CPUTicks
+	}
+	hist := map[int64]int64{}
+	for _, u := range users {
+		var res MsgUsersResult
+		wctx, cancel := context.WithTimeout(ctx, s.dur+s.settle+60*time.Second)
+		for {
+			var line string
+			var ok bool
+			select {
+			case line, ok = <-u.Lines:
+			case <-wctx.Done():
+			}
+			if !ok || wctx.Err() != nil {
+				break
+			}
+			if strings.HasPrefix(line, "{") {
+				json.Unmarshal([]byte(line), &res)
+			}
+		}
+		cancel()
+		st.Sent += res.Sent
+		st.Delivered += res.Received
+		st.SendErrors += res.SendErrors
+		st.ClientErrors += res.Errors
+		st.LateTicks += res.LateTicks
+		st.UsersCPU += res.Busy * res.Secs
+		for k, v := range res.Hist {
+			b, _ := strconv.ParseInt(k, 10, 64)
+			hist[b] += v
+		}
+		if res.Secs == 0 {
+			st.ClientErrors++
+		}
+	}
+	st.SideCPU = float64(sideCPU(sd.procs)-c0) / clkTck
+	if sd.sb != nil {
+		st.HubCPU = float64(SampleTree(sd.sb.PID()).CPUTicks-h0) / clkTck
+	}
+	st.Expected = st.Sent
+	if kind == "pub" {
+		st.Expected = st.Sent * int64(s.users-1)
+	}
+	st.Lost = st.Expected - st.Delivered
+	st.P50us, st.P99us, st.MaxUs = bucketQuantile(hist, 0.5), bucketQuantile(hist, 0.99), bucketQuantile(hist, 1)
+	var why []string
+	if st.Lost != 0 {
+		why = append(why, fmt.Sprintf("lost %d", st.Lost))
+	}
+	if st.SendErrors+st.ClientErrors > 0 {
+		why = append(why, fmt.Sprintf("%d send/client errors", st.SendErrors+st.ClientErrors))
+	}
+	if st.P99us > float64(s.p99Max.Microseconds()) {
+		why = append(why, "p99 over bound")
+	}
+	if st.LateTicks > 0 {
+		why = append(why, "sender fell behind the pace")
+	}
+	st.Pass = len(why) == 0
+	st.Why = strings.Join(why, ", ")
+	return st, nil
+}
+
+// bucketQuantile returns quantile q of a histogram keyed by bucket lower
+// bound (µs), reporting the bucket's upper bound.
+func bucketQuantile(h map[int64]int64, q float64) float64 {
+	var n int64
+	keys := make([]int64, 0, len(h))
+	for k, v := range h {
+		keys = append(keys, k)
+		n += v
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	slices.Sort(keys)
+	rank := int64(q*float64(n)) + 1
+	if rank > n {
+		rank = n
+	}
+	var seen int64
+	for _, k := range keys {
+		seen += h[k]
+		if seen >= rank {
+			switch {
+			case k < 10000:
+				return float64(k + 10)
+			case k < 100000:
+				return float64(k + 100)
+			}
+			return float64(k + 1000)
+		}
+	}
+	return float64(keys[len(keys)-1])
 }

@@ -378,6 +378,7 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration, p *Proc) e
 	c := &http.Client{Timeout: time.Second}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	last := "no answer"
 	for {
 		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 		resp, err := c.Do(req)
@@ -387,10 +388,13 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration, p *Proc) e
 			if resp.StatusCode < 500 {
 				return nil
 			}
+			last = "status " + resp.Status
+		} else {
+			last = err.Error()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", url, ctx.Err(), err)
+			return fmt.Errorf("waiting for %s: %w (last: %s)", url, ctx.Err(), last)
 		case <-doneOrNil(p):
 			return fmt.Errorf("%s exited while waiting for %s (see %s)", p.Name, url, p.Log)
 		case <-tick.C:

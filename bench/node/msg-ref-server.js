@@ -1,0 +1,76 @@
+// Reference side of the `messaging` benchmark (issue 4): one of three
+// socket.io@4.8.4 servers sharing users through @socket.io/redis-adapter and
+// a local redis-server. It speaks the same user protocol as
+// examples/chat/backend.js (the Switchboard side), so one user client drives
+// both:
+//   login (name, ack)        -> ack {ok:true, name}; the socket joins room "u:<name>"
+//   dm    ({to, text}, ack)  -> "msg" {kind:'dm', from, text} to the user's sockets on any server
+//   pub   ({text}, ack)      -> "msg" {kind:'pub', from, text} to every user but the sender
+//   node bench/node/msg-ref-server.js --port 8301 --redis redis://127.0.0.1:6390
+'use strict';
+const http = require('http');
+const { Server } = require('socket.io');
+const { createAdapter } = require('@socket.io/redis-adapter');
+const { createClient } = require('redis');
+
+const a = parseArgs(process.argv.slice(2), { port: 8301, host: '127.0.0.1', redis: 'redis://127.0.0.1:6390', max: 7200 });
+let dms = 0;
+let pubs = 0;
+
+async function main() {
+  const pub = createClient({ url: a.redis });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', (e) => console.error('redis:', e.message));
+  await Promise.all([pub.connect(), sub.connect()]);
+  const httpServer = http.createServer((req, res) => {
+    if (req.url === '/_stats') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ dms, pubs }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  const io = new Server(httpServer, { serveClient: false, adapter: createAdapter(pub, sub) });
+  const ok = (ack, v) => { if (typeof ack === 'function') ack(v); };
+  io.on('connection', (socket) => {
+    socket.on('login', (name, ack) => {
+      if (typeof name !== 'string' || name.length === 0 || name.length > 64) return ok(ack, { ok: false, code: 'INVALID_NAME' });
+      socket.data.name = name;
+      socket.join('u:' + name);
+      ok(ack, { ok: true, name });
+    });
+    socket.on('dm', (m, ack) => {
+      const from = socket.data.name;
+      if (!from || !m || typeof m.to !== 'string' || typeof m.text !== 'string') return ok(ack, { ok: false, code: 'BAD_REQUEST' });
+      dms++;
+      io.to('u:' + m.to).emit('msg', { kind: 'dm', from, text: m.text });
+      ok(ack, { ok: true });
+    });
+    socket.on('pub', (m, ack) => {
+      const from = socket.data.name;
+      if (!from || !m || typeof m.text !== 'string') return ok(ack, { ok: false, code: 'BAD_REQUEST' });
+      pubs++;
+      socket.broadcast.emit('msg', { kind: 'pub', from, text: m.text });
+      ok(ack, { ok: true });
+    });
+  });
+  httpServer.listen(a.port, a.host, () => console.log(`listening ${a.host}:${a.port}`));
+  const stop = () => { io.close(); pub.quit().catch(() => {}); sub.quit().catch(() => {}); setTimeout(() => process.exit(0), 200); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  setTimeout(stop, a.max * 1000).unref();
+}
+
+function parseArgs(argv, def) {
+  const out = Object.assign({}, def);
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) continue;
+    const v = m[2] !== undefined ? m[2] : argv[++i];
+    out[m[1]] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  }
+  return out;
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
