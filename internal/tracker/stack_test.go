@@ -1,0 +1,182 @@
+package tracker
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/balance"
+	"github.com/switchboard-lb/switchboard/internal/control"
+	"github.com/switchboard-lb/switchboard/internal/engine"
+	"github.com/switchboard-lb/switchboard/internal/engine/memory"
+	"github.com/switchboard-lb/switchboard/internal/proxy"
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
+)
+
+// stack is Switchboard's main listener as internal/app wires it for the
+// tracker layouts: the /list channel (control + router + memory engine),
+// the tracker, and (unless trackerOnly) the proxy for every other path.
+// It stands in for the binary while app does not wire control and tracker
+// yet; the routing is app's: exact paths, everything else to the proxy.
+type stack struct {
+	URL string
+	Reg *backend.Registry
+	Tr  *Tracker
+}
+
+func startStack(tb testing.TB, trackerOnly bool) *stack {
+	tb.Helper()
+	reg := backend.NewRegistry()
+	var rt *router.Router
+	pres := memory.NewPresence(memory.PresenceConfig{OnExpire: func(name string, h engine.Holder) { rt.OnExpire(name, h) }})
+	rooms := memory.NewRooms()
+	rt = router.New(router.Config{}, pres, rooms, nil)
+	ch, err := control.New(control.Config{}, reg, rt, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr, err := New(Config{}, reg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var px *proxy.Proxy
+	exact := map[string]http.Handler{"/list": ch, "/list/": ch, "/tracker": tr, "/tracker/": tr, "/tracker/servers": tr}
+	var fallback http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not found: switchboard runs in tracker-only mode and proxies no path", http.StatusNotFound)
+	})
+	if !trackerOnly {
+		px, err = proxy.New(proxy.Config{}, reg, balance.NewSmoothWRR(), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fallback = px
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := exact[r.URL.Path]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		fallback.ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	tb.Cleanup(func() {
+		// app's order: listeners, tunnels, channel sessions, tracker, engine.
+		srv.CloseClientConnections()
+		if px != nil {
+			_ = px.CloseTunnels(context.Background())
+			_ = px.Close()
+		}
+		_ = ch.Close(context.Background())
+		cancel()
+		<-done
+		tr.Close()
+		srv.Close()
+		_ = pres.Close(context.Background())
+		_ = rooms.Close(context.Background())
+	})
+	return &stack{URL: srv.URL, Reg: reg, Tr: tr}
+}
+
+// freePorts returns n consecutive free loopback ports after a base port
+// (base+1 .. base+n), as the example's scripts want them.
+func freePorts(tb testing.TB, n int) (base int) {
+	tb.Helper()
+	for range 50 {
+		base = 20000 + rand.IntN(30000)
+		ok := true
+		for p := base + 1; p <= base+n && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			_ = l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	tb.Fatal("no free port range")
+	return 0
+}
+
+// artifactDir is where screenshots go: $SB_ARTIFACTS/<test> when set, else
+// the test's artifact directory (kept with go test -artifacts).
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("SB_ARTIFACTS"); d != "" {
+		d = filepath.Join(d, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.ArtifactDir()
+}
+
+const chromium = "/usr/bin/chromium"
+
+func needChromium(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("%s not installed (make test installs Debian's chromium): %v", chromium, err)
+	}
+}
+
+// runBrowserCheck runs examples/tracker/testdata/browser-check.js and
+// waits for its verdict, logging its steps.
+func runBrowserCheck(t *testing.T, env []string) {
+	n := testutil.StartNode(t, "examples/tracker/testdata/browser-check.js", append(env, "CHROMIUM="+chromium))
+	deadline := time.After(120 * time.Second)
+	for {
+		select {
+		case l, ok := <-n.Lines:
+			if !ok {
+				t.Fatalf("browser check exited without a verdict; stderr:\n%s", n.Stderr())
+			}
+			t.Log(l)
+			if l == "OK" {
+				return
+			}
+			if strings.HasPrefix(l, "FAIL") {
+				var rest []string
+				for more := range n.Lines {
+					rest = append(rest, more)
+				}
+				t.Fatalf("browser check failed: %s\n%s\nstderr:\n%s", l, strings.Join(rest, "\n"), n.Stderr())
+			}
+		case <-deadline:
+			t.Fatalf("browser check: no verdict within 120s; stderr:\n%s", n.Stderr())
+		}
+	}
+}
+
+// TestBrowserExample: headless Chromium loads examples/tracker's page from
+// Switchboard (proxy + tracker + /list channel), sees the three backends,
+// sees one go when it is SIGKILLed and come back when restarted, and gets
+// a message a user sent on one backend through every backend (the channel
+// relay of `broadcast`). The screenshot is kept as an artifact.
+func TestBrowserExample(t *testing.T) {
+	needChromium(t)
+	st := startStack(t, false)
+	base := freePorts(t, 3)
+	shot := filepath.Join(artifactDir(t), "tracker-page.png")
+	runBrowserCheck(t, []string{"SB_URL=" + st.URL, fmt.Sprintf("BASE_PORT=%d", base), "SCREENSHOT=" + shot})
+	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", shot)
+	if s := st.Tr.Stats(); s.UnknownEvents != 0 || s.Changes < 2 {
+		t.Fatalf("tracker stats %+v", s)
+	}
+}
