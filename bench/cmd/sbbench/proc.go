@@ -89,6 +89,12 @@ func StartProc(spec ProcSpec, logDir string) (*Proc, error) {
 		return nil, err
 	}
 	p.Log = filepath.Join(logDir, sanitize(spec.Name)+".log")
+	for i := 2; ; i++ { // a restarted process keeps its earlier log
+		if _, err := os.Stat(p.Log); err != nil {
+			break
+		}
+		p.Log = filepath.Join(logDir, fmt.Sprintf("%s.%d.log", sanitize(spec.Name), i))
+	}
 	lf, err := os.Create(p.Log)
 	if err != nil {
 		return nil, err

@@ -393,7 +393,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 			}
 			g := "n/a"
 			if ir.GoroutinesAfter > 0 {
-				g = fmtF(ir.GoroutinesPerConn, 2)
+				g = fmtF(ir.GoroutinesPerConn, 3)
 			}
 			conns := strconv.Itoa(ir.Conns)
 			if ir.Failed > 0 {
