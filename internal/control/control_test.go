@@ -395,3 +395,72 @@ func TestOrphanMailbox(t *testing.T) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestUnconfirmedGivenBack: a backend that announced ack:true receives
+// direct messages but dies before acking them (killed mid-processing); the
+// messages are not lost: the user's next holder gets them, in order.
+func TestUnconfirmedGivenBack(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := newPeer(t, h, "")
+	got := make(chan string, 16)
+	b.S.On("message", func(m sio.Message, ack sio.Ack) { got <- "seen" }) // never acks
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.C.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`); !r.OK {
+		t.Fatalf("address: %+v", r)
+	}
+	b.res(t, "join_subs", quote("bob"))
+	for i := range 3 {
+		if r := a.res(t, "message", fmt.Sprintf(`{"to":"bob","data":%d}`, i)); len(r.Delivered) != 1 {
+			t.Fatalf("delivered ack %+v", r)
+		}
+		<-got
+	}
+	_ = b.C.Close()
+	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	c := dialPeer(t, h, "")
+	c.register(t, "http://127.0.0.1:3003")
+	if r := c.res(t, "join_subs", quote("bob")); !r.OK {
+		t.Fatalf("re-claim %+v", r)
+	}
+	for i := range 3 {
+		if d := c.next(t); string(d.Data) != fmt.Sprint(i) {
+			t.Fatalf("given back %d = %s", i, d.Data)
+		}
+	}
+	c.none(t)
+}
+
+// TestConfirmedNotRepeated: acked messages are forgotten; nothing is given
+// back when such a backend ends.
+func TestConfirmedNotRepeated(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := newPeer(t, h, "")
+	got := make(chan string, 16)
+	b.S.On("message", func(m sio.Message, ack sio.Ack) { _ = ack(sio.Message{}); got <- "seen" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.C.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b.res(t, "join_subs", quote("bob"))
+	for range 3 {
+		a.res(t, "message", `{"to":"bob","data":1}`)
+		<-got
+	}
+	b.res(t, "join_room", quote("sync")) // acks were sent before this round trip's answer
+	_ = b.C.Close()
+	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	c := dialPeer(t, h, "")
+	c.register(t, "http://127.0.0.1:3003")
+	c.res(t, "join_subs", quote("bob"))
+	c.none(t)
+}

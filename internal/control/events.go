@@ -56,6 +56,7 @@ type addressOptions struct {
 	Weight *int            `json:"weight"`
 	URL    string          `json:"url"`
 	Meta   json.RawMessage `json:"meta"`
+	Ack    bool            `json:"ack"` // the backend acks direct `message` events
 }
 
 func (s *session) onAddress(m sio.Message, ack sio.Ack) {
@@ -127,6 +128,7 @@ func (s *session) onAddress(m sio.Message, ack sio.Ack) {
 		Meta:      opts.Meta,
 		Since:     time.Now(),
 	}
+	s.acks.Store(opts.Ack)
 	got, f := s.register(b)
 	if f != nil {
 		s.replyFail(ev, ack, f)

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,10 @@ type session struct {
 
 	id   atomic.Pointer[string] // backend ID once registered
 	addr atomic.Pointer[string] // announced address once registered
+	acks atomic.Bool            // the backend acks direct messages (address option ack:true)
+
+	unconf unconfirmed   // direct deliveries awaiting the backend's ack
+	slots  chan struct{} // bounds unconf (capacity Config.MaxUnconfirmed)
 }
 
 var _ router.Session = (*session)(nil)
@@ -47,10 +52,19 @@ func (s *session) Address() string {
 	return ""
 }
 
-// Deliver implements router.Session: it sends the `message` event, encoded
-// once per Delivery (shared by every receiver of a room or public message).
-// It blocks while the socket's queue is full (backpressure).
+// Deliver implements router.Session: it sends the `message` event. It
+// blocks while the socket's queue is full (backpressure).
+//
+// Room and public messages are encoded once per Delivery and shared by
+// every receiver. A direct message to a backend that announced `ack: true`
+// asks for an acknowledgement and stays unconfirmed until it arrives: if
+// the session ends first, the router gets it back (Redeliver) for the
+// recipient's mailbox, so a backend killed with messages in flight loses
+// none of them.
 func (s *session) Deliver(d *router.Delivery) error {
+	if d.To != nil && s.acks.Load() {
+		return s.deliverConfirmed(d)
+	}
 	enc, err := d.Encode(s.ch.encodeDelivery)
 	if err != nil {
 		return err
@@ -58,9 +72,63 @@ func (s *session) Deliver(d *router.Delivery) error {
 	return s.sock.Send(enc.Value.(*sio.Encoded))
 }
 
-// encodeDelivery builds the `message` event for d:
-// {id, from, backend, to, room, data}, data copied verbatim.
+// deliverConfirmed sends d asking for an ack; at most maxUnconfirmed wait
+// per session (more block the sender: backpressure, bounded by the stall
+// timeout, after which this session is cut off as a slow consumer).
+func (s *session) deliverConfirmed(d *router.Delivery) error {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(s.ch.stall)
+		select {
+		case s.slots <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			s.sock.Disconnect(sio.ReasonSlowConsumer)
+			return sio.ErrSlowConsumer
+		case <-s.sock.Done():
+			t.Stop()
+			return sio.ErrClosed
+		}
+	}
+	if !s.unconf.add(d) {
+		<-s.slots
+		return sio.ErrClosed
+	}
+	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
+	err := s.sock.EmitWithAckFunc("message", m, s.ch.cfg.AckWait, func(_ sio.Message, err error) {
+		if errors.Is(err, sio.ErrClosed) {
+			return // the session ended: endAs gives it back to the router
+		}
+		if err != nil {
+			s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", d.ID, "err", err)
+		}
+		if s.unconf.remove(d) {
+			<-s.slots
+		}
+	})
+	if err != nil {
+		if !s.unconf.remove(d) {
+			return nil // endAs already took it and gives it back
+		}
+		<-s.slots
+		return err
+	}
+	return nil
+}
+
+// encodeDelivery builds the shared `message` event for d.
 func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
+	enc, err := sio.Encode(c.cfg.Namespace, "message", sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments})
+	if err != nil {
+		return nil, err
+	}
+	return &router.Encoded{Value: enc}, nil
+}
+
+// deliveryJSON is the `message` payload: {id, from, backend, to, room,
+// data}, data copied verbatim.
+func deliveryJSON(d *router.Delivery) json.RawMessage {
 	buf := make([]byte, 0, 96+len(d.Data)+len(d.Backend))
 	buf = append(buf, `{"id":`...)
 	buf = strconv.AppendQuote(buf, d.ID)
@@ -72,10 +140,7 @@ func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
 	if d.To == nil {
 		buf = append(buf, "null"...)
 	} else {
-		to, err := json.Marshal(d.To)
-		if err != nil {
-			return nil, err
-		}
+		to, _ := json.Marshal(d.To) // []string always encodes
 		buf = append(buf, to...)
 	}
 	buf = append(buf, `,"room":`...)
@@ -87,11 +152,48 @@ func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
 		buf = append(buf, d.Data...)
 	}
 	buf = append(buf, '}')
-	enc, err := sio.Encode(c.cfg.Namespace, "message", sio.Message{Args: []json.RawMessage{buf}, Attachments: d.Attachments})
-	if err != nil {
-		return nil, err
+	return buf
+}
+
+// unconfirmed is a session's direct deliveries awaiting the backend's ack,
+// in delivery order.
+type unconfirmed struct {
+	mu     sync.Mutex // guards list, closed
+	list   []*router.Delivery
+	closed bool
+}
+
+func (u *unconfirmed) add(d *router.Delivery) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
 	}
-	return &router.Encoded{Value: enc}, nil
+	u.list = append(u.list, d)
+	return true
+}
+
+// remove reports whether d was still waiting.
+func (u *unconfirmed) remove(d *router.Delivery) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for i, x := range u.list {
+		if x == d {
+			u.list = append(u.list[:i], u.list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// take closes the set and returns what was waiting, oldest first.
+func (u *unconfirmed) take() []*router.Delivery {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closed = true
+	l := u.list
+	u.list = nil
+	return l
 }
 
 func appendNullableString(buf []byte, s string) []byte {
@@ -187,6 +289,10 @@ func (s *session) endAs(reason string) {
 	names, err := c.rt.Unregister(ctx, b.ID, reason)
 	if err != nil {
 		c.log.Warn("unregister session", "backend_id", b.ID, "err", err)
+	}
+	if pending := s.unconf.take(); len(pending) > 0 {
+		c.rt.Redeliver(ctx, b.ID, pending)
+		c.log.Info("unconfirmed messages given back", "backend_id", b.ID, "count", len(pending))
 	}
 	c.log.Info("backend left", "backend_id", b.ID, "backend_addr", b.URL.String(),
 		"reason", reason, "orphaned", len(names), "duration", time.Since(b.Since).Round(time.Millisecond))

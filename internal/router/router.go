@@ -623,3 +623,20 @@ func (r *Router) MailboxLen(name string) int {
 	defer r.mbMu.Unlock()
 	return r.mb.len(name)
 }
+
+// Redeliver gives back direct deliveries that session failedID accepted
+// (Deliver returned nil) but never confirmed before it ended — e.g. bytes
+// queued or in flight to a backend that was killed. Each recipient's copy
+// goes to its mailbox if the name is orphaned, or to its new holder if
+// another session claimed it meanwhile. Give them in the order they were
+// delivered: mailboxes keep routing order. Room and public deliveries (To
+// empty) are ignored: they are never kept for a backend that is gone.
+// Call it after Unregister(failedID).
+func (r *Router) Redeliver(ctx context.Context, failedID string, ds []*Delivery) {
+	for _, d := range ds {
+		if len(d.To) == 0 {
+			continue
+		}
+		r.rehold(ctx, failedID, d, nil)
+	}
+}
