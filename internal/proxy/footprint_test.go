@@ -99,7 +99,7 @@ func TestIdleTunnelFootprint(t *testing.T) {
 		mu.Unlock()
 	})
 	e.add(t, "a", "http://"+ln.Addr().String(), 1)
-	front := strings.TrimPrefix(e.front.URL, "http://")
+	front := strings.TrimPrefix(e.url, "http://")
 	// Warm up one tunnel so lazily created state is not counted.
 	open := func() net.Conn {
 		c, err := net.Dial("tcp", front)

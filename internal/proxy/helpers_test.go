@@ -24,8 +24,22 @@ func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
 type env struct {
 	reg   *backend.Registry
 	p     *Proxy
-	front *httptest.Server
+	front *httptest.Server // nil for the fast front end
+	srv   *Server          // the fast front end, nil for plain net/http
+	url   string           // the front end's base URL
 	c     *http.Client
+}
+
+// bothFronts runs fn behind our front end ("fast") and plain net/http
+// ("nethttp"), in parallel.
+func bothFronts(t *testing.T, fn func(t *testing.T)) {
+	t.Parallel()
+	for _, name := range []string{"fast", "nethttp"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t)
+		})
+	}
 }
 
 func testLogger() *slog.Logger {
@@ -42,13 +56,32 @@ func newEnv(tb testing.TB, cfg Config) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	front := httptest.NewServer(p)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
-	e := &env{reg: reg, p: p, front: front, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+	e := &env{reg: reg, p: p, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+	if strings.Contains(tb.Name()+"/", "/nethttp/") {
+		front := httptest.NewServer(p)
+		e.front = front
+		e.url = front.URL
+		tb.Cleanup(func() {
+			tr.CloseIdleConnections()
+			front.CloseClientConnections()
+			front.Close()
+			_ = p.Close()
+		})
+		return e
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.srv = NewServer(p, ServerConfig{}, p)
+	e.url = "http://" + ln.Addr().String()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = e.srv.Serve(ln) }()
 	tb.Cleanup(func() {
 		tr.CloseIdleConnections()
-		front.CloseClientConnections()
-		front.Close()
+		_ = e.srv.Close()
+		<-served
 		_ = p.Close()
 	})
 	return e
@@ -69,7 +102,7 @@ func (e *env) add(tb testing.TB, id, rawURL string, w int) *backend.Backend {
 // get performs a GET through the proxy and returns status, body.
 func (e *env) get(tb testing.TB, path string, hdr ...string) (*http.Response, string) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.front.URL+path, nil)
+	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-func TestWeightsFollowedExactly(t *testing.T) {
-	t.Parallel()
+func TestWeightsFollowedExactly(t *testing.T) { bothFronts(t, testWeightsFollowedExactly) }
+
+func testWeightsFollowedExactly(t *testing.T) {
 	e := newEnv(t, Config{})
 	for i, w := range []int{5, 1, 1} {
 		name := string(rune('a' + i))
@@ -32,10 +33,16 @@ func TestWeightsFollowedExactly(t *testing.T) {
 	if got.String() != "aabacaaaabacaa" {
 		t.Fatalf("sequence %s", got.String())
 	}
+	if e.srv != nil {
+		if fast, handoffs := e.srv.Stats(); fast != 14 || handoffs != 0 {
+			t.Fatalf("fast path served %d, handed off %d", fast, handoffs)
+		}
+	}
 }
 
-func TestEmptyPool503(t *testing.T) {
-	t.Parallel()
+func TestEmptyPool503(t *testing.T) { bothFronts(t, testEmptyPool503) }
+
+func testEmptyPool503(t *testing.T) {
 	e := newEnv(t, Config{})
 	res, body := e.get(t, "/x")
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" || body == "" {
@@ -43,8 +50,9 @@ func TestEmptyPool503(t *testing.T) {
 	}
 }
 
-func TestRequestAndResponseForwarded(t *testing.T) {
-	t.Parallel()
+func TestRequestAndResponseForwarded(t *testing.T) { bothFronts(t, testRequestAndResponseForwarded) }
+
+func testRequestAndResponseForwarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -60,15 +68,20 @@ func TestRequestAndResponseForwarded(t *testing.T) {
 	t.Cleanup(be.Close)
 	e.add(t, "a", be.URL, 1)
 
-	req, _ := http.NewRequest("POST", e.front.URL+"/p/a%2Fth?q=1&r=%20", strings.NewReader("hello body"))
+	req, _ := http.NewRequest("POST", e.url+"/p/a%2Fth?q=1&r=%20", strings.NewReader("hello body"))
 	res, body := e.do(t, req)
+	if e.srv != nil {
+		if _, handoffs := e.srv.Stats(); handoffs != 1 {
+			t.Fatalf("a request with a body was not handed to net/http (%d)", handoffs)
+		}
+	}
 	if res.StatusCode != 201 || body != "hello body" {
 		t.Fatalf("status %d body %q", res.StatusCode, body)
 	}
 	if res.Header.Get("X-Uri") != "/p/a%2Fth?q=1&r=%20" || res.Header.Get("X-Method") != "POST" {
 		t.Fatalf("uri %q", res.Header.Get("X-Uri"))
 	}
-	if res.Header.Get("X-Host") != strings.TrimPrefix(e.front.URL, "http://") {
+	if res.Header.Get("X-Host") != strings.TrimPrefix(e.url, "http://") {
 		t.Fatalf("host %q", res.Header.Get("X-Host"))
 	}
 	if got := res.Header.Values("Set-Cookie"); len(got) != 2 {
@@ -81,13 +94,13 @@ func TestRequestAndResponseForwarded(t *testing.T) {
 		_, _ = io.WriteString(pw, "part2")
 		_ = pw.Close()
 	}()
-	req, _ = http.NewRequest("PUT", e.front.URL+"/up", pr)
+	req, _ = http.NewRequest("PUT", e.url+"/up", pr)
 	res, body = e.do(t, req)
 	if body != "part1-part2" || res.Header.Get("X-Len") != "11 -1 chunked" {
 		t.Fatalf("chunked upload: %q %q", body, res.Header.Get("X-Len"))
 	}
 	// HEAD keeps Content-Length and has no body; the connection stays usable.
-	req, _ = http.NewRequest("HEAD", e.front.URL+"/h", nil)
+	req, _ = http.NewRequest("HEAD", e.url+"/h", nil)
 	res, body = e.do(t, req)
 	if res.StatusCode != 201 || body != "" {
 		t.Fatalf("HEAD %d %q", res.StatusCode, body)
@@ -99,8 +112,9 @@ func TestRequestAndResponseForwarded(t *testing.T) {
 	}
 }
 
-func TestHopByHopStripped(t *testing.T) {
-	t.Parallel()
+func TestHopByHopStripped(t *testing.T) { bothFronts(t, testHopByHopStripped) }
+
+func testHopByHopStripped(t *testing.T) {
 	e := newEnv(t, Config{})
 	got := make(chan http.Header, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -139,8 +153,9 @@ func TestHopByHopStripped(t *testing.T) {
 	}
 }
 
-func TestXForwardedTrust(t *testing.T) {
-	t.Parallel()
+func TestXForwardedTrust(t *testing.T) { bothFronts(t, testXForwardedTrust) }
+
+func testXForwardedTrust(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		trusted   []string
@@ -164,7 +179,7 @@ func TestXForwardedTrust(t *testing.T) {
 			h := wait(t, got, "request")
 			host := tc.wantHost
 			if host == "" {
-				host = strings.TrimPrefix(e.front.URL, "http://")
+				host = strings.TrimPrefix(e.url, "http://")
 			}
 			if h.Get("X-Forwarded-For") != tc.wantXFF || h.Get("X-Forwarded-Proto") != tc.wantProto || h.Get("X-Forwarded-Host") != host {
 				t.Fatalf("got XFF %q proto %q host %q", h.Get("X-Forwarded-For"), h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"))
@@ -181,10 +196,11 @@ func TestXForwardedTrust(t *testing.T) {
 
 // TestLoopGuard points the proxy at itself: the request comes back with
 // our Via and is refused with 508, which the outer pass forwards.
-func TestLoopGuard(t *testing.T) {
-	t.Parallel()
+func TestLoopGuard(t *testing.T) { bothFronts(t, testLoopGuard) }
+
+func testLoopGuard(t *testing.T) {
 	e := newEnv(t, Config{NodeID: "node-loop"})
-	e.add(t, "self", e.front.URL, 1)
+	e.add(t, "self", e.url, 1)
 	res, body := e.get(t, "/")
 	if res.StatusCode != http.StatusLoopDetected {
 		t.Fatalf("status %d %q", res.StatusCode, body)
@@ -203,8 +219,9 @@ func TestLoopGuard(t *testing.T) {
 
 // TestSSELockstep: each event reaches the client before the backend
 // writes the next one.
-func TestSSELockstep(t *testing.T) {
-	t.Parallel()
+func TestSSELockstep(t *testing.T) { bothFronts(t, testSSELockstep) }
+
+func testSSELockstep(t *testing.T) {
 	e := newEnv(t, Config{})
 	next := make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +240,7 @@ func TestSSELockstep(t *testing.T) {
 	}))
 	t.Cleanup(be.Close)
 	e.add(t, "a", be.URL, 1)
-	res, err := e.c.Get(e.front.URL + "/events")
+	res, err := e.c.Get(e.url + "/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,8 +260,9 @@ func TestSSELockstep(t *testing.T) {
 	}
 }
 
-func TestDialRefusedRetriedAndCircuit(t *testing.T) {
-	t.Parallel()
+func TestDialRefusedRetriedAndCircuit(t *testing.T) { bothFronts(t, testDialRefusedRetriedAndCircuit) }
+
+func testDialRefusedRetriedAndCircuit(t *testing.T) {
 	e := newEnv(t, Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,8 +309,9 @@ func readRequestHead(c net.Conn) (*http.Request, error) {
 	return http.ReadRequest(bufio.NewReader(c))
 }
 
-func TestDiesBeforeResponse(t *testing.T) {
-	t.Parallel()
+func TestDiesBeforeResponse(t *testing.T) { bothFronts(t, testDiesBeforeResponse) }
+
+func testDiesBeforeResponse(t *testing.T) {
 	var hits atomic.Int32
 	dying := rawBackend(t, func(c net.Conn) {
 		if _, err := readRequestHead(c); err == nil {
@@ -315,7 +334,7 @@ func TestDiesBeforeResponse(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, Config{})
 		e.add(t, "dying", dying, 1)
-		req, _ := http.NewRequest("POST", e.front.URL+"/", strings.NewReader("x"))
+		req, _ := http.NewRequest("POST", e.url+"/", strings.NewReader("x"))
 		if res, _ := e.do(t, req); res.StatusCode != 502 {
 			t.Fatalf("POST status %d", res.StatusCode)
 		}
@@ -331,8 +350,9 @@ func TestDiesBeforeResponse(t *testing.T) {
 	})
 }
 
-func TestTimeout504(t *testing.T) {
-	t.Parallel()
+func TestTimeout504(t *testing.T) { bothFronts(t, testTimeout504) }
+
+func testTimeout504(t *testing.T) {
 	e := newEnv(t, Config{ResponseHeaderTimeout: 50 * time.Millisecond})
 	release := make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -349,8 +369,9 @@ func TestTimeout504(t *testing.T) {
 	}
 }
 
-func TestKillBackendUnderLoad(t *testing.T) {
-	t.Parallel()
+func TestKillBackendUnderLoad(t *testing.T) { bothFronts(t, testKillBackendUnderLoad) }
+
+func testKillBackendUnderLoad(t *testing.T) {
 	e := newEnv(t, Config{})
 	var ks []*killable
 	for i := range 3 {
@@ -370,7 +391,7 @@ func TestKillBackendUnderLoad(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range perWorker {
-				res, err := e.c.Get(e.front.URL + "/")
+				res, err := e.c.Get(e.url + "/")
 				if err != nil {
 					failures.Add(1)
 					continue

@@ -30,6 +30,8 @@ type respHead struct {
 	close         bool  // the connection cannot be reused after this response
 	upgrade       string
 	connTokens    []string // header names listed in Connection (canonical), to strip
+	eventStream   bool     // Content-Type: text/event-stream (fast path only)
+	clDropped     bool     // Content-Length ignored because of Transfer-Encoding (fast path only)
 }
 
 // readHead parses a response head from br into h and hdr, skipping 1xx

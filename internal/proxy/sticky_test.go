@@ -37,8 +37,9 @@ func eioBackend(tb testing.TB, name string) *httptest.Server {
 	return s
 }
 
-func TestStickySid(t *testing.T) {
-	t.Parallel()
+func TestStickySid(t *testing.T) { bothFronts(t, testStickySid) }
+
+func testStickySid(t *testing.T) {
 	e := newEnv(t, Config{})
 	var bs []*backend.Backend
 	for i, name := range []string{"x", "y", "z"} {

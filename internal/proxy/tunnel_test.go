@@ -39,13 +39,14 @@ func wsEchoBackend(tb testing.TB) *httptest.Server {
 	return s
 }
 
-func TestWebSocketEchoThroughProxy(t *testing.T) {
-	t.Parallel()
+func TestWebSocketEchoThroughProxy(t *testing.T) { bothFronts(t, testWebSocketEchoThroughProxy) }
+
+func testWebSocketEchoThroughProxy(t *testing.T) {
 	e := newEnv(t, Config{})
 	b := e.add(t, "a", wsEchoBackend(t).URL, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.front.URL, "http")+"/ws?x=1", nil, ws.Config{})
+	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws?x=1", nil, ws.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestWebSocketEchoThroughProxy(t *testing.T) {
 		t.Fatalf("tunnels left %d %d", b.Tunnels(), e.p.Tunnels())
 	}
 	// New upgrades are refused after CloseTunnels.
-	if _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.front.URL, "http")+"/ws", nil, ws.Config{}); err == nil {
+	if _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws", nil, ws.Config{}); err == nil {
 		t.Fatal("upgrade accepted after CloseTunnels")
 	}
 }
@@ -128,8 +129,9 @@ func readClose(tb testing.TB, r io.Reader) int {
 // TestCloseTunnelsAtFrameBoundary: shutdown begins while a frame is half
 // through the proxy in both directions; each side still receives the whole
 // frame, then Close 1001.
-func TestCloseTunnelsAtFrameBoundary(t *testing.T) {
-	t.Parallel()
+func TestCloseTunnelsAtFrameBoundary(t *testing.T) { bothFronts(t, testCloseTunnelsAtFrameBoundary) }
+
+func testCloseTunnelsAtFrameBoundary(t *testing.T) {
 	e := newEnv(t, Config{})
 	backendConn := make(chan net.Conn, 1)
 	backendDone := make(chan struct{})
@@ -145,7 +147,7 @@ func TestCloseTunnelsAtFrameBoundary(t *testing.T) {
 	closing := make(chan struct{})
 	e.p.testHookClosing = func() { close(closing) }
 
-	cc, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +208,9 @@ func TestCloseTunnelsAtFrameBoundary(t *testing.T) {
 
 // TestTunnelHalfClose: EOF from the client is forwarded as a half-close and
 // the backend's last bytes still reach the client.
-func TestTunnelHalfClose(t *testing.T) {
-	t.Parallel()
+func TestTunnelHalfClose(t *testing.T) { bothFronts(t, testTunnelHalfClose) }
+
+func testTunnelHalfClose(t *testing.T) {
 	e := newEnv(t, Config{})
 	url := rawBackend(t, func(c net.Conn) {
 		if _, err := readRequestHead(c); err != nil {
@@ -218,7 +221,7 @@ func TestTunnelHalfClose(t *testing.T) {
 		_, _ = c.Write(append([]byte("got:"), rest...))
 	})
 	e.add(t, "a", url, 1)
-	cc, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package main
 import (
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,6 +41,13 @@ func main() {
 			_ = out.Close()
 		}()
 	}
-	srv := &http.Server{Addr: os.Args[1], Handler: p}
-	log.Fatal(srv.ListenAndServe())
+	if os.Getenv("NETHTTP") != "" {
+		srv := &http.Server{Addr: os.Args[1], Handler: p}
+		log.Fatal(srv.ListenAndServe())
+	}
+	ln, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(proxy.NewServer(p, proxy.ServerConfig{}, p).Serve(ln))
 }

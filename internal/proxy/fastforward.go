@@ -1,0 +1,453 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+	"unsafe"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
+)
+
+type backendRef struct{ b *backend.Backend }
+
+// bytesToString views b as a string without copying; b must not change
+// while the string is in use.
+func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// proxyFast forwards the parsed request with retries; it reports whether
+// the client connection can serve another request.
+func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
+	p := fc.s.p
+	r := &fc.req
+	pool := p.reg.Snapshot()
+	var tried [8]*backend.Backend
+	ntried := 0
+	retriedDead := false
+	var last attempt
+	for range p.cfg.MaxAttempts + 1 {
+		var b *backend.Backend
+		if sticky != nil {
+			b = sticky.b
+		} else if b = p.pick(pool, nil, tried[:ntried]); b == nil {
+			break
+		}
+		var keepClient bool
+		last, keepClient = fc.forwardFast(b, learn)
+		switch last.out {
+		case outDone:
+			return keepClient
+		case outFail:
+			return fc.simple(last.status, "text/plain; charset=utf-8", http.StatusText(last.status)+"\n", "") && !r.close
+		case outDialFail:
+		case outDeadEarly:
+			if retriedDead {
+				return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend closed the connection\n", "") && !r.close
+			}
+			retriedDead = true
+		}
+		if sticky != nil {
+			p.sticky.dropBackend(sticky.b)
+			return fc.simple(http.StatusBadRequest, "application/json", `{"code":1,"message":"Session ID unknown"}`, "") && !r.close
+		}
+		if ntried < len(tried) {
+			tried[ntried] = b
+			ntried++
+		}
+	}
+	switch {
+	case last.err == nil:
+		return fc.simple(http.StatusServiceUnavailable, "text/plain; charset=utf-8", "no backend available\n", "Retry-After: 1\r\n") && !r.close
+	case isTimeout(last.err):
+		return fc.simple(http.StatusGatewayTimeout, "text/plain; charset=utf-8", "backend timeout\n", "") && !r.close
+	}
+	return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend unavailable\n", "") && !r.close
+}
+
+// writeFastRequest writes the request head for the backend.
+func (fc *fastConn) writeFastRequest(bw *bufio.Writer) {
+	p := fc.s.p
+	r := &fc.req
+	bw.Write(r.method)
+	bw.WriteByte(' ')
+	bw.Write(r.target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.Write(r.host)
+	bw.WriteString("\r\n")
+	for _, l := range r.fwd {
+		bw.Write(l)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("X-Forwarded-For: ")
+	if fc.trusted {
+		for _, v := range r.xff {
+			bw.Write(v)
+			bw.WriteString(", ")
+		}
+	}
+	bw.WriteString(fc.remote)
+	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	if fc.trusted && len(r.xfp) > 0 {
+		bw.Write(r.xfp)
+	} else {
+		bw.WriteString("http")
+	}
+	bw.WriteString("\r\nX-Forwarded-Host: ")
+	if fc.trusted && len(r.xfh) > 0 {
+		bw.Write(r.xfh)
+	} else {
+		bw.Write(r.host)
+	}
+	bw.WriteString("\r\nVia: ")
+	for _, v := range r.via {
+		bw.Write(v)
+		bw.WriteString(", ")
+	}
+	bw.WriteString(p.via)
+	bw.WriteString("\r\n\r\n")
+}
+
+// forwardFast makes one attempt through b. keepClient reports whether the
+// client connection may serve another request (meaningful for outDone).
+func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, keepClient bool) {
+	p := fc.s.p
+	r := &fc.req
+	b.AddInFlight(1)
+	defer b.AddInFlight(-1)
+	u := p.upstreamFor(b)
+	now := time.Now()
+	c := u.get(now, p.cfg.IdleConnTimeout)
+	if c == nil {
+		var err error
+		c, err = p.dial(context.Background(), b)
+		if err != nil {
+			d := b.MarkFailed(now)
+			p.log.LogAttrs(context.Background(), slog.LevelWarn, "backend dial failed",
+				slog.String("backend_id", b.ID), slog.String("backend_addr", b.Addr),
+				slog.Duration("out_of_rotation", d), slog.Any("err", err))
+			return attempt{out: outDialFail, err: err}, false
+		}
+	}
+	keep := false
+	defer func() {
+		if keep {
+			u.put(c, time.Now())
+		} else {
+			c.close()
+		}
+	}()
+	_ = c.nc.SetDeadline(now.Add(p.cfg.ResponseHeaderTimeout))
+	fc.writeFastRequest(c.bw)
+	err := c.bw.Flush()
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
+	if err != nil {
+		if isTimeout(err) {
+			return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
+		}
+		p.log.LogAttrs(context.Background(), slog.LevelDebug, "backend connection died",
+			slog.String("backend_id", b.ID), slog.Bool("reused", c.reused), slog.Any("err", err))
+		if idempotentMethod(r.method) {
+			return attempt{out: outDeadEarly, err: err}, false
+		}
+		return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
+	}
+	var h respHead
+	var head []byte
+	for {
+		head, err = scanHead(c.br, &h, p.cfg.MaxResponseHeaderBytes)
+		if err != nil {
+			if isTimeout(err) {
+				return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
+			}
+			return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
+		}
+		if h.status >= 200 {
+			break
+		}
+		if h.status == http.StatusSwitchingProtocols {
+			return attempt{out: outFail, status: http.StatusBadGateway, err: errMalformed}, false
+		}
+		_, _ = c.br.Discard(len(head)) // interim 1xx
+	}
+	b.MarkOK()
+	_ = c.nc.SetDeadline(time.Time{})
+	method := bytesToString(r.method)
+	body := newBodyReader(nil, &h, method, nil, p.cfg.MaxResponseHeaderBytes)
+
+	// Response head for the client.
+	bw := fc.bw
+	_ = fc.nc.SetWriteDeadline(now.Add(p.cfg.WriteTimeout))
+	closeClient := r.close || body.untilEOF
+	writeFilteredHead(bw, head, &h)
+	if body.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if closeClient {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	_, _ = c.br.Discard(len(head))
+	body.br = c.br
+	if h.chunked {
+		body.trailer = http.Header{}
+	}
+	flushEach := body.chunked || body.untilEOF || h.eventStream
+	if flushEach {
+		if err := bw.Flush(); err != nil {
+			return attempt{out: outDone}, false
+		}
+	}
+	first := true
+	for {
+		data, err := body.next(32 << 10)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// The client sees a cut response: close its connection.
+			p.log.LogAttrs(context.Background(), slog.LevelDebug, "backend body failed", slog.String("backend_id", b.ID), slog.Any("err", err))
+			_ = bw.Flush()
+			return attempt{out: outDone}, false
+		}
+		if first && learn && h.status == http.StatusOK {
+			if sid := sidFromHandshake(data[:min(len(data), p.cfg.StickyPeekBytes)]); sid != "" {
+				p.sticky.put(sid, b)
+			}
+		}
+		first = false
+		if body.chunked {
+			var hx [20]byte
+			bw.Write(append(appendHex(hx[:0], uint64(len(data))), '\r', '\n'))
+			bw.Write(data)
+			bw.WriteString("\r\n")
+		} else {
+			bw.Write(data)
+		}
+		if cerr := body.consume(len(data)); cerr != nil {
+			_ = bw.Flush()
+			return attempt{out: outDone}, false
+		}
+		if flushEach {
+			if err := bw.Flush(); err != nil {
+				return attempt{out: outDone}, false
+			}
+		}
+	}
+	if body.chunked {
+		bw.WriteString("0\r\n")
+		for k, vv := range body.trailer {
+			for _, v := range vv {
+				bw.WriteString(k)
+				bw.WriteString(": ")
+				bw.WriteString(v)
+				bw.WriteString("\r\n")
+			}
+		}
+		bw.WriteString("\r\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return attempt{out: outDone}, false
+	}
+	_ = fc.nc.SetWriteDeadline(time.Time{})
+	keep = !h.close && !body.untilEOF
+	return attempt{out: outDone}, !closeClient
+}
+
+func idempotentMethod(m []byte) bool {
+	switch string(m) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// scanHead parses the response head buffered at the start of br without
+// consuming it: it returns the head's bytes (status line through the empty
+// line) and fills h. Field values are not copied.
+func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
+	*h = respHead{contentLength: -1, connTokens: h.connTokens[:0]}
+	var buf []byte
+	var err error
+	for {
+		buf, _ = br.Peek(br.Buffered())
+		if end := headEnd(buf); end > 0 {
+			buf = buf[:end]
+			break
+		}
+		if int64(len(buf)) >= max || len(buf) >= br.Size() {
+			return nil, errHeadTooBig
+		}
+		if _, err = br.Peek(len(buf) + 1); err != nil {
+			if err == io.EOF && len(buf) > 0 {
+				return nil, errMalformed
+			}
+			return nil, err
+		}
+	}
+	rest := buf
+	line, rest := nextLine(rest)
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
+		return nil, errMalformed
+	}
+	switch line[7] {
+	case '0':
+		h.minor = 0
+		h.close = true
+	case '1':
+		h.minor = 1
+	default:
+		return nil, errMalformed
+	}
+	d0, d1, d2 := line[9]-'0', line[10]-'0', line[11]-'0'
+	if d0 > 9 || d1 > 9 || d2 > 9 || d0 == 0 || (len(line) > 12 && line[12] != ' ') {
+		return nil, errMalformed
+	}
+	h.status = int(d0)*100 + int(d1)*10 + int(d2)
+	var keepAlive bool
+	for {
+		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, errMalformed
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !validToken(line[:colon]) {
+			return nil, errMalformed
+		}
+		name, val := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, ok := parseContentLength(val)
+			if !ok || (h.contentLength >= 0 && n != h.contentLength) {
+				return nil, errBadLength
+			}
+			h.contentLength = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			h.hasTE = true
+			last := val
+			if i := bytes.LastIndexByte(val, ','); i >= 0 {
+				last = trimOWS(val[i+1:])
+			}
+			h.chunked = asciiEqualFold(last, "chunked")
+		case asciiEqualFold(name, "connection"):
+			forEachToken(val, func(tok []byte) {
+				switch {
+				case asciiEqualFold(tok, "close"):
+					h.close = true
+				case asciiEqualFold(tok, "keep-alive"):
+					keepAlive = true
+				case asciiEqualFold(tok, "upgrade"):
+				default:
+					h.connTokens = append(h.connTokens, bytesToString(tok))
+				}
+			})
+		case asciiEqualFold(name, "content-type"):
+			h.eventStream = len(val) >= 17 && asciiEqualFold(val[:17], "text/event-stream")
+		}
+	}
+	if h.minor == 0 && keepAlive {
+		h.close = false
+	}
+	if h.hasTE && h.minor == 0 {
+		return nil, errMalformed
+	}
+	if h.hasTE {
+		if h.contentLength >= 0 {
+			h.close = true
+			h.contentLength = -1
+			h.clDropped = true
+		}
+		if !h.chunked {
+			h.close = true
+		}
+	}
+	return buf, nil
+}
+
+// headEnd returns the length of the head at the start of b (through the
+// empty line), or 0 when b holds no complete head.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		line := b[i : i+j]
+		i += j + 1
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return i
+		}
+	}
+	return 0
+}
+
+// nextLine splits the first line (without CRLF or LF) from b.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	line, rest = b[:i], b[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// writeFilteredHead writes the status line (as HTTP/1.1) and the
+// end-to-end fields of head to bw.
+func writeFilteredHead(bw *bufio.Writer, head []byte, h *respHead) {
+	line, rest := nextLine(head)
+	bw.WriteString("HTTP/1.1")
+	bw.Write(line[8:])
+	bw.WriteString("\r\n")
+	for {
+		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			return
+		}
+		colon := bytes.IndexByte(line, ':')
+		name := line[:colon]
+		if hopResponseHeader(name) || (h.clDropped && asciiEqualFold(name, "content-length")) {
+			continue
+		}
+		skip := false
+		for _, t := range h.connTokens {
+			if asciiEqualFold(name, t) {
+				skip = true
+				break
+			}
+		}
+		if skip {
+			continue
+		}
+		bw.Write(line)
+		bw.WriteString("\r\n")
+	}
+}
+
+func hopResponseHeader(name []byte) bool {
+	switch len(name) {
+	case 2:
+		return asciiEqualFold(name, "te")
+	case 7:
+		return asciiEqualFold(name, "upgrade") || asciiEqualFold(name, "trailer")
+	case 10:
+		return asciiEqualFold(name, "connection") || asciiEqualFold(name, "keep-alive")
+	case 16:
+		return asciiEqualFold(name, "proxy-connection")
+	case 17:
+		return asciiEqualFold(name, "transfer-encoding")
+	case 18:
+		return asciiEqualFold(name, "proxy-authenticate")
+	}
+	return false
+}

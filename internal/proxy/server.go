@@ -1,0 +1,510 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ServerConfig tunes the front end. Zero values mean the documented default.
+type ServerConfig struct {
+	// FallbackPrefixes lists path prefixes that are never proxied on the
+	// fast path: their connections are served by Handler (e.g. "/list").
+	FallbackPrefixes []string
+	// ReadHeaderTimeout bounds reading a request head (default 10s).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long (default 120s).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds request heads on the net/http path (default 1 MiB,
+	// net/http's default); the fast path takes heads up to 8 KiB.
+	MaxHeaderBytes int
+	// ErrorLog receives net/http's internal errors (default: discarded).
+	ErrorLog *log.Logger
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 1 << 20
+	}
+	if c.ErrorLog == nil {
+		c.ErrorLog = log.New(io.Discard, "", 0)
+	}
+	return c
+}
+
+// Server is Switchboard's HTTP/1.1 front end. Plain bodyless HTTP/1.1
+// requests (the bulk of proxied traffic) are parsed by a strict fast-path
+// parser and forwarded without net/http's per-request machinery. Any
+// other request (a body, an upgrade, HTTP/1.0, anything unusual, or a path
+// under FallbackPrefixes) hands its connection, bytes already read
+// included, to a net/http.Server running Handler for the rest of that
+// connection's life; Handler should route non-fallback paths to the Proxy.
+type Server struct {
+	p    *Proxy
+	cfg  ServerConfig
+	http *http.Server
+	ln   handoffListener
+
+	mu       sync.Mutex // guards lns, conns, shutdown
+	lns      map[net.Listener]struct{}
+	conns    map[*fastConn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup // connection goroutines and the net/http server
+	httpOnce sync.Once
+	httpErr  chan error
+
+	fastRequests atomic.Int64 // requests served on the fast path
+	handoffs     atomic.Int64 // connections handed to net/http
+}
+
+// Stats reports requests served on the fast path and connections handed
+// to net/http so far.
+func (s *Server) Stats() (fastRequests, handoffs int64) {
+	return s.fastRequests.Load(), s.handoffs.Load()
+}
+
+// NewServer returns a front end for p; handler serves what the fast path
+// does not take. It starts no goroutines.
+func NewServer(p *Proxy, cfg ServerConfig, handler http.Handler) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{
+		p:       p,
+		cfg:     cfg,
+		lns:     map[net.Listener]struct{}{},
+		conns:   map[*fastConn]struct{}{},
+		httpErr: make(chan error, 1),
+	}
+	s.ln = handoffListener{ch: make(chan net.Conn), done: make(chan struct{})}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          cfg.ErrorLog,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close. It returns
+// http.ErrServerClosed after those, or the accept error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	s.httpOnce.Do(func() {
+		s.wg.Go(func() { s.httpErr <- s.http.Serve(&s.ln) })
+	})
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.p.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := &fastConn{s: s, nc: c}
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			_ = c.Close()
+			return http.ErrServerClosed
+		}
+		s.conns[fc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go fc.serve()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, waits for requests in
+// flight (fast path and net/http) and returns when all are done or ctx
+// ends. Tunnels are not touched: see Proxy.CloseTunnels.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.lns {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+	s.ln.close()
+	herr := s.http.Shutdown(ctx)
+	for {
+		s.mu.Lock()
+		n := 0
+		for fc := range s.conns {
+			if fc.idle.Load() {
+				fc.closeIdle()
+			} else {
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	s.wg.Wait()
+	return herr
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.lns {
+		_ = ln.Close()
+	}
+	for fc := range s.conns {
+		_ = fc.nc.Close()
+	}
+	s.mu.Unlock()
+	s.ln.close()
+	err := s.http.Close()
+	s.wg.Wait()
+	return err
+}
+
+// handoffListener feeds connections the fast path gave up on to net/http.
+type handoffListener struct {
+	ch        chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.close()
+	return nil
+}
+
+func (l *handoffListener) close() { l.closeOnce.Do(func() { close(l.done) }) }
+
+func (l *handoffListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// replayConn returns bytes already read from the connection before reading more.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes the connection (tunnels forward EOF this way).
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// SyscallConn exposes the socket once the replayed bytes are consumed.
+func (c *replayConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok || len(c.pending) > 0 {
+		return nil, errors.New("proxy: no raw connection")
+	}
+	return sc.SyscallConn()
+}
+
+// fastConn is one client connection served by the fast path.
+type fastConn struct {
+	s    *Server
+	nc   net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	raw  syscall.RawConn
+	idle atomic.Bool // waiting for a request (may be closed by Shutdown)
+
+	remote  string // client IP
+	trusted bool
+	req     fastReq
+	peek    [1]byte
+}
+
+const fastBufSize = 8 << 10
+
+var (
+	fastReaderPool sync.Pool
+	fastWriterPool sync.Pool
+)
+
+func (fc *fastConn) closeIdle() {
+	if fc.idle.Load() {
+		_ = fc.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+func (fc *fastConn) serve() {
+	s := fc.s
+	handed := false
+	defer func() {
+		if r := recover(); r != nil && r != http.ErrAbortHandler {
+			s.p.log.Error("panic serving connection", "err", r)
+		}
+		fc.releaseBuffers()
+		if !handed {
+			_ = fc.nc.Close()
+		}
+		s.mu.Lock()
+		delete(s.conns, fc)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	fc.remote = clientIP(fc.nc.RemoteAddr().String())
+	if len(s.p.trusted) > 0 {
+		if a, err := netip.ParseAddr(fc.remote); err == nil {
+			a = a.Unmap()
+			for _, pr := range s.p.trusted {
+				if pr.Contains(a) {
+					fc.trusted = true
+				}
+			}
+		}
+	}
+	fc.raw = rawConnOf(fc.nc)
+	for {
+		// Wait for the next request without holding a buffer.
+		fc.idle.Store(true)
+		s.mu.Lock()
+		down := s.shutdown
+		s.mu.Unlock()
+		if down {
+			return
+		}
+		if fc.br == nil || fc.br.Buffered() == 0 {
+			fc.releaseBuffers()
+			_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			if err := fc.waitReadable(); err != nil {
+				return
+			}
+		}
+		fc.idle.Store(false)
+		fc.acquireBuffers()
+		_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadHeaderTimeout))
+		ok, err := fc.readHead()
+		if err != nil {
+			return
+		}
+		if !ok || fc.fallbackPath() {
+			handed = fc.handoff()
+			if handed {
+				s.handoffs.Add(1)
+			}
+			return
+		}
+		s.fastRequests.Add(1)
+		_ = fc.nc.SetReadDeadline(time.Time{})
+		if !fc.serveFast() {
+			return
+		}
+	}
+}
+
+func (fc *fastConn) waitReadable() error {
+	if fc.raw == nil {
+		_, err := fc.acquireAndPeek()
+		return err
+	}
+	return fc.raw.Read(func(fd uintptr) bool {
+		_, _, e := syscall.Recvfrom(int(fd), fc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return e != syscall.EAGAIN && e != syscall.EWOULDBLOCK
+	})
+}
+
+func (fc *fastConn) acquireAndPeek() ([]byte, error) {
+	fc.acquireBuffers()
+	return fc.br.Peek(1)
+}
+
+func (fc *fastConn) acquireBuffers() {
+	if fc.br == nil {
+		if r, ok := fastReaderPool.Get().(*bufio.Reader); ok {
+			r.Reset(fc.nc)
+			fc.br = r
+		} else {
+			fc.br = bufio.NewReaderSize(fc.nc, fastBufSize)
+		}
+	}
+	if fc.bw == nil {
+		if w, ok := fastWriterPool.Get().(*bufio.Writer); ok {
+			w.Reset(fc.nc)
+			fc.bw = w
+		} else {
+			fc.bw = bufio.NewWriterSize(fc.nc, fastBufSize)
+		}
+	}
+}
+
+func (fc *fastConn) releaseBuffers() {
+	if fc.br != nil && fc.br.Buffered() == 0 {
+		fc.br.Reset(nil)
+		fastReaderPool.Put(fc.br)
+		fc.br = nil
+	}
+	if fc.bw != nil && fc.bw.Buffered() == 0 {
+		fc.bw.Reset(nil)
+		fastWriterPool.Put(fc.bw)
+		fc.bw = nil
+	}
+}
+
+// readHead buffers a complete request head and parses it. ok is false when
+// the request is not for the fast path (the bytes stay buffered).
+func (fc *fastConn) readHead() (ok bool, err error) {
+	for {
+		buf, _ := fc.br.Peek(fc.br.Buffered())
+		if len(buf) > 0 {
+			if parseFast(buf, &fc.req) {
+				return true, nil
+			}
+			if fc.req.size > 0 || len(buf) >= fastBufSize {
+				return false, nil // complete but unusual, or too big: net/http decides
+			}
+		}
+		// Need more bytes.
+		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
+			if err == bufio.ErrBufferFull {
+				return false, nil // a big head: net/http decides
+			}
+			return false, err
+		}
+	}
+}
+
+func (fc *fastConn) fallbackPath() bool {
+	for _, p := range fc.s.cfg.FallbackPrefixes {
+		if pathHasPrefix(fc.req.target, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathHasPrefix reports whether target's path is prefix or lies under it.
+func pathHasPrefix(target []byte, prefix string) bool {
+	if len(target) < len(prefix) || string(target[:len(prefix)]) != prefix {
+		return false
+	}
+	if len(target) == len(prefix) || strings.HasSuffix(prefix, "/") {
+		return true
+	}
+	c := target[len(prefix)]
+	return c == '/' || c == '?'
+}
+
+// handoff gives the connection, with what was read, to net/http.
+func (fc *fastConn) handoff() bool {
+	var pending []byte
+	if fc.br != nil && fc.br.Buffered() > 0 {
+		p, _ := fc.br.Peek(fc.br.Buffered())
+		pending = append([]byte(nil), p...)
+		_, _ = fc.br.Discard(len(p))
+	}
+	_ = fc.nc.SetReadDeadline(time.Time{})
+	select {
+	case fc.s.ln.ch <- &replayConn{Conn: fc.nc, pending: pending}:
+		return true
+	case <-fc.s.ln.done:
+		return false
+	}
+}
+
+// serveFast forwards one fast-path request; it reports whether the
+// connection can serve another request.
+func (fc *fastConn) serveFast() bool {
+	p := fc.s.p
+	r := &fc.req
+	defer func() { _, _ = fc.br.Discard(r.size) }()
+	if len(r.via) > 0 && viaBytesHasNode(r.via, p.cfg.NodeID) {
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, "request loop", slog.String("uri", string(r.target)))
+		return fc.simple(http.StatusLoopDetected, "text/plain; charset=utf-8", "loop detected: request already passed "+p.cfg.NodeID+"\n", "") && !r.close
+	}
+	_, rawQuery, _ := strings.Cut(bytesToString(r.target), "?")
+	isEIO, sid := eioQuery(rawQuery)
+	var sticky *backendRef
+	if isEIO && sid != "" {
+		b := p.sticky.get(sid)
+		if b == nil {
+			return fc.simple(http.StatusBadRequest, "application/json", `{"code":1,"message":"Session ID unknown"}`, "") && !r.close
+		}
+		sticky = &backendRef{b}
+	}
+	return fc.proxyFast(sticky, isEIO && sid == "")
+}
+
+func (fc *fastConn) simple(status int, ctype, body, extra string) bool {
+	bw := fc.bw
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(status))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(status))
+	bw.WriteString("\r\nContent-Type: ")
+	bw.WriteString(ctype)
+	bw.WriteString("\r\nContent-Length: ")
+	bw.WriteString(strconv.Itoa(len(body)))
+	bw.WriteString("\r\nX-Content-Type-Options: nosniff\r\n")
+	bw.WriteString(extra)
+	if fc.req.close {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	if string(fc.req.method) != http.MethodHead {
+		bw.WriteString(body)
+	}
+	return bw.Flush() == nil
+}
