@@ -259,8 +259,11 @@ hub.on('connect', () => {
   registered = false
   const { address, family, port } = server.address()
   const host = family === 'IPv6' || family === 6 ? `[${address}]` : address
-  hubCall('address', `http://${host}:${port}`, (res) => {
-    if (!res.ok) return log('address refused:', JSON.stringify(res))
+  // ack: true — we acknowledge every direct message once it is handed to the user's socket,
+  // so Switchboard keeps (and re-delivers) what was in flight if this process dies.
+  hub.timeout(HUB_TIMEOUT).emit('address', `http://${host}:${port}`, { ack: true }, (err, res) => {
+    if (err) res = fail('HUB_TIMEOUT', 'no answer from Switchboard to address')
+    if (!res || !res.ok) return log('address refused:', JSON.stringify(res))
     registered = true
     log(`registered as ${res.address}`)
     resync()
@@ -297,8 +300,10 @@ hub.on('disconnect', (reason) => {
 })
 hub.on('error', (e) => log('error from Switchboard:', JSON.stringify(e)))
 
-// A message relayed by Switchboard: {id, from, backend, to, room, data}.
-hub.on('message', (m) => {
+// A message relayed by Switchboard: {id, from, backend, to, room, data}. Direct messages come
+// with an ack callback (we announced ack: true): call it once the users have it.
+hub.on('message', (m, ack) => {
+  if (typeof ack === 'function') ack()
   if (!m || typeof m !== 'object') return
   const d = m.data
   const text = d && typeof d.text === 'string' ? d.text : typeof d === 'string' ? d : JSON.stringify(d)
