@@ -1,0 +1,653 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+)
+
+// Client is one backend's membership of Switchboard's pool. It is safe for
+// concurrent use. Create it with Dial (or Serve); stop it with Close.
+//
+// Calls that talk to the hub (Join, Send, Drain …) wait while the client is
+// reconnecting, until it is registered again or their ctx ends; use a ctx
+// with a deadline (or check Connected) to fail fast instead. When the hub's
+// answer is lost with the connection, the call returns an error and its
+// outcome is unknown (a message may or may not have been routed).
+type Client struct {
+	cfg  config
+	log  *slog.Logger
+	hubs []hub
+
+	ctx    context.Context // cancelled by Close: ends the supervisor
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the supervisor has exited
+	first  chan struct{} // closed on the first registration
+
+	onMessage atomic.Pointer[func(Message)]
+	onJoined  atomic.Pointer[func(Server)]
+	onLeft    atomic.Pointer[func(Server)]
+
+	// opMu is held shared by the presence and room calls from picking the
+	// connection until the held sets are updated, and exclusively by a
+	// resync while it snapshots them: a claim acked on the old connection
+	// is therefore always in the snapshot the new connection re-claims.
+	// Order: opMu before mu.
+	opMu sync.RWMutex
+
+	mu       sync.Mutex          // guards the fields below
+	cn       *conn               // the registered connection; nil while (re)connecting
+	up       chan struct{}       // closed while cn != nil
+	names    map[string]struct{} // names held (claimed and acked)
+	rooms    map[string]struct{} // rooms joined
+	draining bool                // Drain was called: re-sent after a reconnect
+	err      error               // why the client stopped; set before done closes
+	lastErr  error               // the last connection failure (for Dial's error)
+	id       string              // backend ID the hub gave the current session
+	addr     string              // address the hub registered
+	hubURL   string              // the hub of the current connection
+
+	closeOnce sync.Once
+}
+
+// hub is one hub URL split into the Engine.IO base URL and the namespace.
+type hub struct {
+	base string
+	nsp  string
+}
+
+func parseHub(raw string) (hub, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return hub{}, fmt.Errorf("client: hub URL %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	default:
+		return hub{}, fmt.Errorf("client: hub URL %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return hub{}, fmt.Errorf("client: hub URL %q: no host", raw)
+	}
+	nsp := strings.TrimRight(u.Path, "/")
+	if nsp == "" {
+		nsp = DefaultNamespace
+	}
+	return hub{base: u.Scheme + "://" + u.Host, nsp: nsp}, nil
+}
+
+// conn is one Socket.IO connection to one hub.
+type conn struct {
+	hub      hub
+	sc       *sio.Client
+	sock     *sio.ClientSocket
+	down     chan struct{} // closed on disconnect
+	downOnce sync.Once
+	reason   string // written before down is closed
+	replaced atomic.Bool
+}
+
+func (cn *conn) setDown(reason string) {
+	cn.downOnce.Do(func() {
+		cn.reason = reason
+		close(cn.down)
+	})
+}
+
+// permanentError marks a failure that retrying cannot fix.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// Dial connects to the first reachable hub of hubURLs (trying them in turn),
+// announces the backend's address (WithAddress is required) and returns once
+// the hub accepted it. It fails when ctx ends first, or at once on a
+// permanent refusal (ErrUnauthorized, ErrBadAddress, a bad option). A hub
+// URL is "http://host:port" (namespace /list) or "http://host:port/nsp".
+//
+// The returned client keeps itself registered until Close: it reconnects
+// with backoff, rotating through hubURLs when one is unreachable, and
+// restores its address, names and rooms on every new connection.
+func Dial(ctx context.Context, hubURLs []string, opts ...Option) (*Client, error) {
+	c, err := newClient(hubURLs, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.address == "" {
+		return nil, errors.New("client: no address: use WithAddress (or Serve, which derives it)")
+	}
+	c.start()
+	if err := c.waitFirst(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newClient(hubURLs []string, opts []Option) (*Client, error) {
+	if len(hubURLs) == 0 {
+		return nil, errors.New("client: no hub URL")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	c := &Client{cfg: cfg, names: map[string]struct{}{}, rooms: map[string]struct{}{}}
+	for _, raw := range hubURLs {
+		h, err := parseHub(raw)
+		if err != nil {
+			return nil, err
+		}
+		c.hubs = append(c.hubs, h)
+	}
+	c.log = cfg.logger
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("component", "switchboard-client")
+	if cfg.rand == nil {
+		c.cfg.rand = rand.Float64
+	}
+	if cfg.onMessage != nil {
+		c.OnMessage(cfg.onMessage)
+	}
+	if cfg.onJoined != nil {
+		c.OnServerJoined(cfg.onJoined)
+	}
+	if cfg.onLeft != nil {
+		c.OnServerLeft(cfg.onLeft)
+	}
+	c.up = make(chan struct{})
+	c.done = make(chan struct{})
+	c.first = make(chan struct{})
+	return c, nil
+}
+
+func (c *Client) start() {
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.run()
+}
+
+// waitFirst waits for the first registration; on failure the client is closed.
+func (c *Client) waitFirst(ctx context.Context) error {
+	select {
+	case <-c.first:
+		return nil
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	last := c.lastErr
+	c.mu.Unlock()
+	_ = c.Close()
+	if last != nil {
+		return fmt.Errorf("client: dial: %w", errors.Join(ctx.Err(), last))
+	}
+	return fmt.Errorf("client: dial: %w", ctx.Err())
+}
+
+// OnMessage sets the handler of messages routed to this backend (replacing
+// any). It runs on the connection's reader, one message at a time, in the
+// hub's order; see the package doc about what it must not do.
+func (c *Client) OnMessage(fn func(Message)) { c.onMessage.Store(&fn) }
+
+// OnServerJoined sets the handler told when another backend joins the pool.
+// It runs like OnMessage's handler.
+func (c *Client) OnServerJoined(fn func(Server)) { c.onJoined.Store(&fn) }
+
+// OnServerLeft sets the handler told when another backend leaves the pool.
+// It runs like OnMessage's handler.
+func (c *Client) OnServerLeft(fn func(Server)) { c.onLeft.Store(&fn) }
+
+// Close disconnects from the hub and stops reconnecting; it waits for the
+// client's goroutines. It does not release names: the hub keeps them
+// orphaned for its grace period (30 s by default), so a backend restarting
+// at once (or another backend its users reconnect to) re-claims them with
+// the messages held meanwhile. Call Leave first to release them at once.
+// Idempotent; later calls fail with ErrClosed (or what stopped the client).
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+		}
+	})
+	if c.done != nil {
+		<-c.done
+	}
+	return nil
+}
+
+// Done is closed when the client has stopped: after Close, or on a final
+// failure (ErrReplaced, ErrUnauthorized, ErrBadAddress …) that Err gives.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the client stopped (ErrClosed after Close), or nil while
+// it runs.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Connected reports whether the client is registered on a hub right now.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cn != nil
+}
+
+// ID returns the backend ID the hub gave the current (or last) session. It
+// changes with every connection.
+func (c *Client) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
+
+// Address returns the address the hub registered (after an unspecified
+// host was replaced), or "" before the first registration.
+func (c *Client) Address() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addr
+}
+
+// Hub returns the base URL of the hub of the current (or last) connection.
+func (c *Client) Hub() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hubURL
+}
+
+// Names returns the names the client holds, sorted.
+func (c *Client) Names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return sortedKeys(c.names)
+}
+
+// Rooms returns the rooms the client has joined, sorted.
+func (c *Client) Rooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return sortedKeys(c.rooms)
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// run is the supervisor: connect, register, resync, wait for the
+// disconnect, repeat, until Close or a final failure.
+func (c *Client) run() {
+	var final error
+	defer func() {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = final
+		}
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	idx, attempt := 0, 0
+	for {
+		if c.ctx.Err() != nil {
+			final = ErrClosed
+			return
+		}
+		h := c.hubs[idx]
+		cn, lost, err := c.establish(h)
+		if err != nil {
+			var pe permanentError
+			if errors.As(err, &pe) {
+				c.log.Error("hub refused this backend", "hub", h.base, "err", pe.error)
+				final = pe.error
+				return
+			}
+			if c.ctx.Err() != nil {
+				final = ErrClosed
+				return
+			}
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
+			idx = (idx + 1) % len(c.hubs)
+			d := sio.Backoff(attempt/len(c.hubs), c.cfg.backoffMin, c.cfg.backoffMax, c.cfg.rand())
+			attempt++
+			c.log.Warn("hub unreachable", "hub", h.base, "err", err, "retry_in", d, "next_hub", c.hubs[idx].base)
+			if !c.sleep(d) {
+				final = ErrClosed
+				return
+			}
+			continue
+		}
+		attempt = 0
+		c.mu.Lock()
+		c.cn = cn
+		c.hubURL = h.base
+		close(c.up)
+		c.mu.Unlock()
+		select {
+		case <-c.first:
+		default:
+			close(c.first)
+		}
+		c.reportLost(lost)
+
+		select {
+		case <-cn.down:
+		case <-c.ctx.Done():
+		}
+		c.mu.Lock()
+		c.cn = nil
+		c.up = make(chan struct{})
+		c.mu.Unlock()
+		_ = cn.sc.Close() // fails the acks still pending on it
+		cn.setDown(sio.ReasonIOClientDisconnect)
+		switch {
+		case c.ctx.Err() != nil:
+			final = ErrClosed
+			return
+		case cn.replaced.Load():
+			c.log.Error("replaced by another session announcing this address; not reconnecting", "hub", h.base)
+			final = ErrReplaced
+			return
+		case cn.reason == sio.ReasonIOServerDisconnect:
+			c.log.Error("hub disconnected this backend; not reconnecting", "hub", h.base)
+			final = ErrDisconnected
+			return
+		}
+		c.log.Warn("hub connection lost; reconnecting", "hub", h.base, "reason", cn.reason)
+		// The next attempt goes to the same hub first (a blip is the usual
+		// cause); a failure rotates to the next.
+	}
+}
+
+// sleep waits d or until Close; false on Close.
+func (c *Client) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// lostName is a name a resync could not re-claim.
+type lostName struct{ name, holder string }
+
+func (c *Client) reportLost(lost []lostName) {
+	if len(lost) == 0 {
+		return
+	}
+	fn := c.cfg.nameLost
+	for _, l := range lost {
+		c.log.Warn("name lost during reconnect", "user", l.name, "holder", l.holder)
+		if fn != nil {
+			fn(l.name, l.holder)
+		}
+	}
+}
+
+// establish connects to h, announces the address and restores the names,
+// rooms and drain state. On error the connection is closed.
+func (c *Client) establish(h hub) (*conn, []lostName, error) {
+	cn, err := c.connect(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	lost, err := c.resync(cn)
+	if err != nil {
+		_ = cn.sc.Close()
+		return nil, nil, err
+	}
+	return cn, lost, nil
+}
+
+func (c *Client) connect(h hub) (*conn, error) {
+	sc := sio.NewClient(h.base, sio.ClientConfig{
+		DialConfig: eio.DialConfig{Path: c.cfg.path},
+		AckTimeout: c.cfg.ackTimeout,
+		Logger:     c.log,
+	})
+	var auth func() json.RawMessage
+	if c.cfg.token != "" {
+		b, _ := json.Marshal(struct {
+			Token string `json:"token"`
+		}{c.cfg.token})
+		auth = func() json.RawMessage { return b }
+	}
+	sock := sc.Socket(h.nsp, auth)
+	cn := &conn{hub: h, sc: sc, sock: sock, down: make(chan struct{})}
+	sock.On("message", c.handleMessage)
+	sock.On("server_joined", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onJoined) })
+	sock.On("server_left", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onLeft) })
+	sock.On("error", func(m sio.Message, _ sio.Ack) { c.handleError(cn, m) })
+	sock.OnDisconnect(func(reason string, _ bool) { cn.setDown(reason) })
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.dialTimeout)
+	defer cancel()
+	if err := sc.Connect(ctx); err != nil {
+		_ = sc.Close()
+		var ce *sio.ConnectError
+		if errors.As(err, &ce) && strings.HasPrefix(ce.Message, "unauthorized") {
+			return nil, permanentError{&HubError{Event: "connect", Code: CodeUnauthorized, Message: ce.Message}}
+		}
+		return nil, fmt.Errorf("connect %s: %w", h.base, err)
+	}
+	return cn, nil
+}
+
+// addressOptions is the second argument of `address`.
+type addressOptions struct {
+	Weight int             `json:"weight,omitempty"`
+	URL    string          `json:"url,omitempty"`
+	Meta   json.RawMessage `json:"meta,omitempty"`
+}
+
+// resync announces the address, then re-claims the held names, re-joins
+// the rooms and re-sends drain. Names the hub refuses for good are removed
+// from the held set and returned.
+func (c *Client) resync(cn *conn) ([]lostName, error) {
+	ctx := c.ctx
+	args := []json.RawMessage{jsonString(c.cfg.address)}
+	if c.cfg.weight > 0 || c.cfg.publicURL != "" || len(c.cfg.meta) > 0 {
+		b, err := json.Marshal(addressOptions{Weight: c.cfg.weight, URL: c.cfg.publicURL, Meta: c.cfg.meta})
+		if err != nil {
+			return nil, permanentError{fmt.Errorf("client: encode address options: %w", err)}
+		}
+		args = append(args, b)
+	}
+	raw, err := c.emit(ctx, cn, "address", sio.Message{Args: args})
+	if err != nil {
+		return nil, err
+	}
+	var ar struct {
+		failure
+		ID      string `json:"id"`
+		Address string `json:"address"`
+	}
+	if err := json.Unmarshal(raw, &ar); err != nil {
+		return nil, fmt.Errorf("client: address: bad reply: %w", err)
+	}
+	if !ar.OK {
+		e := ar.failure.err("address")
+		if transient(ar.Code) {
+			return nil, e
+		}
+		return nil, permanentError{e}
+	}
+
+	// Snapshot what to restore. Calls acked on the old connection have
+	// finished (its acks failed when it closed); new calls wait for this
+	// connection to be published, after the resync.
+	c.opMu.Lock()
+	c.mu.Lock()
+	c.id, c.addr = ar.ID, ar.Address
+	names := sortedKeys(c.names)
+	rooms := sortedKeys(c.rooms)
+	draining := c.draining
+	c.mu.Unlock()
+	c.opMu.Unlock()
+	c.log.Info("registered", "hub", cn.hub.base, "backend_id", ar.ID, "backend_addr", ar.Address,
+		"names", len(names), "rooms", len(rooms))
+
+	var lost []lostName
+	if len(names) > 0 {
+		b, _ := json.Marshal(names)
+		raw, err := c.emit(ctx, cn, "join_subs", sio.Args(b))
+		if err != nil {
+			return nil, err
+		}
+		var pr presenceReply
+		if err := json.Unmarshal(raw, &pr); err != nil {
+			return nil, fmt.Errorf("client: join_subs: bad reply: %w", err)
+		}
+		for _, f := range pr.Failed {
+			if transient(f.Code) {
+				return nil, f.err("join_subs")
+			}
+			lost = append(lost, lostName{f.Name, f.Holder})
+		}
+		if !pr.OK && len(pr.Failed) == 0 {
+			return nil, pr.failure.err("join_subs")
+		}
+	}
+	var badRooms []string
+	for _, r := range rooms {
+		raw, err := c.emit(ctx, cn, "join_room", sio.Args(jsonString(r)))
+		if err != nil {
+			return nil, err
+		}
+		var f failure
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("client: join_room: bad reply: %w", err)
+		}
+		if !f.OK {
+			if transient(f.Code) {
+				return nil, f.err("join_room")
+			}
+			c.log.Warn("room refused on reconnect", "room", r, "err", f.err("join_room"))
+			badRooms = append(badRooms, r)
+		}
+	}
+	if draining {
+		raw, err := c.emit(ctx, cn, "drain", sio.Message{})
+		if err != nil {
+			return nil, err
+		}
+		var f failure
+		if err := json.Unmarshal(raw, &f); err != nil || !f.OK {
+			return nil, fmt.Errorf("client: drain after reconnect: refused: %s", raw)
+		}
+	}
+	if len(lost) > 0 || len(badRooms) > 0 {
+		c.mu.Lock()
+		for _, l := range lost {
+			delete(c.names, l.name)
+		}
+		for _, r := range badRooms {
+			delete(c.rooms, r)
+		}
+		c.mu.Unlock()
+	}
+	return lost, nil
+}
+
+// current waits until the client is registered and returns the connection.
+func (c *Client) current(ctx context.Context) (*conn, error) {
+	for {
+		c.mu.Lock()
+		cn, up, err := c.cn, c.up, c.err
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if cn != nil {
+			return cn, nil
+		}
+		select {
+		case <-up:
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// emit sends event and returns the first argument of the ack.
+func (c *Client) emit(ctx context.Context, cn *conn, event string, m sio.Message) (json.RawMessage, error) {
+	res, err := cn.sock.EmitWithAck(ctx, event, m)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", event, err)
+	}
+	if len(res.Args) == 0 {
+		return nil, fmt.Errorf("client: %s: empty reply", event)
+	}
+	return res.Args[0], nil
+}
+
+func (c *Client) handleServer(m sio.Message, h *atomic.Pointer[func(Server)]) {
+	fn := h.Load()
+	if fn == nil || len(m.Args) == 0 {
+		return
+	}
+	var s Server
+	if err := json.Unmarshal(m.Args[0], &s); err != nil {
+		c.log.Warn("bad pool event from hub", "err", err)
+		return
+	}
+	(*fn)(s)
+}
+
+func (c *Client) handleError(cn *conn, m sio.Message) {
+	if len(m.Args) == 0 {
+		return
+	}
+	var f failure
+	if err := json.Unmarshal(m.Args[0], &f); err != nil {
+		return
+	}
+	if f.Code == CodeReplaced {
+		cn.replaced.Store(true)
+		return
+	}
+	c.log.Warn("error from hub", "event", f.Event, "code", f.Code, "message", f.Message)
+}
+
+// Server describes another backend of the pool (server_joined / server_left).
+type Server struct {
+	ID      string          `json:"id"`      // the hub's backend ID
+	Address string          `json:"address"` // the URL Switchboard proxies to
+	URL     string          `json:"url"`     // its public URL (default: Address)
+	Meta    json.RawMessage `json:"meta"`    // what it announced (JSON null when none)
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}

@@ -1,0 +1,152 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors. The hub's error codes (docs/PROTOCOL.md) map to these sentinels;
+// match them with errors.Is. Every hub failure is a *HubError (or a
+// *NameTakenError for NAME_TAKEN), which carries the code and the hub's
+// message.
+var (
+	// ErrNameTaken (NAME_TAKEN): another live backend holds the name;
+	// errors.As a *NameTakenError for the holder's address.
+	ErrNameTaken = errors.New("client: name taken")
+	// ErrNotHolder (NOT_HOLDER): this backend does not hold the name it released.
+	ErrNotHolder = errors.New("client: not the holder of the name")
+	// ErrInvalidName (INVALID_NAME): empty, not UTF-8, control characters or too long.
+	ErrInvalidName = errors.New("client: invalid name")
+	// ErrNotRegistered (NOT_REGISTERED): an event before the address was accepted.
+	ErrNotRegistered = errors.New("client: not registered")
+	// ErrBadRequest (BAD_REQUEST): malformed arguments.
+	ErrBadRequest = errors.New("client: bad request")
+	// ErrBadAddress (BAD_ADDRESS): the hub refused the backend's address.
+	// Permanent: Dial returns it and a running client stops with it.
+	ErrBadAddress = errors.New("client: address refused")
+	// ErrTooLarge (TOO_LARGE): a payload over the hub's limits.
+	ErrTooLarge = errors.New("client: too large")
+	// ErrUnauthorized: the hub refused the connection (missing or wrong
+	// token, or a remote peer without a token). Permanent.
+	ErrUnauthorized = errors.New("client: unauthorized")
+	// ErrReplaced (REPLACED): another session announced this backend's
+	// address; the hub disconnected this one. Final: the client stops.
+	ErrReplaced = errors.New("client: replaced by another session")
+	// ErrClosed: the client was closed (or stopped for the reason Err gives).
+	ErrClosed = errors.New("client: closed")
+	// ErrDisconnected: the hub ended this backend's session on purpose
+	// (a server-side disconnect other than REPLACED). Final.
+	ErrDisconnected = errors.New("client: disconnected by the hub")
+	// ErrRateLimited (RATE_LIMITED): the hub throttled this backend.
+	ErrRateLimited = errors.New("client: rate limited")
+	// ErrUnknownEvent (UNKNOWN_EVENT): the hub does not know the event
+	// (an older Switchboard).
+	ErrUnknownEvent = errors.New("client: unknown event")
+)
+
+// Hub error codes (docs/PROTOCOL.md).
+const (
+	CodeNameTaken     = "NAME_TAKEN"
+	CodeNotHolder     = "NOT_HOLDER"
+	CodeInvalidName   = "INVALID_NAME"
+	CodeNotRegistered = "NOT_REGISTERED"
+	CodeBadRequest    = "BAD_REQUEST"
+	CodeBadAddress    = "BAD_ADDRESS"
+	CodeTooLarge      = "TOO_LARGE"
+	CodeUnknownEvent  = "UNKNOWN_EVENT"
+	CodeReplaced      = "REPLACED"
+	CodeRateLimited   = "RATE_LIMITED"
+	CodeUnauthorized  = "UNAUTHORIZED" // a refused CONNECT; not sent by the hub as a code
+)
+
+var sentinels = map[string]error{
+	CodeNameTaken:     ErrNameTaken,
+	CodeNotHolder:     ErrNotHolder,
+	CodeInvalidName:   ErrInvalidName,
+	CodeNotRegistered: ErrNotRegistered,
+	CodeBadRequest:    ErrBadRequest,
+	CodeBadAddress:    ErrBadAddress,
+	CodeTooLarge:      ErrTooLarge,
+	CodeUnknownEvent:  ErrUnknownEvent,
+	CodeReplaced:      ErrReplaced,
+	CodeRateLimited:   ErrRateLimited,
+	CodeUnauthorized:  ErrUnauthorized,
+}
+
+// HubError is a failure the hub answered with {ok:false, code, message}.
+// errors.Is matches it against the sentinel of its code (ErrBadRequest for
+// BAD_REQUEST, …); codes without a sentinel match none.
+type HubError struct {
+	Event   string // the event that failed ("join_subs", "message", …)
+	Code    string // upper-case code, e.g. "BAD_REQUEST"
+	Message string // the hub's explanation
+	Name    string // the user name concerned, for per-name presence failures
+}
+
+func (e *HubError) Error() string {
+	s := "client: " + e.Event + ": " + e.Code
+	if e.Name != "" {
+		s += " " + fmt.Sprintf("%q", e.Name)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Is reports whether target is the sentinel of e's code.
+func (e *HubError) Is(target error) bool {
+	s, ok := sentinels[e.Code]
+	return ok && s == target
+}
+
+// NameTakenError is a NAME_TAKEN failure: Name is held by the backend at
+// Holder (its address; empty when the hub does not know it).
+// errors.Is(err, ErrNameTaken) is true.
+type NameTakenError struct {
+	Name    string
+	Holder  string
+	Message string
+}
+
+func (e *NameTakenError) Error() string {
+	s := fmt.Sprintf("client: name %q taken", e.Name)
+	if e.Holder != "" {
+		s += " by " + e.Holder
+	}
+	return s
+}
+
+// Is matches ErrNameTaken.
+func (e *NameTakenError) Is(target error) bool { return target == ErrNameTaken }
+
+// failure is the {ok:false, code, message, name?, holder?} object.
+type failure struct {
+	OK      bool   `json:"ok"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Event   string `json:"event"`
+	Name    string `json:"name"`
+	Holder  string `json:"holder"`
+}
+
+func (f *failure) err(event string) error {
+	if f.Code == CodeNameTaken {
+		return &NameTakenError{Name: f.Name, Holder: f.Holder, Message: f.Message}
+	}
+	code := f.Code
+	if code == "" {
+		code = "FAILED"
+	}
+	return &HubError{Event: event, Code: code, Message: f.Message, Name: f.Name}
+}
+
+// transient reports whether a hub failure code may succeed on a retry
+// (the hub's own trouble rather than the request's).
+func transient(code string) bool {
+	switch code {
+	case "INTERNAL", "TIMEOUT", "UNAVAILABLE", CodeRateLimited, CodeNotRegistered:
+		return true
+	}
+	return false
+}

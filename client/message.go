@@ -1,0 +1,497 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+// Message is a message the hub routed to this backend.
+type Message struct {
+	ID      string   // the hub's message ID (unique across hub nodes and restarts)
+	From    string   // the sender-given name ("" when none)
+	Backend string   // the sending backend's address ("" from outside the pool)
+	To      []string // direct message: the recipients this backend holds
+	Room    string   // room message: the room ("" for direct and public messages)
+	// Data is the payload as the sender gave it (JSON). For a binary
+	// payload it is a placeholder {"_placeholder":true,"num":N} and the
+	// bytes are Attachments[N] (see Bytes).
+	Data        json.RawMessage
+	Attachments [][]byte
+}
+
+// Kind is how a message was addressed.
+type Kind int
+
+// Kinds of messages.
+const (
+	KindPublic Kind = iota // to every backend
+	KindDirect             // to names (Message.To)
+	KindRoom               // to a room's members (Message.Room)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindDirect:
+		return "direct"
+	case KindRoom:
+		return "room"
+	}
+	return "public"
+}
+
+// Kind tells how m was addressed.
+func (m *Message) Kind() Kind {
+	switch {
+	case len(m.To) > 0:
+		return KindDirect
+	case m.Room != "":
+		return KindRoom
+	}
+	return KindPublic
+}
+
+// Decode unmarshals Data into v (encoding/json).
+func (m *Message) Decode(v any) error { return json.Unmarshal(m.Data, v) }
+
+// Bytes returns a binary payload (sent as []byte): the attachment Data's
+// placeholder points at. ok is false when Data is not a placeholder.
+func (m *Message) Bytes() (b []byte, ok bool) {
+	d := bytes.TrimSpace(m.Data)
+	if len(d) == 0 || d[0] != '{' || !bytes.Contains(d, []byte(`"_placeholder"`)) {
+		return nil, false
+	}
+	var p struct {
+		Placeholder bool `json:"_placeholder"`
+		Num         int  `json:"num"`
+	}
+	if json.Unmarshal(d, &p) != nil || !p.Placeholder || p.Num < 0 || p.Num >= len(m.Attachments) {
+		return nil, false
+	}
+	return m.Attachments[p.Num], true
+}
+
+// Outgoing is a message to route. Set To (direct) or Room (room), or
+// neither (public: every other backend).
+type Outgoing struct {
+	To   []string
+	Room string
+	// From is the sender-given name receivers see in Message.From (optional).
+	From string
+	// Data is the payload: a json.RawMessage is sent as is, a []byte as a
+	// binary attachment, anything else is encoded with encoding/json.
+	Data any
+}
+
+// SendResult is the hub's answer to a message.
+type SendResult struct {
+	ID string // the message ID receivers see
+	// Direct messages: what became of each recipient.
+	Delivered []string // handed to the backend holding the name
+	Held      []string // orphaned: kept in its mailbox until re-claimed
+	Unknown   []string // held by nobody: dropped
+	Dropped   []string // orphaned but its mailbox is full: dropped
+}
+
+// Send sends data to the holders of names (a direct message); it returns
+// when the hub has routed it. A name held by this backend is delivered to
+// this backend too. See Outgoing.Data for how data is encoded.
+func (c *Client) Send(ctx context.Context, to []string, data any) (SendResult, error) {
+	if len(to) == 0 {
+		return SendResult{}, errors.New("client: send: no recipient")
+	}
+	return c.SendMessage(ctx, Outgoing{To: to, Data: data})
+}
+
+// Publish sends data to every other backend that joined room.
+func (c *Client) Publish(ctx context.Context, room string, data any) (SendResult, error) {
+	if room == "" {
+		return SendResult{}, errors.New("client: publish: empty room")
+	}
+	return c.SendMessage(ctx, Outgoing{Room: room, Data: data})
+}
+
+// Broadcast sends data to every other backend of the pool (a public
+// message); the sender does not receive it.
+func (c *Client) Broadcast(ctx context.Context, data any) (SendResult, error) {
+	return c.SendMessage(ctx, Outgoing{Data: data})
+}
+
+// SendMessage routes o through the hub and returns its answer. The message
+// is sent at most once: when the connection drops before the answer, the
+// error says so and the message may or may not have been routed.
+func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error) {
+	m, err := encodeOutgoing(&o)
+	if err != nil {
+		return SendResult{}, err
+	}
+	cn, err := c.current(ctx)
+	if err != nil {
+		return SendResult{}, err
+	}
+	raw, err := c.emit(ctx, cn, "message", m)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return decodeSendResult(raw)
+}
+
+func decodeSendResult(raw []byte) (SendResult, error) {
+	var r struct {
+		failure
+		ID        string   `json:"id"`
+		Delivered []string `json:"delivered"`
+		Held      []string `json:"held"`
+		Unknown   []string `json:"unknown"`
+		Dropped   []string `json:"dropped"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return SendResult{}, fmt.Errorf("client: message: bad reply: %w", err)
+	}
+	if !r.OK {
+		return SendResult{}, r.failure.err("message")
+	}
+	return SendResult{ID: r.ID, Delivered: r.Delivered, Held: r.Held, Unknown: r.Unknown, Dropped: r.Dropped}, nil
+}
+
+// encodeOutgoing builds the `message` event: {to?, room?, from?, data}.
+func encodeOutgoing(o *Outgoing) (sio.Message, error) {
+	var data []byte
+	var atts [][]byte
+	switch d := o.Data.(type) {
+	case json.RawMessage:
+		data = d
+		if len(data) == 0 {
+			data = []byte("null")
+		}
+	case []byte:
+		data = sio.Placeholder(0)
+		atts = [][]byte{d}
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return sio.Message{}, fmt.Errorf("client: encode message data: %w", err)
+		}
+		data = b
+	}
+	if len(o.To) > 0 && o.Room != "" {
+		return sio.Message{}, errors.New("client: message has both To and Room")
+	}
+	buf := make([]byte, 0, 32+len(data)+16*len(o.To)+len(o.Room)+len(o.From))
+	buf = append(buf, '{')
+	if len(o.To) > 0 {
+		buf = append(buf, `"to":[`...)
+		for i, n := range o.To {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, n)
+		}
+		buf = append(buf, "],"...)
+	}
+	if o.Room != "" {
+		buf = append(buf, `"room":`...)
+		buf = appendJSONString(buf, o.Room)
+		buf = append(buf, ',')
+	}
+	if o.From != "" {
+		buf = append(buf, `"from":`...)
+		buf = appendJSONString(buf, o.From)
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"data":`...)
+	buf = append(buf, data...)
+	buf = append(buf, '}')
+	return sio.Message{Args: []json.RawMessage{buf}, Attachments: atts}, nil
+}
+
+// appendJSONString appends s as a JSON string (plain ASCII fast, else
+// encoding/json's escaping).
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+func (c *Client) handleMessage(m sio.Message, _ sio.Ack) {
+	fn := c.onMessage.Load()
+	if fn == nil || len(m.Args) == 0 {
+		return
+	}
+	msg, err := decodeMessage(m.Args[0])
+	if err != nil {
+		c.log.Warn("bad message from hub", "err", err)
+		return
+	}
+	msg.Attachments = m.Attachments
+	(*fn)(msg)
+}
+
+// wireMessage is the hub's `message` event for the slow path.
+type wireMessage struct {
+	ID      string          `json:"id"`
+	From    *string         `json:"from"`
+	Backend string          `json:"backend"`
+	To      []string        `json:"to"`
+	Room    *string         `json:"room"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// decodeMessage decodes {id, from, backend, to, room, data}. Data aliases b
+// (received messages own their bytes). The fast path handles the hub's
+// encoding (strings without escapes); anything else goes to encoding/json.
+func decodeMessage(b []byte) (Message, error) {
+	var m Message
+	if decodeFast(b, &m) {
+		return m, nil
+	}
+	m = Message{}
+	var w wireMessage
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	m.ID, m.Backend, m.To, m.Data = w.ID, w.Backend, w.To, w.Data
+	if w.From != nil {
+		m.From = *w.From
+	}
+	if w.Room != nil {
+		m.Room = *w.Room
+	}
+	if m.Data == nil {
+		m.Data = json.RawMessage("null")
+	}
+	return m, nil
+}
+
+// scanner walks JSON the hub produced. Every method is bounds-checked and
+// gives up (false) on anything it does not handle, never panics.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) consume(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes; ok false otherwise.
+func (s *scanner) str() (string, bool) {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return "", false
+	}
+	start := s.i + 1
+	high := false
+	for j := start; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			seg := s.b[start:j]
+			if high && !utf8.Valid(seg) {
+				return "", false
+			}
+			s.i = j + 1
+			return string(seg), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= 0x80:
+			high = true
+		}
+	}
+	return "", false
+}
+
+// nullableStr reads a string or null.
+func (s *scanner) nullableStr() (string, bool) {
+	s.ws()
+	if s.lit("null") {
+		return "", true
+	}
+	return s.str()
+}
+
+func (s *scanner) lit(l string) bool {
+	if len(s.b)-s.i >= len(l) && string(s.b[s.i:s.i+len(l)]) == l {
+		s.i += len(l)
+		return true
+	}
+	return false
+}
+
+// value skips one JSON value and returns its bytes (validated later).
+func (s *scanner) value() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '"':
+			j := s.i + 1
+			for j < len(s.b) && s.b[j] != '"' {
+				if s.b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s.b) {
+				return nil, false
+			}
+			s.i = j + 1
+			if depth == 0 {
+				return s.b[start:s.i], true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return s.scalar(start)
+			}
+			depth--
+			if depth == 0 {
+				s.i++
+				return s.b[start:s.i], true
+			}
+		case ',':
+			if depth == 0 {
+				return s.scalar(start)
+			}
+		}
+		s.i++
+	}
+	if depth == 0 {
+		return s.scalar(start)
+	}
+	return nil, false
+}
+
+// scalar returns the number or literal that ended at s.i.
+func (s *scanner) scalar(start int) ([]byte, bool) {
+	v := bytes.TrimRight(s.b[start:s.i], " \t\r\n")
+	return v, len(v) > 0
+}
+
+func decodeFast(b []byte, m *Message) bool {
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return false
+	}
+	if s.consume('}') {
+		m.Data = json.RawMessage("null")
+		return s.rest()
+	}
+	var seen uint8
+	for {
+		key, ok := s.str()
+		if !ok || !s.consume(':') {
+			return false
+		}
+		var bit uint8
+		switch key {
+		case "id":
+			bit = 1
+			m.ID, ok = s.str()
+		case "from":
+			bit = 2
+			m.From, ok = s.nullableStr()
+		case "backend":
+			bit = 4
+			m.Backend, ok = s.nullableStr()
+		case "room":
+			bit = 8
+			m.Room, ok = s.nullableStr()
+		case "to":
+			bit = 16
+			m.To, ok = s.names()
+		case "data":
+			bit = 32
+			var v []byte
+			v, ok = s.value()
+			m.Data = v
+		default:
+			// Unknown keys (and duplicates below) go to encoding/json.
+			return false
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume('}') {
+			return false
+		}
+		break
+	}
+	if m.Data == nil {
+		m.Data = json.RawMessage("null")
+	}
+	if !json.Valid(m.Data) {
+		return false
+	}
+	return s.rest()
+}
+
+// rest checks nothing but whitespace follows.
+func (s *scanner) rest() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// names reads an array of strings or null.
+func (s *scanner) names() ([]string, bool) {
+	s.ws()
+	if s.lit("null") {
+		return nil, true
+	}
+	if !s.consume('[') {
+		return nil, false
+	}
+	if s.consume(']') {
+		return []string{}, true
+	}
+	var out []string
+	for {
+		n, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, n)
+		if s.consume(',') {
+			continue
+		}
+		if s.consume(']') {
+			return out, true
+		}
+		return nil, false
+	}
+}

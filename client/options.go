@@ -1,0 +1,183 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultBackoffMin   = 250 * time.Millisecond
+	DefaultBackoffMax   = 5 * time.Second
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultAckTimeout   = 10 * time.Second
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultPath         = "/list"
+	DefaultNamespace    = "/list"
+)
+
+// Option configures Dial (and Serve). Options are applied in order; a later
+// one wins.
+type Option func(*config) error
+
+type config struct {
+	address      string
+	publicURL    string
+	meta         json.RawMessage
+	token        string
+	weight       int
+	logger       *slog.Logger
+	backoffMin   time.Duration
+	backoffMax   time.Duration
+	dialTimeout  time.Duration
+	ackTimeout   time.Duration
+	drainTimeout time.Duration
+	path         string
+	namespace    string
+	nameLost     func(name, holder string)
+	onMessage    func(Message)
+	onJoined     func(Server)
+	onLeft       func(Server)
+	rand         func() float64
+}
+
+func defaultConfig() config {
+	return config{
+		backoffMin:   DefaultBackoffMin,
+		backoffMax:   DefaultBackoffMax,
+		dialTimeout:  DefaultDialTimeout,
+		ackTimeout:   DefaultAckTimeout,
+		drainTimeout: DefaultDrainTimeout,
+		path:         DefaultPath,
+	}
+}
+
+// WithAddress sets the backend's own URL ("http://10.0.0.5:3001"), the
+// address Switchboard proxies to. Required by Dial; Serve derives it from
+// its listener when absent. An unspecified host (0.0.0.0, ::) is replaced
+// by the hub with the peer IP of the channel connection.
+func WithAddress(url string) Option {
+	return func(c *config) error { c.address = url; return nil }
+}
+
+// WithPublicURL sets the URL browsers use to reach the backend directly
+// (the tracker shows it; default: the address).
+func WithPublicURL(url string) Option {
+	return func(c *config) error { c.publicURL = url; return nil }
+}
+
+// WithMeta attaches opaque JSON (at most 4 KiB by default) to the
+// backend's announcement: a json.RawMessage or []byte is used as is,
+// anything else is encoded with encoding/json.
+func WithMeta(v any) Option {
+	return func(c *config) error {
+		switch m := v.(type) {
+		case json.RawMessage:
+			if !json.Valid(m) {
+				return fmt.Errorf("client: meta is not valid JSON")
+			}
+			c.meta = m
+		case []byte:
+			if !json.Valid(m) {
+				return fmt.Errorf("client: meta is not valid JSON")
+			}
+			c.meta = json.RawMessage(m)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("client: encode meta: %w", err)
+			}
+			c.meta = b
+		}
+		return nil
+	}
+}
+
+// WithToken sets the channel token presented in CONNECT (auth.token).
+// It is never logged.
+func WithToken(token string) Option {
+	return func(c *config) error { c.token = token; return nil }
+}
+
+// WithWeight sets the backend's weight in the pool (1–1000; default 1).
+func WithWeight(w int) Option {
+	return func(c *config) error {
+		if w < 1 {
+			return fmt.Errorf("client: weight %d: must be at least 1", w)
+		}
+		c.weight = w
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithBackoff bounds the delay between reconnection attempts: it starts at
+// min, doubles per failed attempt up to max, with ±50% jitter (defaults
+// 250ms and 5s).
+func WithBackoff(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return fmt.Errorf("client: backoff %v..%v: need 0 < min <= max", min, max)
+		}
+		c.backoffMin, c.backoffMax = min, max
+		return nil
+	}
+}
+
+// WithDialTimeout bounds one connection attempt to one hub URL (default 10s).
+func WithDialTimeout(d time.Duration) Option {
+	return func(c *config) error { c.dialTimeout = d; return nil }
+}
+
+// WithAckTimeout bounds waiting for the hub's answer when the call's
+// context has no deadline (default 10s).
+func WithAckTimeout(d time.Duration) Option {
+	return func(c *config) error { c.ackTimeout = d; return nil }
+}
+
+// WithDrainTimeout bounds the drain Serve runs on shutdown (default 30s).
+func WithDrainTimeout(d time.Duration) Option {
+	return func(c *config) error { c.drainTimeout = d; return nil }
+}
+
+// WithPath sets the hub's Engine.IO path of the channel (default "/list").
+// The namespace comes from the hub URL's path ("http://hub:8080/list"),
+// default "/list".
+func WithPath(path string) Option {
+	return func(c *config) error { c.path = path; return nil }
+}
+
+// WithNameLost sets the callback told about each name the client held but
+// could not re-claim after a reconnect, because another backend (holder,
+// its address when known) claimed it meanwhile, or the hub refused it. The
+// name is no longer held. It runs on the client's connection goroutine,
+// after the reconnect completed; it may call client methods.
+func WithNameLost(fn func(name, holder string)) Option {
+	return func(c *config) error { c.nameLost = fn; return nil }
+}
+
+// WithOnMessage sets the message handler (see Client.OnMessage).
+func WithOnMessage(fn func(Message)) Option {
+	return func(c *config) error { c.onMessage = fn; return nil }
+}
+
+// WithOnServerJoined sets the pool-join handler (see Client.OnServerJoined).
+func WithOnServerJoined(fn func(Server)) Option {
+	return func(c *config) error { c.onJoined = fn; return nil }
+}
+
+// WithOnServerLeft sets the pool-leave handler (see Client.OnServerLeft).
+func WithOnServerLeft(fn func(Server)) Option {
+	return func(c *config) error { c.onLeft = fn; return nil }
+}
+
+// withRand injects the jitter source (tests).
+func withRand(r func() float64) Option {
+	return func(c *config) error { c.rand = r; return nil }
+}
