@@ -356,6 +356,9 @@ func (c *Client) run() {
 			close(c.first)
 		}
 		c.reportLost(lost)
+		if c.cfg.onReady != nil {
+			c.cfg.onReady()
+		}
 
 		select {
 		case <-cn.down:

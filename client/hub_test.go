@@ -305,3 +305,5 @@ func waitChan[T any](tb testing.TB, ch <-chan T, what string) T {
 	var zero T
 	return zero
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

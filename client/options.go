@@ -41,6 +41,7 @@ type config struct {
 	onJoined     func(Server)
 	onLeft       func(Server)
 	rand         func() float64
+	onReady      func() // test hook: after each (re)registration and resync
 }
 
 func defaultConfig() config {
@@ -180,4 +181,9 @@ func WithOnServerLeft(fn func(Server)) Option {
 // withRand injects the jitter source (tests).
 func withRand(r func() float64) Option {
 	return func(c *config) error { c.rand = r; return nil }
+}
+
+// withOnReady sets a hook run after each registration and resync (tests).
+func withOnReady(fn func()) Option {
+	return func(c *config) error { c.onReady = fn; return nil }
 }
