@@ -196,6 +196,7 @@ func runScenario(args []string) error {
 	defer children.stopAll()
 
 	load0 := loadAvg()
+	fm := StartForeign()
 	t0 := time.Now()
 	rep, err := sc.Run(ctx, env)
 	children.stopAll()
@@ -203,7 +204,7 @@ func runScenario(args []string) error {
 		rep.Command = "sbbench run " + strings.Join(args, " ")
 		rep.Sections = append(rep.Sections, Section{Heading: "Machine", Notes: []string{
 			fmt.Sprintf("%d CPUs, %s; started %s, took %s", runtime.NumCPU(), runtime.Version(), t0.UTC().Format(time.RFC3339), time.Since(t0).Round(time.Second)),
-			fmt.Sprintf("load average before: %s; after: %s (other work on the machine skews every figure: compare only within one run)", load0, loadAvg()),
+			fmt.Sprintf("load average before: %s; after: %s; other processes kept %.2f CPUs busy on average during the run (noise columns: the same per measurement; ⚠ over 0.1: rerun on a quiet machine)", load0, loadAvg(), fm.Cores()),
 		}})
 		f, ferr := os.Create(filepath.Join(env.Out, "summary.md"))
 		if ferr == nil {

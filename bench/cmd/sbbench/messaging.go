@@ -109,6 +109,7 @@ type MsgStep struct {
 	SideCPU      float64 `json:"side_cpu_secs"`  // backends + redis or Switchboard
 	UsersCPU     float64 `json:"users_cpu_secs"` // user clients over their load window
 	HubCPU       float64 `json:"hub_cpu_secs"`   // Switchboard alone (switchboard side)
+	Foreign      float64 `json:"foreign_cores"`
 	Pass         bool    `json:"pass"`
 	Why          string  `json:"why,omitempty"`
 }
@@ -213,7 +214,7 @@ func perMsgUs(cpu float64, n int64) float64 {
 }
 
 func (s *messagingScenario) report(rep *Report, steps []MsgStep, sides []*msgSide) {
-	tb := &Table{Header: []string{"side", "kind", "offered msg/s", "deliveries", "lost", "p50 µs", "p99 µs", "side CPU µs/delivery", "+ users µs/delivery", "Switchboard µs/relayed msg", "pass"}}
+	tb := &Table{Header: []string{"side", "kind", "offered msg/s", "deliveries", "lost", "p50 µs", "p99 µs", "side CPU µs/delivery", "+ users µs/delivery", "Switchboard µs/relayed msg", "noise", "pass"}}
 	best := map[string]float64{}
 	for _, st := range steps {
 		hub := "–"
@@ -226,7 +227,7 @@ func (s *messagingScenario) report(rep *Report, steps []MsgStep, sides []*msgSid
 		}
 		tb.AddRow(st.Side, st.Kind, fmtK(st.Rate), fmtK(float64(st.Delivered)), strconv.FormatInt(st.Lost, 10),
 			fmtF(st.P50us, 0), fmtF(st.P99us, 0), fmtF(perMsgUs(st.SideCPU, st.Delivered), 1),
-			fmtF(perMsgUs(st.SideCPU+st.UsersCPU, st.Delivered), 1), hub, pass)
+			fmtF(perMsgUs(st.SideCPU+st.UsersCPU, st.Delivered), 1), hub, noiseCell(st.Foreign), pass)
 		if st.Pass {
 			k := st.Side + "/" + st.Kind
 			best[k] = math.Max(best[k], st.Rate)
@@ -408,6 +409,7 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 		return st, err
 	}
 	c0 := sideCPU(sd.procs)
+	fm := StartForeign()
 	var h0 int64
 	if sd.sb != nil {
 		h0 = SampleTree(sd.sb.PID()).CPUTicks
@@ -446,6 +448,7 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 		}
 	}
 	st.SideCPU = float64(sideCPU(sd.procs)-c0) / clkTck
+	st.Foreign = fm.Cores()
 	if sd.sb != nil {
 		st.HubCPU = float64(SampleTree(sd.sb.PID()).CPUTicks-h0) / clkTck
 	}

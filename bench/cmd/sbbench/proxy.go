@@ -218,24 +218,25 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				addRatio(raw, "wrk", name, v/direct)
 			}
 		}
-		tb := &Table{Header: []string{"target", "threads", "req/s (median)", "ratio to direct (median)", "wrk p99 µs (median)", "non-2xx+socket errors", "wrk busy (max)"}}
+		tb := &Table{Header: []string{"target", "threads", "req/s (median)", "ratio to direct (median)", "wrk p99 µs (median)", "non-2xx+socket errors", "wrk busy (max)", "noise (max)"}}
 		for _, t := range targets {
 			rs := raw.Wrk[t.Name]
 			if t.skip != "" && len(rs) == 0 {
-				tb.AddRow(t.Name, strconv.Itoa(t.Threads), "skipped: "+shortErr(t.skip), "", "", "", "")
+				tb.AddRow(t.Name, strconv.Itoa(t.Threads), "skipped: "+shortErr(t.skip), "", "", "", "", "")
 				continue
 			}
 			var rps, p99 []float64
 			var errs int64
-			busy := 0.0
+			busy, noise := 0.0, 0.0
 			for _, w := range rs {
 				rps = append(rps, w.ReqPerSec)
 				p99 = append(p99, w.P99us)
 				errs += w.Non2xx + w.SockErrs
 				busy = math.Max(busy, w.Busy)
+				noise = math.Max(noise, w.Foreign)
 			}
 			tb.AddRow(t.Name, strconv.Itoa(t.Threads), fmtK(median(rps)), fmtF(median(raw.Ratios["wrk"][t.Name]), 3),
-				fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy))
+				fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "HTTP GET / throughput (wrk)",
 			Notes: []string{fmt.Sprintf("`wrk -t%d -c%d -d%s --latency`, %d interleaved run(s); ratio = target/direct in the same round", p.wrkThreads, p.conns, p.dur, p.runs)},
@@ -273,19 +274,20 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 						return rep, ctx.Err()
 					}
 					var rr RateResult
-					_, err := runJSONChild(ctx, env, ProcSpec{Name: fmt.Sprintf("rate-%s-r%d", t.Name, r), CPUs: env.LoadCPUs,
+					fc, err := runJSONChild(ctx, env, ProcSpec{Name: fmt.Sprintf("rate-%s-r%d", t.Name, r), CPUs: env.LoadCPUs,
 						Argv: env.SelfArgv("rate", "-url", t.url("/"), "-rate", fmt.Sprintf("%.0f", offered),
 							"-d", p.rateDur.String(), "-c", strconv.Itoa(p.conns))}, p.rateDur+60*time.Second, &rr)
 					if err != nil {
 						fmt.Fprintln(os.Stderr, "sbbench:", err)
 						rr = RateResult{P99us: math.NaN(), P50us: math.NaN(), P999us: math.NaN(), Achieved: math.NaN()}
 					}
+					rr.Foreign = fc
 					raw.Rate[t.Name] = append(raw.Rate[t.Name], rr)
 					fmt.Fprintf(os.Stderr, "rate run %d %-13s offered %.0f achieved %.0f p99 %.0f µs errors %d late %d busy %.2f\n",
 						r+1, t.Name, offered, rr.Achieved, rr.P99us, rr.Errors, rr.Late, rr.Busy)
 				}
 			}
-			tb := &Table{Header: []string{"target", "achieved req/s", "p50 µs", "p99 µs (median)", "p99.9 µs", "errors", "late", "generator busy (max)"}}
+			tb := &Table{Header: []string{"target", "achieved req/s", "p50 µs", "p99 µs (median)", "p99.9 µs", "errors", "late", "generator busy (max)", "noise (max)"}}
 			for _, t := range targets {
 				rs := raw.Rate[t.Name]
 				if len(rs) == 0 {
@@ -293,15 +295,16 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				}
 				var a, p50, p99, p999 []float64
 				var errs, late int64
-				busy := 0.0
+				busy, noise := 0.0, 0.0
 				for _, x := range rs {
 					a, p50, p99, p999 = append(a, x.Achieved), append(p50, x.P50us), append(p99, x.P99us), append(p999, x.P999us)
 					errs += x.Errors
 					late += x.Late
 					busy = math.Max(busy, x.Busy)
+					noise = math.Max(noise, x.Foreign)
 				}
 				tb.AddRow(t.Name, fmtK(median(a)), fmtF(median(p50), 0), fmtF(median(p99), 0), fmtF(median(p999), 0),
-					strconv.FormatInt(errs, 10), strconv.FormatInt(late, 10), busyCell(busy))
+					strconv.FormatInt(errs, 10), strconv.FormatInt(late, 10), busyCell(busy), noiseCell(noise))
 			}
 			rep.Sections = append(rep.Sections, Section{Heading: "p99 at a fixed offered rate (sbbench rate: open loop, latency from each request's due time)",
 				Notes: []string{fmt.Sprintf("offered %s req/s = %s; %d connections, %s per run, %d run(s)", fmtK(offered), basis, p.conns, p.rateDur, p.runs)},
@@ -319,13 +322,14 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 					return rep, ctx.Err()
 				}
 				var wr WSEchoResult
-				_, err := runJSONChild(ctx, env, ProcSpec{Name: fmt.Sprintf("wsecho-%s-r%d", t.Name, r), CPUs: env.LoadCPUs,
+				fc, err := runJSONChild(ctx, env, ProcSpec{Name: fmt.Sprintf("wsecho-%s-r%d", t.Name, r), CPUs: env.LoadCPUs,
 					Argv: env.SelfArgv("wsecho", "-url", strings.Replace(t.url("/ws"), "http://", "ws://", 1),
 						"-c", strconv.Itoa(p.wsConns), "-d", p.wsDur.String(), "-ws", wsImpl)}, p.wsDur+60*time.Second, &wr)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "sbbench:", err)
 					wr = WSEchoResult{Rate: math.NaN(), P99us: math.NaN()}
 				}
+				wr.Foreign = fc
 				raw.WS[t.Name] = append(raw.WS[t.Name], wr)
 				res[t.Name] = wr.Rate
 				if t.Kind == "direct" {
@@ -337,7 +341,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				addRatio(raw, "ws", name, v/direct)
 			}
 		}
-		tb := &Table{Header: []string{"target", "round trips/s (median)", "ratio to direct (median)", "p99 µs (median)", "errors", "client busy (max)"}}
+		tb := &Table{Header: []string{"target", "round trips/s (median)", "ratio to direct (median)", "p99 µs (median)", "errors", "client busy (max)", "noise (max)"}}
 		for _, t := range targets {
 			rs := raw.WS[t.Name]
 			if len(rs) == 0 {
@@ -345,13 +349,14 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 			}
 			var rate, p99 []float64
 			var errs int64
-			busy := 0.0
+			busy, noise := 0.0, 0.0
 			for _, x := range rs {
 				rate, p99 = append(rate, x.Rate), append(p99, x.P99us)
 				errs += x.Errors
 				busy = math.Max(busy, x.Busy)
+				noise = math.Max(noise, x.Foreign)
 			}
-			tb.AddRow(t.Name, fmtK(median(rate)), fmtF(median(raw.Ratios["ws"][t.Name]), 3), fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy))
+			tb.AddRow(t.Name, fmtK(median(rate)), fmtF(median(raw.Ratios["ws"][t.Name]), 3), fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "WebSocket echo through the proxy (sbbench wsecho)",
 			Notes: []string{fmt.Sprintf("%d connections each ping-ponging a 32-byte text message for %s, %d run(s)", p.wsConns, p.wsDur, p.runs)},
@@ -432,6 +437,16 @@ func busyCell(b float64) string {
 	s := fmtF(b, 2)
 	if b > 0.9 {
 		s += " ⚠ load-bound"
+	}
+	return s
+}
+
+// noiseCell formats the CPUs other processes kept busy during a
+// measurement; over 0.1 of a CPU the figure is flagged.
+func noiseCell(c float64) string {
+	s := fmtF(c, 2)
+	if c > 0.1 {
+		s += " ⚠ noisy"
 	}
 	return s
 }

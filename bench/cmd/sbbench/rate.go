@@ -32,7 +32,8 @@ type RateResult struct {
 	P999us   float64 `json:"p999_us"`
 	MaxUs    float64 `json:"max_us"`
 	MeanUs   float64 `json:"mean_us"`
-	Busy     float64 `json:"busy"` // generator CPU seconds / wall seconds during the load
+	Busy     float64 `json:"busy"`                    // generator CPU seconds / wall seconds during the load
+	Foreign  float64 `json:"foreign_cores,omitempty"` // set by the harness
 }
 
 // cmdRate is a bounded open-loop (constant-rate) HTTP/1.1 GET generator.

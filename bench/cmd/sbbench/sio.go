@@ -87,6 +87,7 @@ type SIOMeasure struct {
 	ServerTotal  int64           `json:"server_total"` // server count over the whole run
 	Lost         int64           `json:"lost"`         // ev mode: sent − server_total
 	ClientErrors int64           `json:"client_errors"`
+	Foreign      float64         `json:"foreign_cores"` // CPUs other processes kept busy during the load
 	Loaders      []SIOLoadResult `json:"loaders"`
 }
 
@@ -281,13 +282,13 @@ func passFail(ok bool) string {
 }
 
 func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, modes []string, env *Env) {
-	tb := &Table{Header: []string{"server", "mode", "events/s at server (median)", "server CPU µs per event (median)", "server busy", "load busy (max)", "lost", "client errors", "runs"}}
+	tb := &Table{Header: []string{"server", "mode", "events/s at server (median)", "server CPU µs per event (median)", "server busy", "load busy (max)", "lost", "client errors", "noise (max)", "runs"}}
 	cpu := map[string]float64{}
 	for _, t := range targets {
 		for _, mode := range modes {
 			mode = strings.TrimSpace(mode)
 			var rate, cpe, sbusy []float64
-			lbusy := 0.0
+			lbusy, noise := 0.0, 0.0
 			var lost, errs int64
 			n := 0
 			for _, m := range raw.Measures {
@@ -297,6 +298,7 @@ func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, 
 				n++
 				rate, cpe, sbusy = append(rate, m.Rate), append(cpe, m.CPUPerEvUs), append(sbusy, m.ServerBusy)
 				lbusy = math.Max(lbusy, m.LoadBusy)
+				noise = math.Max(noise, m.Foreign)
 				lost += m.Lost
 				errs += m.ClientErrors
 			}
@@ -309,7 +311,7 @@ func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, 
 				label = "ack (acked echo)"
 			}
 			tb.AddRow(sioLabel(t.Name), label, fmtK(median(rate)), fmtF(median(cpe), 2), fmtF(median(sbusy), 2),
-				busyCell(lbusy), strconv.FormatInt(lost, 10), strconv.FormatInt(errs, 10), strconv.Itoa(n))
+				busyCell(lbusy), strconv.FormatInt(lost, 10), strconv.FormatInt(errs, 10), noiseCell(noise), strconv.Itoa(n))
 		}
 	}
 	sec := Section{Heading: "Events and acks: rate and server CPU", Table: tb}
@@ -441,6 +443,7 @@ func (s *sioScenario) measure(ctx context.Context, env *Env, t *sioTarget, mode 
 		return m, err
 	}
 	cpuBegin := SampleTree(t.proc.PID()).CPUTicks
+	fm := StartForeign()
 	// Rate window: each sample reads the server's counter, then the time
 	// (the counter request may queue behind the load on a busy server).
 	if err := sleepCtx(ctx, time.Until(startAt.Add(s.warm))); err != nil {
@@ -500,6 +503,7 @@ func (s *sioScenario) measure(ctx context.Context, env *Env, t *sioTarget, mode 
 		}
 	}
 	cpuEnd := SampleTree(t.proc.PID()).CPUTicks
+	m.Foreign = fm.Cores()
 	// CPU per event over the whole load (start to settled), so a server
 	// that falls behind is charged for all it handled.
 	m.Events = end.count(mode) - b0.count(mode)

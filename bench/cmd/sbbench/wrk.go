@@ -17,7 +17,8 @@ type WrkResult struct {
 	P99us     float64 `json:"p99_us"`
 	Non2xx    int64   `json:"non_2xx"`
 	SockErrs  int64   `json:"socket_errors"`
-	Busy      float64 `json:"load_busy"` // wrk CPU seconds / wall seconds
+	Busy      float64 `json:"load_busy"`     // wrk CPU seconds / wall seconds
+	Foreign   float64 `json:"foreign_cores"` // CPUs kept busy by other processes meanwhile
 }
 
 // parseWrk reads wrk's text output (run with --latency).
@@ -82,6 +83,7 @@ func runWrk(ctx context.Context, env *Env, name, url string, threads, conns int,
 		return WrkResult{}, err
 	}
 	var sb strings.Builder
+	fm := StartForeign()
 	t0 := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
@@ -108,18 +110,20 @@ func runWrk(ctx context.Context, env *Env, name, url string, threads, conns int,
 	if c := p.ExitCPU(); c >= 0 && wall > 0 {
 		r.Busy = c / wall
 	}
+	r.Foreign = fm.Cores()
 	return r, nil
 }
 
 // runJSONChild runs a helper mode that prints one JSON result line on
-// stdout, decodes it into out, and returns the child's CPU busy fraction.
-func runJSONChild(ctx context.Context, env *Env, spec ProcSpec, bound time.Duration, out any) (busy float64, err error) {
+// stdout, decodes it into out, and returns the CPUs other processes kept
+// busy meanwhile (noise).
+func runJSONChild(ctx context.Context, env *Env, spec ProcSpec, bound time.Duration, out any) (foreign float64, err error) {
 	spec.Capture = true
+	fm := StartForeign()
 	p, err := env.Start(spec)
 	if err != nil {
 		return 0, err
 	}
-	t0 := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	var last string
@@ -147,9 +151,5 @@ func runJSONChild(ctx context.Context, env *Env, spec ProcSpec, bound time.Durat
 	if err := json.Unmarshal([]byte(last), out); err != nil {
 		return 0, fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	wall := time.Since(t0).Seconds()
-	if c := p.ExitCPU(); c >= 0 && wall > 0 {
-		busy = c / wall
-	}
-	return busy, nil
+	return fm.Cores(), nil
 }

@@ -15,14 +15,15 @@ import (
 
 // WSEchoResult is the JSON line printed by `sbbench wsecho`.
 type WSEchoResult struct {
-	Target string  `json:"target"`
-	Conns  int     `json:"conns"`
-	Msgs   int64   `json:"msgs"` // completed round trips
-	Errors int64   `json:"errors"`
-	Secs   float64 `json:"secs"`
-	Rate   float64 `json:"rate"` // round trips per second
-	P99us  float64 `json:"p99_us"`
-	Busy   float64 `json:"busy"` // client CPU seconds / wall seconds during the load
+	Target  string  `json:"target"`
+	Conns   int     `json:"conns"`
+	Msgs    int64   `json:"msgs"` // completed round trips
+	Errors  int64   `json:"errors"`
+	Secs    float64 `json:"secs"`
+	Rate    float64 `json:"rate"` // round trips per second
+	P99us   float64 `json:"p99_us"`
+	Busy    float64 `json:"busy"`                    // client CPU seconds / wall seconds during the load
+	Foreign float64 `json:"foreign_cores,omitempty"` // set by the harness
 }
 
 // cmdWSEcho: N connections each ping-ponging one message at a time for D.
