@@ -140,7 +140,9 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 			c.close()
 		}
 	}()
-	_ = c.nc.SetDeadline(now.Add(p.cfg.ResponseHeaderTimeout))
+	// One read deadline covers the response head (the request head is small
+	// and written at once); it is cleared only when the body is streamed.
+	_ = c.nc.SetReadDeadline(now.Add(p.cfg.ResponseHeaderTimeout))
 	fc.writeFastRequest(c.bw)
 	err := c.bw.Flush()
 	if err == nil {
@@ -176,13 +178,18 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 		_, _ = c.br.Discard(len(head)) // interim 1xx
 	}
 	b.MarkOK()
-	_ = c.nc.SetDeadline(time.Time{})
 	method := bytesToString(r.method)
 	body := newBodyReader(nil, &h, method, nil, p.cfg.MaxResponseHeaderBytes)
+	// A body already in the buffer needs no deadlines; a streamed one is
+	// read without a deadline and written with one.
+	streamed := body.chunked || body.untilEOF || (!body.done && int64(c.br.Buffered()-len(head)) < body.remain)
+	if streamed {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		_ = fc.nc.SetWriteDeadline(now.Add(p.cfg.WriteTimeout))
+	}
 
 	// Response head for the client.
 	bw := fc.bw
-	_ = fc.nc.SetWriteDeadline(now.Add(p.cfg.WriteTimeout))
 	closeClient := r.close || body.untilEOF
 	writeFilteredHead(bw, head, &h)
 	if body.chunked {
@@ -254,7 +261,9 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 	if err := bw.Flush(); err != nil {
 		return attempt{out: outDone}, false
 	}
-	_ = fc.nc.SetWriteDeadline(time.Time{})
+	if streamed {
+		_ = fc.nc.SetWriteDeadline(time.Time{})
+	}
 	keep = !h.close && !body.untilEOF
 	return attempt{out: outDone}, !closeClient
 }

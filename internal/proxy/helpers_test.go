@@ -51,6 +51,13 @@ func testLogger() *slog.Logger {
 
 func newEnv(tb testing.TB, cfg Config) *env {
 	tb.Helper()
+	return newEnvNamed(tb, cfg, tb.Name())
+}
+
+// newEnvNamed is newEnv with the front chosen by name ("/nethttp" suffix
+// for plain net/http).
+func newEnvNamed(tb testing.TB, cfg Config, name string) *env {
+	tb.Helper()
 	reg := backend.NewRegistry()
 	p, err := New(cfg, reg, balance.NewSmoothWRR(), testLogger())
 	if err != nil {
@@ -58,7 +65,7 @@ func newEnv(tb testing.TB, cfg Config) *env {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 	e := &env{reg: reg, p: p, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
-	if strings.Contains(tb.Name()+"/", "/nethttp/") {
+	if strings.Contains(name+"/", "/nethttp/") {
 		front := httptest.NewServer(p)
 		e.front = front
 		e.url = front.URL

@@ -258,7 +258,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		if err != nil {
 			if ctx.Err() != nil {
 				p.clientGone(r, b, err)
-				return attempt{out: outDone}
+				panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 			}
 			d := b.MarkFailed(now)
 			p.log.LogAttrs(ctx, slog.LevelWarn, "backend dial failed",
@@ -290,16 +290,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 	framing := requestFraming(r)
 	p.writeRequestHead(c.bw, r, upgrade, framing, f)
 	if err := writeRequestBody(c.bw, r, framing); err != nil {
-		if ctx.Err() != nil || errors.Is(err, errClientBody) {
+		if ctx.Err() == nil && errors.Is(err, errClientBody) {
+			return attempt{out: outFail, status: http.StatusBadRequest, err: err}
+		}
+		if ctx.Err() != nil {
 			p.clientGone(r, b, err)
-			return attempt{out: outDone}
+			panic(http.ErrAbortHandler)
 		}
 		return p.earlyFailure(r, b, c, err, upgrade)
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		if ctx.Err() != nil {
 			p.clientGone(r, b, err)
-			return attempt{out: outDone}
+			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		return p.earlyFailure(r, b, c, err, upgrade)
 	}
@@ -309,7 +312,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		clear(hdr)
 		if ctx.Err() != nil {
 			p.clientGone(r, b, err)
-			return attempt{out: outDone}
+			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		p.log.LogAttrs(ctx, slog.LevelDebug, "bad response head", slog.String("backend_id", b.ID), slog.Any("err", err))
 		if isTimeout(err) {
@@ -325,7 +328,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		}
 		if !stop() {
 			p.clientGone(r, b, ctx.Err())
-			return attempt{out: outDone}
+			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		_ = c.nc.SetDeadline(time.Time{})
 		hijacked = p.startTunnel(w, r, b, c, &h)
@@ -360,7 +363,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		if err != nil {
 			if ctx.Err() != nil {
 				p.clientGone(r, b, err)
-				return attempt{out: outDone}
+				panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 			}
 			p.log.LogAttrs(ctx, slog.LevelDebug, "backend body failed", slog.String("backend_id", b.ID), slog.Any("err", err))
 			panic(http.ErrAbortHandler) // the client must see a broken response, not a short one
@@ -378,7 +381,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		}
 		if werr != nil {
 			p.clientGone(r, b, werr)
-			return attempt{out: outDone}
+			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		if flusher != nil {
 			flusher.Flush()
@@ -402,7 +405,8 @@ func (p *Proxy) earlyFailure(r *http.Request, b *backend.Backend, c *upConn, err
 	return attempt{out: outFail, status: http.StatusBadGateway, err: err}
 }
 
-// clientGone logs a request abandoned by its client (status 499, no backend penalty).
+// clientGone logs a request abandoned by its client (status 499, no backend
+// penalty). The caller then aborts the handler.
 func (p *Proxy) clientGone(r *http.Request, b *backend.Backend, err error) {
 	if p.log.Enabled(r.Context(), slog.LevelDebug) {
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "client gone",

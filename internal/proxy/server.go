@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -67,6 +68,7 @@ type Server struct {
 	lns      map[net.Listener]struct{}
 	conns    map[*fastConn]struct{}
 	shutdown bool
+	down     atomic.Bool    // shutdown, readable without the lock
 	wg       sync.WaitGroup // connection goroutines and the net/http server
 	httpOnce sync.Once
 	httpErr  chan error
@@ -156,6 +158,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
+	s.down.Store(true)
 	for ln := range s.lns {
 		_ = ln.Close()
 	}
@@ -191,6 +194,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.shutdown = true
+	s.down.Store(true)
+	s.down.Store(true)
 	for ln := range s.lns {
 		_ = ln.Close()
 	}
@@ -318,24 +323,11 @@ func (fc *fastConn) serve() {
 	}
 	fc.raw = rawConnOf(fc.nc)
 	for {
-		// Wait for the next request without holding a buffer.
-		fc.idle.Store(true)
-		s.mu.Lock()
-		down := s.shutdown
-		s.mu.Unlock()
-		if down {
-			return
-		}
 		if fc.br == nil || fc.br.Buffered() == 0 {
-			fc.releaseBuffers()
-			_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-			if err := fc.waitReadable(); err != nil {
+			if !fc.waitRequest() {
 				return
 			}
 		}
-		fc.idle.Store(false)
-		fc.acquireBuffers()
-		_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadHeaderTimeout))
 		ok, err := fc.readHead()
 		if err != nil {
 			return
@@ -348,11 +340,45 @@ func (fc *fastConn) serve() {
 			return
 		}
 		s.fastRequests.Add(1)
-		_ = fc.nc.SetReadDeadline(time.Time{})
 		if !fc.serveFast() {
 			return
 		}
 	}
+}
+
+// hotWait is how long a connection waits for its next request with its
+// read buffer; after that it waits without one (idle keep-alive
+// connections then cost no buffer).
+const hotWait = time.Second
+
+// waitRequest waits until the next request's first bytes are buffered,
+// reporting false when the connection should close (idle timeout,
+// shutdown, EOF). One deadline is set per request.
+func (fc *fastConn) waitRequest() bool {
+	s := fc.s
+	fc.idle.Store(true)
+	defer fc.idle.Store(false)
+	if s.down.Load() {
+		return false
+	}
+	fc.acquireBuffers()
+	_ = fc.nc.SetReadDeadline(time.Now().Add(min(hotWait, s.cfg.IdleTimeout)))
+	_, err := fc.br.Peek(1)
+	if err == nil {
+		return true
+	}
+	if !isTimeout(err) || s.down.Load() || s.cfg.IdleTimeout <= hotWait {
+		return false
+	}
+	// Cold: give the buffers back and wait for readability without them.
+	fc.br.Reset(nil)
+	fc.releaseBuffers()
+	_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout - hotWait))
+	if err := fc.waitReadable(); err != nil || s.down.Load() {
+		return false
+	}
+	fc.acquireBuffers()
+	return true
 }
 
 func (fc *fastConn) waitReadable() error {
@@ -406,20 +432,27 @@ func (fc *fastConn) releaseBuffers() {
 // readHead buffers a complete request head and parses it. ok is false when
 // the request is not for the fast path (the bytes stay buffered).
 func (fc *fastConn) readHead() (ok bool, err error) {
+	deadlineSet := false
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
 		if len(buf) > 0 {
 			if parseFast(buf, &fc.req) {
 				return true, nil
 			}
-			if fc.req.size > 0 || len(buf) >= fastBufSize {
+			if fc.req.size > 0 || len(buf) >= fastBufSize ||
+				bytes.Contains(buf, []byte("\n\n")) || bytes.Contains(buf, []byte("\n\r\n")) {
 				return false, nil // complete but unusual, or too big: net/http decides
 			}
 		}
-		// Need more bytes.
+		// Need more bytes: the rest of the head must come within ReadHeaderTimeout.
+		if !deadlineSet {
+			deadlineSet = true
+			_ = fc.nc.SetReadDeadline(time.Now().Add(fc.s.cfg.ReadHeaderTimeout))
+		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
-			if err == bufio.ErrBufferFull {
-				return false, nil // a big head: net/http decides
+			if err == bufio.ErrBufferFull || (len(buf) > 0 && !isTimeout(err)) {
+				// A big head, or a truncated one: net/http answers as it does.
+				return false, nil
 			}
 			return false, err
 		}

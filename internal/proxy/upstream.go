@@ -170,7 +170,8 @@ func connAlive(nc net.Conn) bool {
 	}
 	alive := true
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: a stale read deadline must not matter here.
+	err = rc.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
@@ -178,7 +179,6 @@ func connAlive(nc net.Conn) bool {
 			// error, EOF, or bytes nobody asked for: not reusable
 			alive = false
 		}
-		return true
 	})
 	return err == nil && alive
 }
