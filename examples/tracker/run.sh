@@ -54,4 +54,4 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
-wait -n || true
+wait   # until Ctrl-C; a backend you kill to try failover does not stop the rest
