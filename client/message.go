@@ -304,9 +304,18 @@ func (s *scanner) consume(c byte) bool {
 
 // str reads a string without escapes; ok false otherwise.
 func (s *scanner) str() (string, bool) {
+	b, ok := s.strBytes()
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+// strBytes is str without the copy.
+func (s *scanner) strBytes() ([]byte, bool) {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return "", false
+		return nil, false
 	}
 	start := s.i + 1
 	high := false
@@ -316,17 +325,17 @@ func (s *scanner) str() (string, bool) {
 		case c == '"':
 			seg := s.b[start:j]
 			if high && !utf8.Valid(seg) {
-				return "", false
+				return nil, false
 			}
 			s.i = j + 1
-			return string(seg), true
+			return seg, true
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		case c >= 0x80:
 			high = true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // nullableStr reads a string or null.
@@ -410,12 +419,12 @@ func decodeFast(b []byte, m *Message) bool {
 	}
 	var seen uint8
 	for {
-		key, ok := s.str()
+		key, ok := s.strBytes()
 		if !ok || !s.consume(':') {
 			return false
 		}
 		var bit uint8
-		switch key {
+		switch string(key) {
 		case "id":
 			bit = 1
 			m.ID, ok = s.str()
@@ -479,7 +488,7 @@ func (s *scanner) names() ([]string, bool) {
 	if s.consume(']') {
 		return []string{}, true
 	}
-	var out []string
+	out := make([]string, 0, 1)
 	for {
 		n, ok := s.str()
 		if !ok {

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkSend measures one direct message's round trip through a real
+// in-process hub: Send returns when the hub acked it (delivery to the
+// receiving backend runs concurrently and is counted).
+func BenchmarkSend(b *testing.B) {
+	hub := inprocHubTB(b)
+	var got atomic.Int64
+	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) { got.Add(1) }))
+	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	ctx := context.Background()
+	if err := recv.Join(ctx, "bob"); err != nil {
+		b.Fatal(err)
+	}
+	to := []string{"bob"}
+	data := json.RawMessage(`{"text":"hello, bob"}`)
+	b.ReportAllocs()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		if _, err := send.Send(ctx, to, data); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkSendParallel is BenchmarkSend with many Sends in flight on one
+// connection (GOMAXPROCS × 16 goroutines).
+func BenchmarkSendParallel(b *testing.B) {
+	hub := inprocHubTB(b)
+	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) {}))
+	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	ctx := context.Background()
+	if err := recv.Join(ctx, "bob"); err != nil {
+		b.Fatal(err)
+	}
+	to := []string{"bob"}
+	data := json.RawMessage(`{"text":"hello, bob"}`)
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := send.Send(ctx, to, data); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkDecodeMessage decodes the hub's `message` event (the fast path)
+// and, for comparison, with encoding/json.
+func BenchmarkDecodeMessage(b *testing.B) {
+	in := []byte(hubEncoding)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			if _, err := decodeMessage(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			var w wireMessage
+			if err := json.Unmarshal(in, &w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkEncodeOutgoing builds a `message` event.
+func BenchmarkEncodeOutgoing(b *testing.B) {
+	o := Outgoing{To: []string{"bob"}, From: "alice", Data: json.RawMessage(`{"text":"hello, bob"}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encodeOutgoing(&o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package client_test
+
+import "github.com/switchboard-lb/switchboard/client"
+
+var startSwitchboard = client.StartSwitchboard
