@@ -95,3 +95,22 @@ func jsonEqual(a json.RawMessage, b string) bool {
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
 }
+
+// TestSlowBackendSlowsSenders: a backend that consumes slowly gets every
+// message, in order; its sender is slowed (small queues force it), nothing
+// is dropped or held.
+func TestSlowBackendSlowsSenders(t *testing.T) {
+	// Default-length heartbeats: a consumer this busy answers pings late.
+	hub := startSB(t, "--control-send-queue-messages", "8",
+		"--control-ping-interval", "10s", "--control-ping-timeout", "10s")
+	const n = "2000"
+	recv := testutil.StartNode(t, "e2e/testdata/slow.js", nil, hub.URL(), "recv", "4201", n)
+	recv.Expect(t, "READY", 30*time.Second)
+	send := testutil.StartNode(t, "e2e/testdata/slow.js", nil, hub.URL(), "send", "4202", n)
+	if got := send.Expect(t, "SENT", 40*time.Second); got != "SENT 2000 0" {
+		t.Fatalf("sender: %s", got)
+	}
+	if got := recv.Expect(t, "GOT", 60*time.Second); got != "GOT 2000 true" {
+		t.Fatalf("receiver: %s", got)
+	}
+}
