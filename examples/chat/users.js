@@ -154,6 +154,10 @@ const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity 
 rl.on('line', submit)
 rl.on('close', () => {}) // end of stdin: keep running (see the header)
 
+// Started by a test script with an IPC channel (spawn stdio 'ipc'): leave with it, even when it
+// is killed with SIGKILL, so no orphan keeps the port.
+if (process.send) process.on('disconnect', () => process.exit(0))
+
 // quit waits (at most 5 s) for the answers to commands already sent, then leaves.
 let inflight = 0
 let quitting = false

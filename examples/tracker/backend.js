@@ -161,6 +161,10 @@ server.on('error', (err) => {
   process.exit(1)
 })
 
+// Started by a test script with an IPC channel (spawn stdio 'ipc'): leave with it, even when it
+// is killed with SIGKILL, so no orphan keeps the port.
+if (process.send) process.on('disconnect', () => process.exit(0))
+
 function stop () {
   hub.close()
   users.close()

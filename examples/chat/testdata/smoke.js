@@ -25,7 +25,7 @@ const recv = [] // RECV objects from every process
 
 function start (url, names) {
   const p = spawn(process.execPath, [path.join(__dirname, '..', 'users.js'), '--url', url, '--name', names.join(',')],
-    { stdio: ['pipe', 'pipe', 'inherit'] })
+    { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] }) // ipc: users.js exits with us, even on SIGKILL
   p.lines = []
   p.waiters = []
   let buf = ''

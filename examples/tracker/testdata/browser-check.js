@@ -42,7 +42,8 @@ function startBackend (port) {
       PAGE_ORIGINS: pageOrigin,
       PUBLIC_URL: PUBLIC_BASE ? `${PUBLIC_BASE}/b/${port}` : `http://127.0.0.1:${port}`
     },
-    stdio: ['ignore', process.env.VERBOSE ? 'inherit' : 'ignore', 'inherit']
+    // ipc: the backend exits when this script does, even if it is killed with SIGKILL.
+    stdio: ['ignore', process.env.VERBOSE ? 'inherit' : 'ignore', 'inherit', 'ipc']
   })
   procs.set(port, child)
   return child
