@@ -64,9 +64,13 @@ func parseFast(b []byte, r *fastReq) (ok bool) {
 	if r.target[0] != '/' || (len(r.target) > 1 && r.target[1] == '/') {
 		return false // not origin-form ("//x" could be read as authority)
 	}
-	for _, c := range r.target {
+	for i := 0; i < len(r.target); i++ {
+		c := r.target[i]
 		if c <= 0x20 || c >= 0x7f || c == '#' {
 			return false
+		}
+		if c == '%' && (i+2 >= len(r.target) || !isHex(r.target[i+1]) || !isHex(r.target[i+2])) {
+			return false // net/url refuses a bad escape
 		}
 	}
 	for len(head) > 0 {
@@ -167,4 +171,8 @@ func viaBytesHasNode(vias [][]byte, node string) bool {
 		}
 	}
 	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
