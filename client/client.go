@@ -370,6 +370,9 @@ func (c *Client) run() {
 		c.mu.Unlock()
 		_ = cn.sc.Close() // fails the acks still pending on it
 		cn.setDown(sio.ReasonIOClientDisconnect)
+		if c.cfg.onDown != nil {
+			c.cfg.onDown()
+		}
 		switch {
 		case c.ctx.Err() != nil:
 			final = ErrClosed
@@ -539,6 +542,22 @@ func (c *Client) resync(cn *conn) ([]lostName, error) {
 		if !pr.OK && len(pr.Failed) == 0 {
 			return nil, pr.failure.err("join_subs")
 		}
+		// Names left (Leave) since the snapshot were re-claimed for
+		// nothing: release them.
+		c.mu.Lock()
+		var stale []string
+		for _, n := range pr.Joined {
+			if _, ok := c.names[n]; !ok {
+				stale = append(stale, n)
+			}
+		}
+		c.mu.Unlock()
+		if len(stale) > 0 {
+			b, _ := json.Marshal(stale)
+			if _, err := c.emit(ctx, cn, "leave_subs", sio.Args(b)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var badRooms []string
 	for _, r := range rooms {
@@ -556,6 +575,15 @@ func (c *Client) resync(cn *conn) ([]lostName, error) {
 			}
 			c.log.Warn("room refused on reconnect", "room", r, "err", f.err("join_room"))
 			badRooms = append(badRooms, r)
+			continue
+		}
+		c.mu.Lock()
+		_, still := c.rooms[r]
+		c.mu.Unlock()
+		if !still { // left (LeaveRoom) since the snapshot
+			if _, err := c.emit(ctx, cn, "leave_room", sio.Args(jsonString(r))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if draining {

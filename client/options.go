@@ -42,6 +42,7 @@ type config struct {
 	onLeft       func(Server)
 	rand         func() float64
 	onReady      func() // test hook: after each (re)registration and resync
+	onDown       func() // test hook: after a registered connection was lost
 }
 
 func defaultConfig() config {
@@ -186,4 +187,9 @@ func withRand(r func() float64) Option {
 // withOnReady sets a hook run after each registration and resync (tests).
 func withOnReady(fn func()) Option {
 	return func(c *config) error { c.onReady = fn; return nil }
+}
+
+// withOnDown sets a hook run after a registered connection was lost (tests).
+func withOnDown(fn func()) Option {
+	return func(c *config) error { c.onDown = fn; return nil }
 }

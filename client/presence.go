@@ -66,9 +66,13 @@ func (c *Client) Join(ctx context.Context, names ...string) error {
 	return r.errs("join_subs")
 }
 
-// Leave releases names this backend holds; their messages are no longer
-// routed here. A name it does not hold fails with ErrNotHolder (and is no
-// longer counted as held).
+// Leave releases names: the client no longer holds them, whatever the
+// outcome (they are not re-claimed after a reconnect), and the hub stops
+// routing their messages here. While the client is disconnected Leave only
+// drops them locally and returns nil: the hub keeps them orphaned for its
+// grace period, then frees them (and a resync that raced with Leave releases
+// what it re-claimed). A name this backend does not hold fails with
+// ErrNotHolder.
 func (c *Client) Leave(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		return nil
@@ -77,11 +81,18 @@ func (c *Client) Leave(ctx context.Context, names ...string) error {
 	if err != nil {
 		return fmt.Errorf("client: leave_subs: %w", err)
 	}
-	cn, release, err := c.acquire(ctx)
-	if err != nil {
-		return err
+	c.mu.Lock()
+	for _, n := range names {
+		delete(c.names, n)
 	}
-	defer release()
+	cn, stopped := c.cn, c.err
+	c.mu.Unlock()
+	if stopped != nil {
+		return stopped
+	}
+	if cn == nil {
+		return nil
+	}
 	raw, err := c.emit(ctx, cn, "leave_subs", sio.Args(b))
 	if err != nil {
 		return err
@@ -90,16 +101,6 @@ func (c *Client) Leave(ctx context.Context, names ...string) error {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return fmt.Errorf("client: leave_subs: bad reply: %w", err)
 	}
-	c.mu.Lock()
-	for _, n := range r.Left {
-		delete(c.names, n)
-	}
-	for _, f := range r.Failed {
-		if f.Code == CodeNotHolder {
-			delete(c.names, f.Name)
-		}
-	}
-	c.mu.Unlock()
 	return r.errs("leave_subs")
 }
 
@@ -142,17 +143,36 @@ func (c *Client) JoinRoom(ctx context.Context, room string) error {
 	return c.room(ctx, "join_room", room, true)
 }
 
-// LeaveRoom ends this backend's membership of room.
+// LeaveRoom ends this backend's membership of room (locally at once, like
+// Leave; while disconnected there is nothing else to do).
 func (c *Client) LeaveRoom(ctx context.Context, room string) error {
 	return c.room(ctx, "leave_room", room, false)
 }
 
 func (c *Client) room(ctx context.Context, event, room string, join bool) error {
-	cn, release, err := c.acquire(ctx)
-	if err != nil {
-		return err
+	var cn *conn
+	if join {
+		var release func()
+		var err error
+		if cn, release, err = c.acquire(ctx); err != nil {
+			return err
+		}
+		defer release()
+	} else {
+		// As Leave: dropped locally first; nothing to tell a hub we are
+		// not connected to (a new session starts with no rooms).
+		c.mu.Lock()
+		delete(c.rooms, room)
+		cur, stopped := c.cn, c.err
+		c.mu.Unlock()
+		if stopped != nil {
+			return stopped
+		}
+		if cur == nil {
+			return nil
+		}
+		cn = cur
 	}
-	defer release()
 	raw, err := c.emit(ctx, cn, event, sio.Args(jsonString(room)))
 	if err != nil {
 		return err
@@ -164,13 +184,11 @@ func (c *Client) room(ctx context.Context, event, room string, join bool) error 
 	if !f.OK {
 		return f.err(event)
 	}
-	c.mu.Lock()
 	if join {
+		c.mu.Lock()
 		c.rooms[room] = struct{}{}
-	} else {
-		delete(c.rooms, room)
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	return nil
 }
 

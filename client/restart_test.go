@@ -151,3 +151,46 @@ func TestNameLost(t *testing.T) {
 		t.Fatalf("bob: %v %q %v", ok, holder, err)
 	}
 }
+
+// TestLeaveWhileDisconnected: names and rooms left while the hub is away
+// are not restored on the next connection.
+func TestLeaveWhileDisconnected(t *testing.T) {
+	h := startHub(t, 0)
+	o, ready := readyCh()
+	downCh := make(chan struct{}, 4)
+	a := dial(t, []string{h.URL}, o, withOnDown(func() { downCh <- struct{}{} }), WithAddress(backendURL(t)))
+	b := dial(t, []string{h.URL}, WithAddress(backendURL(t)))
+	waitChan(t, ready, "registered")
+	ctx := tctx(t)
+	if err := a.Join(ctx, "alice", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.JoinRoom(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.JoinRoom(ctx, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	h.Kill()
+	waitChan(t, downCh, "a disconnected")
+	if err := a.Leave(ctx, "alice"); err != nil {
+		t.Fatalf("leave while disconnected: %v", err)
+	}
+	if err := a.LeaveRoom(ctx, "r1"); err != nil {
+		t.Fatalf("leave room while disconnected: %v", err)
+	}
+	h.Start()
+	waitChan(t, ready, "a re-registered")
+	if got := a.Names(); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("names %v", got)
+	}
+	if got := a.Rooms(); !slices.Equal(got, []string{"r2"}) {
+		t.Fatalf("rooms %v", got)
+	}
+	if ok, _, err := b.Exists(ctx, "alice"); err != nil || ok {
+		t.Fatalf("alice restored: %v %v", ok, err)
+	}
+	if ok, holder, err := b.Exists(ctx, "bob"); err != nil || !ok || holder != a.Address() {
+		t.Fatalf("bob: %v %q %v", ok, holder, err)
+	}
+}
