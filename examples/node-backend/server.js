@@ -90,10 +90,12 @@ server.listen(PORT, HOST, () => {
   })
 
   hub.on('connect_error', (err) => {
-    // A refusal by Switchboard itself (e.g. a wrong token) is final: the client stops retrying.
-    // Network errors (Switchboard not up yet, restarting) are retried with backoff.
-    if (hub.active) log(`Switchboard unreachable (${err.message}); retrying`)
-    else log(`Switchboard refused the connection: ${err.message}; not retrying`)
+    // Network errors (Switchboard not up yet, restarting) are retried by the client with backoff.
+    // A refusal by Switchboard itself (e.g. a wrong token) stops the client: try again slowly,
+    // in case Switchboard is restarted with a fixed configuration.
+    if (hub.active) return log(`Switchboard unreachable (${err.message}); retrying`)
+    log(`Switchboard refused the connection: ${err.message}; retrying in 30s`)
+    setTimeout(() => hub.connect(), 30000).unref()
   })
 
   hub.on('disconnect', (reason) => {

@@ -124,8 +124,10 @@ hub.on('connect', () => {
   })
 })
 hub.on('connect_error', (err) => {
-  if (hub.active) log(`Switchboard unreachable (${err.message}); retrying`)
-  else log(`Switchboard refused the connection: ${err.message}; not retrying`)
+  // Network errors are retried by the client; a refusal (e.g. a wrong token) stops it: retry slowly.
+  if (hub.active) return log(`Switchboard unreachable (${err.message}); retrying`)
+  log(`Switchboard refused the connection: ${err.message}; retrying in 30s`)
+  setTimeout(() => hub.connect(), 30000).unref()
 })
 hub.on('disconnect', (reason) => { registered = false; log(`disconnected from Switchboard: ${reason}`) })
 hub.on('error', (e) => log('error from Switchboard:', JSON.stringify(e)))
