@@ -86,6 +86,7 @@ const userIO = new Server(server, { maxHttpBufferSize: 16 * 1024 })
 
 userIO.on('connection', (socket) => {
   socket.data.name = null // set once login succeeds
+  socket.data.pending = false // a login is waiting for Switchboard's answer
   socket.data.rooms = new Set()
 
   // on registers a handler that never throws and always answers the ack (if any) once.
@@ -104,10 +105,13 @@ userIO.on('connection', (socket) => {
     const name = validName(arg)
     if (!name) return reply(BAD_NAME)
     if (socket.data.name) return reply(fail('ALREADY_LOGGED_IN', `you are ${socket.data.name}`))
+    if (socket.data.pending) return reply(fail('LOGIN_PENDING', 'a login is already under way'))
     if (users.has(name)) return reply(fail('NAME_TAKEN', `${name} is taken (on this backend)`))
     if (!hubReady()) return reply(HUB_DOWN)
     users.set(name, socket) // reserve locally so a second local login cannot race us
+    socket.data.pending = true
     hubCall('join_subs', name, (res) => {
+      socket.data.pending = false
       const ok = claimed(res, name)
       if (!ok || !socket.connected) {
         if (users.get(name) === socket) users.delete(name)
