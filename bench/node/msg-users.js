@@ -7,6 +7,7 @@
 // receiver records the latency in a histogram.
 //   node bench/node/msg-users.js --ports 8301,8302,8303 --users 300 --from 0 --count 100
 //        --kind dm --rate 1000 --duration 10 --start-at <unix ms> --settle 2
+//        (or --start-on-stdin 1: start when a line arrives on stdin)
 // Prints "ready N" after every login, then one JSON line at the end:
 //   {sent, received, errors, send_errors, late_ticks, secs, hist: {bucketUs: count}, busy}
 // Histogram buckets: 10 µs wide below 10 ms, 100 µs up to 100 ms, 1 ms above
@@ -67,8 +68,13 @@ async function main() {
   console.log(`ready ${users.length}`);
   if (users.length === 0) process.exit(1);
 
-  const startAt = a['start-at'] || Date.now();
-  await sleep(Math.max(0, startAt - Date.now()));
+  if (a['start-on-stdin']) {
+    // The harness writes a line once every process has printed "ready".
+    await new Promise((resolve) => process.stdin.once('data', () => { process.stdin.pause(); resolve(); }));
+  } else {
+    const startAt = a['start-at'] || Date.now();
+    await sleep(Math.max(0, startAt - Date.now()));
+  }
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   const total = Math.round(a.rate * a.duration);

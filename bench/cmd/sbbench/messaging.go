@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -372,21 +373,20 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 		}
 	}()
 	per := (s.users + procs - 1) / procs
-	// Users connect and log in first; the start time is passed on the
-	// command line, far enough ahead for every login.
-	lead := 5*time.Second + time.Duration(s.users)*10*time.Millisecond
-	startAt := time.Now().Add(lead)
+	// Users connect and log in first; once every process is ready, a line
+	// on their stdin starts them together.
+	lead := 60 * time.Second
 	for i := range procs {
 		from := i * per
 		count := min(per, s.users-from)
 		if count <= 0 {
 			break
 		}
-		u, err := env.Start(ProcSpec{Name: fmt.Sprintf("users-%s-%s-%.0f-%d", sd.Name, kind, rate, i), Capture: true, Argv: []string{"node",
+		u, err := env.Start(ProcSpec{Name: fmt.Sprintf("users-%s-%s-%.0f-%d", sd.Name, kind, rate, i), Capture: true, Stdin: true, Argv: []string{"node",
 			filepath.Join(env.Root, "bench", "node", "msg-users.js"), "--ports", strings.Join(ports, ","), "--users", strconv.Itoa(s.users),
 			"--from", strconv.Itoa(from), "--count", strconv.Itoa(count), "--kind", kind,
 			"--rate", fmt.Sprintf("%g", rate/float64(procs)), "--duration", fmt.Sprintf("%g", s.dur.Seconds()),
-			"--start-at", strconv.FormatInt(startAt.UnixMilli(), 10), "--settle", fmt.Sprintf("%g", s.settle.Seconds())}})
+			"--start-on-stdin", "1", "--settle", fmt.Sprintf("%g", s.settle.Seconds())}})
 		if err != nil {
 			return st, err
 		}
@@ -405,8 +405,10 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 			return st, fmt.Errorf("%s: no user logged in (see %s)", u.Name, u.Log)
 		}
 	}
-	if err := sleepCtx(ctx, time.Until(startAt)); err != nil {
-		return st, err
+	for _, u := range users {
+		if _, err := io.WriteString(u.Stdin, "go\n"); err != nil {
+			return st, fmt.Errorf("start %s: %w", u.Name, err)
+		}
 	}
 	c0 := sideCPU(sd.procs)
 	fm := StartForeign()
@@ -445,6 +447,8 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 		}
 		if res.Secs == 0 {
 			st.ClientErrors++
+			u.Wait(ctx)
+			fmt.Fprintf(os.Stderr, "sbbench: %s gave no result (%v): %s\n", u.Name, u.Cmd.ProcessState, tailFile(u.Log, 2))
 		}
 	}
 	st.SideCPU = float64(sideCPU(sd.procs)-c0) / clkTck

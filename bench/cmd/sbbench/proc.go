@@ -33,6 +33,8 @@ type Proc struct {
 	// Lines receives stdout lines when the process was started with
 	// captureStdout; it is closed when stdout ends.
 	Lines chan string
+	// Stdin is the process's stdin when started with ProcSpec.Stdin.
+	Stdin io.WriteCloser
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -47,6 +49,7 @@ type ProcSpec struct {
 	Dir     string
 	Argv    []string
 	Capture bool // deliver stdout lines on Proc.Lines (stderr still goes to the log)
+	Stdin   bool // give the process a stdin pipe (Proc.Stdin)
 }
 
 // procSet tracks every process the harness started so that they are all
@@ -109,6 +112,12 @@ func StartProc(spec ProcSpec, logDir string) (*Proc, error) {
 		}
 	} else {
 		cmd.Stdout = lf
+	}
+	if spec.Stdin {
+		if p.Stdin, err = cmd.StdinPipe(); err != nil {
+			lf.Close()
+			return nil, err
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
