@@ -41,6 +41,7 @@ type messagingScenario struct {
 	warmup    time.Duration
 	sbBin     string
 	sbBackend string
+	sbArgs    string
 	redisPort int
 	sbPort    int
 	sbAdmin   string
@@ -65,6 +66,7 @@ func (s *messagingScenario) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.warmup, "warmup", 3*time.Second, "unrecorded warm-up step per side and kind at the lowest rate (JIT, pools); 0: none")
 	fs.StringVar(&s.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard)")
 	fs.StringVar(&s.sbBackend, "sb-backend", "examples/chat/backend.js", "Node backend for the switchboard side (relative to the repo root)")
+	fs.StringVar(&s.sbArgs, "sb-args", "", "extra switchboard flags, space-separated")
 	fs.IntVar(&s.redisPort, "redis-port", 6390, "redis-server port for the reference side")
 	fs.IntVar(&s.sbPort, "sb-port", 8090, "Switchboard port")
 	fs.StringVar(&s.sbAdmin, "sb-admin", "127.0.0.1:9190", "Switchboard admin address")
@@ -301,8 +303,8 @@ func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *
 	if !portFree(addr) {
 		return fmt.Errorf("%s in use", addr)
 	}
-	sb, err := env.Start(ProcSpec{Name: "switchboard-msg", Argv: []string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(s.sbPort),
-		"--admin", s.sbAdmin, "--log-level", "warn"}})
+	sb, err := env.Start(ProcSpec{Name: "switchboard-msg", Argv: append([]string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(s.sbPort),
+		"--admin", s.sbAdmin, "--log-level", "warn"}, strings.Fields(s.sbArgs)...)})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ type proxyScenario struct {
 	targets     string
 	phases      string
 	sbBin       string
+	sbArgs      string
 	peers       string
 	proxy2CPUs  string
 	backendCPUs string
@@ -63,6 +64,7 @@ func (p *proxyScenario) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&p.targets, "targets", "direct,switchboard1,switchboard2,haproxy1,haproxy2,nginx1,nginx2,caddy", "targets, comma-separated")
 	fs.StringVar(&p.phases, "phases", "wrk,rate,ws,idle", "phases to run, comma-separated")
 	fs.StringVar(&p.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard into bench/results/bin)")
+	fs.StringVar(&p.sbArgs, "sb-args", "", "extra switchboard flags, space-separated (e.g. \"--log-level warn\")")
 	fs.StringVar(&p.peers, "peers", "", "directory of peer configs (default: ../shared/reference/proxy-peers beside the repo, or /work/shared/reference/proxy-peers)")
 	fs.StringVar(&p.proxy2CPUs, "proxy2-cpus", "", "taskset CPU list for 2-thread proxies (empty: unpinned)")
 	fs.StringVar(&p.backendCPUs, "backend-cpus", "", "taskset CPU list for the backends (empty: unpinned)")
@@ -585,6 +587,7 @@ func (p *proxyScenario) startTarget(ctx context.Context, env *Env, t *proxyTarge
 		for i := 1; i <= 3; i++ {
 			spec.Argv = append(spec.Argv, "--backend", fmt.Sprintf("http://127.0.0.1:900%d", i))
 		}
+		spec.Argv = append(spec.Argv, strings.Fields(p.sbArgs)...)
 		spec.Env = []string{"GOMAXPROCS=" + strconv.Itoa(t.Threads), "GOTRACEBACK=all"}
 	case "haproxy":
 		spec.Argv = []string{"haproxy", "-db", "-f", cfg}
