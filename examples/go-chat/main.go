@@ -61,6 +61,9 @@ func main() {
 	o.Hubs = strings.Split(*hubs, ",")
 	o.Addr = net.JoinHostPort(*host, *port)
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// One stdout line once registered, as backend.js prints (the bench
+	// harness waits for it).
+	o.Ready = func(addr string, c *client.Client) { fmt.Printf("registered as %s\n", c.Address()) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
