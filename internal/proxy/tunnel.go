@@ -232,59 +232,69 @@ func (t *tunnel) watchIdle(idle time.Duration) {
 	})
 }
 
-// pump copies what src has to dst until src would block, then re-arms
-// src in the reactor. It runs on a short-lived goroutine per wake-up.
+// pump copies src to dst after the reactor saw src readable. While the
+// direction is active it stays on this goroutine with a buffer and reads
+// through the Go netpoller (as a plain copy loop would); after hotWait
+// without traffic it gives the buffer back and parks src in the reactor again.
 func (d *dir) pump() {
 	t := d.t
 	buf := getBuf()
+	// Deadlines are renewed once per hotWait, not per message: the write
+	// deadline stays at least WriteTimeout-hotWait ahead while active.
+	now := time.Now()
+	t.lastActive.Store(now.UnixNano())
+	_ = d.src.SetReadDeadline(now.Add(hotWait))
+	_ = d.dst.SetWriteDeadline(now.Add(t.p.cfg.WriteTimeout))
+	active := true // data seen since the read deadline was set (the wake-up counts)
 	for {
-		var n int
-		var rerr error
-		err := d.raw.Read(func(fd uintptr) bool {
-			n, rerr = syscall.Read(int(fd), *buf)
-			return true
-		})
-		if err == nil {
-			err = rerr
-		}
-		if err == syscall.EAGAIN || err == syscall.EWOULDBLOCK {
-			break
-		}
-		if err != nil {
-			putBuf(buf)
-			d.end()
-			t.abort()
-			return
-		}
-		if n == 0 {
-			putBuf(buf)
-			d.halfClose()
-			d.end()
-			return
-		}
-		t.lastActive.Store(time.Now().UnixNano())
-		data := (*buf)[:n]
-		cut := false
-		if t.ws {
-			if d.closing.Load() {
-				data, cut = d.feedUntilBoundary(data)
-			} else {
-				d.scan.Feed(data)
+		n, err := d.src.Read(*buf)
+		if n > 0 {
+			active = true
+			data := (*buf)[:n]
+			cut := false
+			if t.ws {
+				if d.closing.Load() {
+					data, cut = d.feedUntilBoundary(data)
+				} else {
+					d.scan.Feed(data)
+				}
+			}
+			if _, werr := d.dst.Write(data); werr != nil {
+				putBuf(buf)
+				d.end()
+				t.abort()
+				return
+			}
+			if cut {
+				putBuf(buf)
+				d.state.Store(dirOwned)
+				d.sendClose()
+				d.end()
+				return
 			}
 		}
-		if err := d.write(data); err != nil {
-			putBuf(buf)
-			d.end()
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) && !d.closing.Load() && active {
+			active = false
+			now := time.Now()
+			t.lastActive.Store(now.UnixNano())
+			_ = d.src.SetReadDeadline(now.Add(hotWait))
+			_ = d.dst.SetWriteDeadline(now.Add(t.p.cfg.WriteTimeout))
+			continue
+		}
+		if isTimeout(err) {
+			break // idle for a whole hotWait (or closing): leave the loop
+		}
+		putBuf(buf)
+		if err == io.EOF {
+			d.halfClose()
+		} else {
 			t.abort()
-			return
 		}
-		if cut {
-			putBuf(buf)
-			d.state.Store(dirOwned)
-			d.sendClose()
-			d.end()
-			return
-		}
+		d.end()
+		return
 	}
 	putBuf(buf)
 	if d.closing.Load() {
@@ -299,8 +309,8 @@ func (d *dir) pump() {
 		}
 		return
 	}
-	// CloseTunnels may have set closing while we were pumping and found the
-	// direction busy: take it over now unless a new pump already did.
+	// CloseTunnels may have set closing while we were pumping: take the
+	// direction over now unless a new pump already did.
 	if d.closing.Load() && d.state.CompareAndSwap(dirArmed, dirOwned) {
 		d.run()
 	}
@@ -501,10 +511,10 @@ func (p *Proxy) CloseTunnels(ctx context.Context) error {
 			switch {
 			case d.state.CompareAndSwap(dirArmed, dirOwned):
 				p.spawn(d.run) // idle in the reactor: a goroutine takes over
-			case d.state.Load() == dirOwned:
-				_ = d.src.SetReadDeadline(aLongTimeAgo) // wake the waiting goroutine
+			default:
+				// A goroutine (run, or an active pump) is reading: wake it.
+				_ = d.src.SetReadDeadline(aLongTimeAgo)
 			}
-			// dirPumping: the pump sees closing when it stops copying.
 		}
 	}
 	if p.testHookClosing != nil {
