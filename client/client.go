@@ -312,7 +312,7 @@ func (c *Client) run() {
 		c.mu.Unlock()
 		close(c.done)
 	}()
-	idx, attempt := 0, 0
+	idx, attempt, flaps := 0, 0, 0
 	for {
 		if c.ctx.Err() != nil {
 			final = ErrClosed
@@ -356,6 +356,7 @@ func (c *Client) run() {
 			close(c.first)
 		}
 		c.reportLost(lost)
+		since := time.Now()
 		if c.cfg.onReady != nil {
 			c.cfg.onReady()
 		}
@@ -388,7 +389,19 @@ func (c *Client) run() {
 		}
 		c.log.Warn("hub connection lost; reconnecting", "hub", h.base, "reason", cn.reason)
 		// The next attempt goes to the same hub first (a blip is the usual
-		// cause); a failure rotates to the next.
+		// cause); a failure rotates to the next. A connection that lasted
+		// less than the longest backoff counts as a flap: repeated flaps
+		// back off as failures do, so a hub that keeps cutting this backend
+		// off (e.g. as a slow consumer) is not hammered.
+		if time.Since(since) < c.cfg.backoffMax {
+			flaps++
+			if flaps > 1 && !c.sleep(sio.Backoff(flaps-2, c.cfg.backoffMin, c.cfg.backoffMax, c.cfg.rand())) {
+				final = ErrClosed
+				return
+			}
+		} else {
+			flaps = 0
+		}
 	}
 }
 

@@ -35,12 +35,11 @@ type config struct {
 	ackTimeout   time.Duration
 	drainTimeout time.Duration
 	path         string
-	namespace    string
 	nameLost     func(name, holder string)
 	onMessage    func(Message)
 	onJoined     func(Server)
 	onLeft       func(Server)
-	rand         func() float64
+	rand         func() float64 // backoff jitter (default math/rand/v2)
 	onReady      func() // test hook: after each (re)registration and resync
 	onDown       func() // test hook: after a registered connection was lost
 }
@@ -179,10 +178,6 @@ func WithOnServerLeft(fn func(Server)) Option {
 	return func(c *config) error { c.onLeft = fn; return nil }
 }
 
-// withRand injects the jitter source (tests).
-func withRand(r func() float64) Option {
-	return func(c *config) error { c.rand = r; return nil }
-}
 
 // withOnReady sets a hook run after each registration and resync (tests).
 func withOnReady(fn func()) Option {
