@@ -40,8 +40,8 @@ type config struct {
 	onJoined     func(Server)
 	onLeft       func(Server)
 	rand         func() float64 // backoff jitter (default math/rand/v2)
-	onReady      func() // test hook: after each (re)registration and resync
-	onDown       func() // test hook: after a registered connection was lost
+	onReady      func()         // test hook: after each (re)registration and resync
+	onDown       func()         // test hook: after a registered connection was lost
 }
 
 func defaultConfig() config {
@@ -177,7 +177,6 @@ func WithOnServerJoined(fn func(Server)) Option {
 func WithOnServerLeft(fn func(Server)) Option {
 	return func(c *config) error { c.onLeft = fn; return nil }
 }
-
 
 // withOnReady sets a hook run after each registration and resync (tests).
 func withOnReady(fn func()) Option {
