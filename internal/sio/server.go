@@ -213,7 +213,7 @@ func (c *conn) onMessage(m eio.Message) {
 		c.onConnect(h)
 	case codec.SIODisconnect:
 		if s := c.socket(h.Nsp); s != nil {
-			c.leave(s, ReasonClientDisconnect, false)
+			c.leave(s, ReasonClientDisconnect)
 		}
 	default: // CONNECT_ERROR is server to client only
 		c.fail(ReasonParseError, fmt.Errorf("%w: %v from client", codec.ErrSIOPacket, h.Type))
@@ -278,10 +278,13 @@ func (c *conn) onConnect(h codec.SIOHeader) {
 }
 
 // leave removes s from the session and reports it to OnDisconnect. When s
-// was the last namespace, closeLast closes the session now (its queue,
-// with the DISCONNECT, is flushed first); otherwise the connect timeout
-// is re-armed (socket.io clients close such a session themselves).
-func (c *conn) leave(s *Socket, reason string, closeLast bool) {
+// was the last namespace the session is closed after lingerTimeout, unless
+// the client closes it first (socket.io clients do, at once). Closing it
+// ourselves right after a DISCONNECT would race it on polling: the npm
+// client handles a close packet before a DISCONNECT decoded from the same
+// payload, and would take the disconnect for a transport failure and
+// reconnect.
+func (c *conn) leave(s *Socket, reason string) {
 	c.mu.Lock()
 	if c.root == s {
 		c.root = nil
@@ -301,13 +304,12 @@ func (c *conn) leave(s *Socket, reason string, closeLast bool) {
 		fn(s, reason)
 	}
 	if last {
-		if closeLast {
-			c.ec.Close(ReasonServerDisconnect)
-		} else {
-			c.timer.Reset(c.srv.cfg.ConnectTimeout)
-		}
+		c.timer.Reset(min(c.srv.cfg.ConnectTimeout, lingerTimeout))
 	}
 }
+
+// lingerTimeout bounds how long a session without namespaces stays open.
+const lingerTimeout = 5 * time.Second
 
 func (c *conn) onClose(reason string) {
 	defer c.srv.live.Done()

@@ -29,8 +29,19 @@ func echoServer(t *testing.T, cfg Config) (*testServer, chan *Socket, chan strin
 			}
 			return nil
 		})
-		ns.OnConnection(func(s *Socket) { conns <- s })
-		ns.OnDisconnect(func(s *Socket, reason string) { gone <- s.Namespace() + " " + reason })
+		// Non-blocking: load tests connect more sockets than anyone reads.
+		ns.OnConnection(func(s *Socket) {
+			select {
+			case conns <- s:
+			default:
+			}
+		})
+		ns.OnDisconnect(func(s *Socket, reason string) {
+			select {
+			case gone <- s.Namespace() + " " + reason:
+			default:
+			}
+		})
 		ns.On("echo", func(s *Socket, m Message, ack Ack) {
 			if ack != nil {
 				check(t, ack(m))

@@ -131,8 +131,9 @@ func (s *Socket) Send(p *Encoded) error {
 
 // Disconnect sends DISCONNECT for this namespace (the client will not
 // reconnect), then reports reason (ReasonServerDisconnect when empty) to
-// OnDisconnect. Closes the Engine.IO session when it was its last namespace
-// (after flushing the DISCONNECT). Idempotent.
+// OnDisconnect. When it was the session's last namespace, the Engine.IO
+// session is closed: by the client on receipt (socket.io clients do), else
+// by the server after min(ConnectTimeout, 5s). Idempotent.
 func (s *Socket) Disconnect(reason string) {
 	if reason == "" {
 		reason = ReasonServerDisconnect
@@ -143,7 +144,7 @@ func (s *Socket) Disconnect(reason string) {
 	// Best effort and bounded by StallTimeout; the DISCONNECT is queued
 	// before the socket leaves so it precedes any close of the session.
 	_ = s.c.ec.Send(eio.Message{Data: codec.AppendDisconnect(nil, s.ns.name)})
-	s.c.leave(s, reason, true)
+	s.c.leave(s, reason)
 }
 
 // Done is closed when the socket has disconnected.
