@@ -211,8 +211,10 @@ func runScenario(args []string) error {
 			rep.Markdown(f)
 			f.Close()
 		}
-		if b, jerr := json.MarshalIndent(rep.Raw, "", "  "); jerr == nil {
+		if b, jerr := json.MarshalIndent(jsonSafe(rep.Raw), "", "  "); jerr == nil {
 			os.WriteFile(filepath.Join(env.Out, "results.json"), b, 0o644)
+		} else {
+			fmt.Fprintln(os.Stderr, "sbbench: results.json:", jerr)
 		}
 		rep.Markdown(os.Stdout)
 		fmt.Printf("Results: %s\n", env.Out)

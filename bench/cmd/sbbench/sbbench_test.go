@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -174,5 +175,21 @@ func TestMiniWebSocketEcho(t *testing.T) {
 		if err != nil || op != 2 || string(p) != string(msg) {
 			t.Fatalf("echo of %d bytes: op %d len %d err %v", n, op, len(p), err)
 		}
+	}
+}
+
+func TestJSONSafe(t *testing.T) {
+	type inner struct {
+		A float64 `json:"a"`
+		B float64 `json:"b,omitempty"`
+	}
+	v := map[string]any{"x": []inner{{A: math.NaN()}, {A: 1, B: math.Inf(1)}}, "y": &inner{A: 2}}
+	b, err := json.Marshal(jsonSafe(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"x":[{"a":null},{"a":1,"b":null}],"y":{"a":2}}`
+	if string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
 	}
 }
