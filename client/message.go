@@ -142,6 +142,9 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 }
 
 func decodeSendResult(raw []byte) (SendResult, error) {
+	if r, ok := decodeSendResultFast(raw); ok {
+		return r, nil
+	}
 	var r struct {
 		failure
 		ID        string   `json:"id"`
@@ -503,4 +506,57 @@ func (s *scanner) names() ([]string, bool) {
 		}
 		return nil, false
 	}
+}
+
+// decodeSendResultFast decodes a successful ack as the hub writes it
+// ({"ok":true,"id":…,"delivered":[…],"held":[…],"unknown":[…]}, optional
+// "dropped"); anything else (failures, escapes, unknown keys) is left to
+// encoding/json.
+func decodeSendResultFast(b []byte) (SendResult, bool) {
+	var r SendResult
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return r, false
+	}
+	okSeen := false
+	for {
+		key, ok := s.strBytes()
+		if !ok || !s.consume(':') {
+			return r, false
+		}
+		switch string(key) {
+		case "ok":
+			s.ws()
+			if okSeen || !s.lit("true") {
+				return r, false
+			}
+			okSeen = true
+		case "id":
+			if r.ID != "" {
+				return r, false
+			}
+			r.ID, ok = s.str()
+		case "delivered":
+			r.Delivered, ok = s.names()
+		case "held":
+			r.Held, ok = s.names()
+		case "unknown":
+			r.Unknown, ok = s.names()
+		case "dropped":
+			r.Dropped, ok = s.names()
+		default:
+			return r, false
+		}
+		if !ok {
+			return r, false
+		}
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume('}') {
+			return r, false
+		}
+		break
+	}
+	return r, okSeen && s.rest()
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -104,6 +105,61 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, slow) {
 			t.Fatalf("%q:\nfast %#v\nslow %#v", b, got, slow)
+		}
+	})
+}
+
+func TestDecodeSendResult(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want SendResult
+		err  error
+	}{
+		{"hub", `{"ok":true,"id":"a-1","delivered":["bob"],"held":[],"unknown":["x","y"]}`,
+			SendResult{ID: "a-1", Delivered: []string{"bob"}, Held: []string{}, Unknown: []string{"x", "y"}}, nil},
+		{"dropped", `{"ok":true,"id":"a-2","delivered":[],"held":["h"],"unknown":[],"dropped":["h"]}`,
+			SendResult{ID: "a-2", Delivered: []string{}, Held: []string{"h"}, Unknown: []string{}, Dropped: []string{"h"}}, nil},
+		{"failure", `{"ok":false,"code":"INVALID_NAME","message":"bad"}`, SendResult{}, ErrInvalidName},
+		{"escaped (slow path)", `{"ok":true,"id":"a\u002d3","delivered":null}`, SendResult{ID: "a-3"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeSendResult([]byte(tt.in))
+			if !errors.Is(err, tt.err) || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %#v, %v; want %#v, %v", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeSendResult: the fast path agrees with encoding/json.
+func FuzzDecodeSendResult(f *testing.F) {
+	for _, s := range []string{`{"ok":true,"id":"a-1","delivered":["bob"],"held":[],"unknown":["x"]}`,
+		`{"ok":true,"id":"a-2","delivered":[],"held":["h"],"unknown":[],"dropped":["h"]}`,
+		`{"ok":false,"code":"X","message":"m"}`, `{"ok":true}`, `{"ok":true,"ok":true}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodeSendResultFast(b)
+		if !ok {
+			_, _ = decodeSendResult(b)
+			return
+		}
+		var w struct {
+			OK        bool     `json:"ok"`
+			ID        string   `json:"id"`
+			Delivered []string `json:"delivered"`
+			Held      []string `json:"held"`
+			Unknown   []string `json:"unknown"`
+			Dropped   []string `json:"dropped"`
+		}
+		if err := json.Unmarshal(b, &w); err != nil || !w.OK {
+			t.Fatalf("fast path accepted %q; encoding/json: %v ok=%v", b, err, w.OK)
+		}
+		slow := SendResult{ID: w.ID, Delivered: w.Delivered, Held: w.Held, Unknown: w.Unknown, Dropped: w.Dropped}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q:\nfast %#v\nslow %#v", b, fast, slow)
 		}
 	})
 }
