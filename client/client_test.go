@@ -120,6 +120,16 @@ func TestDialErrors(t *testing.T) {
 	if !errors.Is(err, ErrBadAddress) {
 		t.Fatalf("own address: %v", err)
 	}
+	big := json.RawMessage(`"` + strings.Repeat("x", 5000) + `"`)
+	_, err = Dial(ctx, []string{h.URL}, WithAddress(backendURL(t)), WithToken("s3cret"), WithMeta(big))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("meta over 4 KiB: %v", err)
+	}
+	_, err = Dial(ctx, []string{h.URL}, WithAddress(backendURL(t)), WithToken("s3cret"), WithWeight(5000))
+	var he *HubError
+	if !errors.Is(err, ErrBadRequest) || !errors.As(err, &he) || he.Event != "address" || he.Message == "" {
+		t.Fatalf("weight 5000: %v", err)
+	}
 	if _, err := Dial(ctx, []string{h.URL}); err == nil {
 		t.Fatal("dial without an address succeeded")
 	}
