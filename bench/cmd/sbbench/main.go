@@ -52,6 +52,7 @@ func scenarios() []Scenario {
 // modes are the helper subcommands (run as child processes).
 var modes = map[string]func(args []string) error{
 	"backend":   cmdBackend,
+	"goproxy":   cmdGoProxy,
 	"rate":      cmdRate,
 	"wsecho":    cmdWSEcho,
 	"wshold":    cmdWSHold,

@@ -61,7 +61,7 @@ func (p *proxyScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&p.idleConns, "idle", 9000, "idle proxied WebSockets per target")
 	fs.DurationVar(&p.idleWait, "idle-wait", 30*time.Second, "idle time before sampling RSS")
 	fs.IntVar(&p.perProc, "per-proc", 4500, "idle connections per holder process (≤ 9,990: 20,000 fd limit)")
-	fs.StringVar(&p.targets, "targets", "direct,switchboard1,switchboard2,haproxy1,haproxy2,nginx1,nginx2,caddy", "targets, comma-separated")
+	fs.StringVar(&p.targets, "targets", "direct,switchboard1,switchboard2,haproxy1,haproxy2,nginx1,nginx2,caddy,httputil", "targets, comma-separated")
 	fs.StringVar(&p.phases, "phases", "wrk,rate,ws,idle", "phases to run, comma-separated")
 	fs.StringVar(&p.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard into bench/results/bin)")
 	fs.StringVar(&p.sbArgs, "sb-args", "", "extra switchboard flags, space-separated (e.g. \"--log-level warn\")")
@@ -473,6 +473,7 @@ func (p *proxyScenario) makeTargets(env *Env) ([]*proxyTarget, error) {
 		"nginx1":       {Name: "nginx1", Kind: "nginx", Threads: 1, Port: 8081},
 		"nginx2":       {Name: "nginx2", Kind: "nginx", Threads: 2, Port: 8082},
 		"caddy":        {Name: "caddy", Kind: "caddy", Threads: 2, Port: 8085},
+		"httputil":     {Name: "httputil", Kind: "httputil", Threads: 2, Port: 8088},
 	}
 	out := []*proxyTarget{all["direct"]}
 	for _, n := range strings.Split(p.targets, ",") {
@@ -593,6 +594,9 @@ func (p *proxyScenario) startTarget(ctx context.Context, env *Env, t *proxyTarge
 		spec.Argv = []string{"haproxy", "-db", "-f", cfg}
 	case "nginx":
 		spec.Argv = []string{"nginx", "-c", cfg, "-p", env.Tmp, "-e", filepath.Join(env.Tmp, "log", t.Name+".error.log")}
+	case "httputil":
+		spec.Argv = env.SelfArgv("goproxy", "-addr", addr)
+		spec.Env = []string{"GOMAXPROCS=" + strconv.Itoa(t.Threads), "GOTRACEBACK=all"}
 	case "caddy":
 		home := filepath.Join(env.Tmp, "caddy-home")
 		spec.Argv = []string{"caddy", "run", "--config", cfg, "--adapter", "caddyfile"}
@@ -705,7 +709,7 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 	after := SampleTree(pid)
 	ir.RSSAfterKiB, ir.FDsAfter, ir.ThreadsAfter, ir.Processes = after.RSSKiB, after.FDs, after.Threads, after.Processes
 	ir.GoroutinesAfter = goroutines(t)
-	if t.Kind == "switchboard" && ir.GoroutinesAfter == 0 {
+	if (t.Kind == "switchboard" || t.Kind == "httputil") && ir.GoroutinesAfter == 0 {
 		// No goroutine count on the admin listener: make the process dump
 		// every goroutine (GOTRACEBACK=all, SIGQUIT) and count the dump.
 		ir.GoroutinesAfter = goroutineDump(t.proc)
