@@ -158,7 +158,8 @@ func WithPath(path string) Option {
 // could not re-claim after a reconnect, because another backend (holder,
 // its address when known) claimed it meanwhile, or the hub refused it. The
 // name is no longer held. It runs on the client's connection goroutine,
-// after the reconnect completed; it may call client methods.
+// after the reconnect completed; it may call client methods, but the client
+// notices no disconnect while it runs: keep it short.
 func WithNameLost(fn func(name, holder string)) Option {
 	return func(c *config) error { c.nameLost = fn; return nil }
 }
