@@ -486,6 +486,9 @@ type addressOptions struct {
 	Weight int             `json:"weight,omitempty"`
 	URL    string          `json:"url,omitempty"`
 	Meta   json.RawMessage `json:"meta,omitempty"`
+	// Ack: we acknowledge every direct message once OnMessage has returned,
+	// so the hub gives back what was in flight if this process dies.
+	Ack bool `json:"ack"`
 }
 
 // resync announces the address, then re-claims the held names, re-joins
@@ -493,14 +496,11 @@ type addressOptions struct {
 // from the held set and returned.
 func (c *Client) resync(cn *conn) ([]lostName, error) {
 	ctx := c.ctx
-	args := []json.RawMessage{jsonString(c.cfg.address)}
-	if c.cfg.weight > 0 || c.cfg.publicURL != "" || len(c.cfg.meta) > 0 {
-		b, err := json.Marshal(addressOptions{Weight: c.cfg.weight, URL: c.cfg.publicURL, Meta: c.cfg.meta})
-		if err != nil {
-			return nil, permanentError{fmt.Errorf("client: encode address options: %w", err)}
-		}
-		args = append(args, b)
+	b, err := json.Marshal(addressOptions{Weight: c.cfg.weight, URL: c.cfg.publicURL, Meta: c.cfg.meta, Ack: true})
+	if err != nil {
+		return nil, permanentError{fmt.Errorf("client: encode address options: %w", err)}
 	}
+	args := []json.RawMessage{jsonString(c.cfg.address), b}
 	raw, err := c.emit(ctx, cn, "address", sio.Message{Args: args})
 	if err != nil {
 		return nil, err

@@ -228,7 +228,12 @@ func appendJSONString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-func (c *Client) handleMessage(m sio.Message, _ sio.Ack) {
+func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
+	if ack != nil {
+		// Direct messages ask for a confirmation (we announce ack:true): give
+		// it once the handler has taken the message.
+		defer func() { _ = ack(sio.Message{}) }()
+	}
 	fn := c.onMessage.Load()
 	if fn == nil || len(m.Args) == 0 {
 		return
