@@ -54,10 +54,17 @@ func TestInteropGoClientNodeServer(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), waitFor)
 		defer cancel()
 		check(t, c.Connect(ctx))
-		if l := n.Expect(t, "connection / ", waitFor); !strings.HasSuffix(l, ` {"token":"good"}`) || !strings.Contains(l, root.ID()) {
+		seen := map[string]string{}
+		for range 2 {
+			l := n.Expect(t, "connection ", waitFor)
+			seen[strings.Fields(l)[1]] = l
+		}
+		if l := seen["/"]; !strings.HasSuffix(l, ` {"token":"good"}`) || !strings.Contains(l, root.ID()) {
 			t.Fatalf("node saw %q (our id %q)", l, root.ID())
 		}
-		n.Expect(t, "connection /admin ", waitFor)
+		if seen["/admin"] == "" {
+			t.Fatalf("node saw %q", seen)
+		}
 
 		// Acks to the server on both namespaces.
 		for _, s := range []*ClientSocket{root, admin} {

@@ -14,13 +14,18 @@ const opts = {
   randomizationFactor: 0.2,
   timeout: 5000,
 };
-const out = (...a) => console.log(a.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" "));
+const out = (...a) => {
+  const l = a.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" ");
+  console.log(l);
+  if (scenario !== "load") console.error(new Date().toISOString(), l); // shown when a test fails
+};
 process.on("uncaughtException", (e) => { console.error(String(e && e.stack || e)); process.exit(1); });
 
 function watchEngine(manager) {
   manager.on("open", () => {
     out("open", manager.engine.transport.name);
     manager.engine.on("upgrade", (t) => out("upgrade", t.name));
+    manager.engine.on("close", (r, d) => out("engine_close", r, String(d && (d.description || d.message || d))));
   });
   manager.on("reconnect_attempt", (n) => out("reconnect_attempt", n));
 }
@@ -82,21 +87,31 @@ async function big() {
   s.emit("echo", "y".repeat(Number(process.env.BIG || 20000)));
 }
 
-// load: N clients, each K sequential acked round trips, then "done".
+// load: N clients connected (in waves of 100, so handshakes do not all
+// time out together on a loaded machine), then each does K sequential
+// acked round trips, all clients at once; then "done <ok> <failed>".
 async function load() {
   const n = Number(process.env.N || 500), k = Number(process.env.K || 5);
   const sockets = [];
-  let ok = 0, failed = 0, connected = 0;
-  const tick = setInterval(() => console.error("progress connected=" + connected + " ok=" + ok + " failed=" + failed), 2000);
-  await Promise.all(Array.from({ length: n }, async (_, i) => {
-    const manager = new Manager(url, { ...opts, transports: ["websocket"], reconnection: false });
-    const s = manager.socket("/");
-    sockets.push(s);
-    await once(s, "connect");
-    connected++;
+  let ok = 0, failed = 0;
+  const tick = setInterval(() => console.error("progress connected=" + sockets.length + " ok=" + ok + " failed=" + failed), 2000);
+  for (let b = 0; b < n; b += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, n - b) }, async () => {
+      const manager = new Manager(url, { ...opts, timeout: 20000, transports: ["websocket"], reconnection: false });
+      const s = manager.socket("/");
+      await once(s, "connect");
+      sockets.push(s);
+    }));
+  }
+  out("connected", sockets.length);
+  if (process.env.GO_FILE) { // wait for the test's go-ahead: all processes connected
+    const fs = require("fs");
+    while (!fs.existsSync(process.env.GO_FILE)) await new Promise((r) => setTimeout(r, 20));
+  }
+  await Promise.all(sockets.map(async (s, i) => {
     for (let j = 0; j < k; j++) {
       try {
-        const r = await s.timeout(10000).emitWithAck("echo", i, j);
+        const r = await s.timeout(20000).emitWithAck("echo", i, j);
         if (r === i) ok++; else failed++;
       } catch (e) { failed++; }
     }
