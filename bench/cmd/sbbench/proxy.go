@@ -224,7 +224,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 		for _, t := range targets {
 			rs := raw.Wrk[t.Name]
 			if t.skip != "" && len(rs) == 0 {
-				tb.AddRow(t.Name, strconv.Itoa(t.Threads), "skipped: "+shortErr(t.skip), "", "", "", "", "")
+				tb.AddRow(t.Name, threadsCell(t), "skipped: "+shortErr(t.skip), "", "", "", "", "")
 				continue
 			}
 			var rps, p99 []float64
@@ -237,7 +237,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				busy = math.Max(busy, w.Busy)
 				noise = math.Max(noise, w.Foreign)
 			}
-			tb.AddRow(t.Name, strconv.Itoa(t.Threads), fmtK(median(rps)), fmtF(median(raw.Ratios["wrk"][t.Name]), 3),
+			tb.AddRow(t.Name, threadsCell(t), fmtK(median(rps)), fmtF(median(raw.Ratios["wrk"][t.Name]), 3),
 				fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "HTTP GET / throughput (wrk)",
@@ -811,4 +811,11 @@ func (p *proxyScenario) baselineGoroutines(ctx context.Context, env *Env, t *pro
 		return 0
 	}
 	return goroutineDump(t.proc)
+}
+
+func threadsCell(t *proxyTarget) string {
+	if t.Kind == "direct" {
+		return "–"
+	}
+	return strconv.Itoa(t.Threads)
 }
