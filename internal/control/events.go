@@ -332,69 +332,11 @@ func (s *session) onBroadcast(m sio.Message, ack sio.Ack) {
 // route handles `message` ({to?, room?, data, from?}) and `broadcast`
 // ({channel, data}; channel "*" is public).
 func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
-	if len(m.Args) == 0 {
-		s.replyFail(ev, ack, fail(CodeBadRequest, ev+" needs an object argument"))
+	msg, f := parseMessage(ev, m, broadcast)
+	if f != nil {
+		s.replyFail(ev, ack, f)
 		return
 	}
-	var msg router.Message
-	if broadcast {
-		var w struct {
-			Channel *string         `json:"channel"`
-			From    *string         `json:"from"`
-			Data    json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(m.Args[0], &w); err != nil || w.Channel == nil {
-			s.replyFail(ev, ack, fail(CodeBadRequest, "broadcast needs {channel, data}"))
-			return
-		}
-		if *w.Channel != "*" {
-			msg.Room = *w.Channel
-		}
-		if w.From != nil {
-			msg.From = *w.From
-		}
-		msg.Data = w.Data
-	} else {
-		var w wireMessage
-		if err := json.Unmarshal(m.Args[0], &w); err != nil {
-			s.replyFail(ev, ack, fail(CodeBadRequest, "message needs an object {to?, room?, data, from?}"))
-			return
-		}
-		if len(w.To) > 0 && !isNull(w.To) {
-			if w.To[0] == '[' {
-				if err := json.Unmarshal(w.To, &msg.To); err != nil {
-					s.replyFail(ev, ack, fail(CodeBadRequest, "to must be a name or an array of names"))
-					return
-				}
-				if len(msg.To) == 0 {
-					s.replyFail(ev, ack, fail(CodeBadRequest, "to is an empty list"))
-					return
-				}
-			} else {
-				var one string
-				if err := json.Unmarshal(w.To, &one); err != nil {
-					s.replyFail(ev, ack, fail(CodeBadRequest, "to must be a name or an array of names"))
-					return
-				}
-				msg.To = []string{one}
-			}
-		}
-		if w.Room != nil {
-			if *w.Room == "" {
-				s.replyFail(ev, ack, fail(CodeBadRequest, "room is empty"))
-				return
-			}
-			msg.Room = *w.Room
-		}
-		if w.From != nil {
-			msg.From = *w.From
-		}
-		msg.Data = w.Data
-	}
-	if len(msg.Data) == 0 {
-		msg.Data = json.RawMessage("null")
-	}
-	msg.Attachments = m.Attachments
 	ctx, cancel := s.ctx()
 	defer cancel()
 	res, err := s.ch.rt.Route(ctx, s, msg)
@@ -410,6 +352,68 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		Unknown   []string `json:"unknown"`
 		Dropped   []string `json:"dropped,omitempty"`
 	}{true, res.ID, nonNil(res.Delivered), nonNil(res.Held), nonNil(res.Unknown), res.Dropped})
+}
+
+// parseMessage decodes the argument of `message` or `broadcast`; data stays
+// raw. The router validates names and the to/room combination.
+func parseMessage(ev string, m sio.Message, broadcast bool) (router.Message, *Failure) {
+	var msg router.Message
+	if len(m.Args) == 0 {
+		return msg, fail(CodeBadRequest, ev+" needs an object argument")
+	}
+	if broadcast {
+		var w struct {
+			Channel *string         `json:"channel"`
+			From    *string         `json:"from"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(m.Args[0], &w); err != nil || w.Channel == nil || *w.Channel == "" {
+			return msg, fail(CodeBadRequest, "broadcast needs {channel, data}")
+		}
+		if *w.Channel != "*" {
+			msg.Room = *w.Channel
+		}
+		if w.From != nil {
+			msg.From = *w.From
+		}
+		msg.Data = w.Data
+	} else {
+		var w wireMessage
+		if err := json.Unmarshal(m.Args[0], &w); err != nil {
+			return msg, fail(CodeBadRequest, "message needs an object {to?, room?, data, from?}")
+		}
+		if len(w.To) > 0 && !isNull(w.To) {
+			if w.To[0] == '[' {
+				if err := json.Unmarshal(w.To, &msg.To); err != nil {
+					return msg, fail(CodeBadRequest, "to must be a name or an array of names")
+				}
+				if len(msg.To) == 0 {
+					return msg, fail(CodeBadRequest, "to is an empty list")
+				}
+			} else {
+				var one string
+				if err := json.Unmarshal(w.To, &one); err != nil {
+					return msg, fail(CodeBadRequest, "to must be a name or an array of names")
+				}
+				msg.To = []string{one}
+			}
+		}
+		if w.Room != nil {
+			if *w.Room == "" {
+				return msg, fail(CodeBadRequest, "room is empty")
+			}
+			msg.Room = *w.Room
+		}
+		if w.From != nil {
+			msg.From = *w.From
+		}
+		msg.Data = w.Data
+	}
+	if len(msg.Data) == 0 {
+		msg.Data = json.RawMessage("null")
+	}
+	msg.Attachments = m.Attachments
+	return msg, nil
 }
 
 func (s *session) onJoinRoom(m sio.Message, ack sio.Ack)  { s.room("join_room", m, ack, true) }
