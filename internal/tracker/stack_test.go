@@ -7,18 +7,18 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
-	"github.com/switchboard-lb/switchboard/internal/balance"
 	"github.com/switchboard-lb/switchboard/internal/control"
 	"github.com/switchboard-lb/switchboard/internal/engine"
 	"github.com/switchboard-lb/switchboard/internal/engine/memory"
-	"github.com/switchboard-lb/switchboard/internal/proxy"
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
@@ -49,17 +49,25 @@ func startStack(tb testing.TB, trackerOnly bool) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var px *proxy.Proxy
+	var tp *http.Transport
 	exact := map[string]http.Handler{"/list": ch, "/list/": ch, "/tracker": tr, "/tracker/": tr, "/tracker/servers": tr}
 	var fallback http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "not found: switchboard runs in tracker-only mode and proxies no path", http.StatusNotFound)
 	})
 	if !trackerOnly {
-		px, err = proxy.New(proxy.Config{}, reg, balance.NewSmoothWRR(), nil)
-		if err != nil {
-			tb.Fatal(err)
+		tp = &http.Transport{}
+		var rr atomic.Uint64
+		fallback = &httputil.ReverseProxy{
+			Transport: tp,
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pool := reg.Snapshot()
+				if len(pool) == 0 {
+					return // no URL: the proxy answers 502
+				}
+				pr.SetURL(pool[rr.Add(1)%uint64(len(pool))].URL)
+				pr.Out.Host = pr.In.Host
+			},
 		}
-		fallback = px
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, ok := exact[r.URL.Path]; ok {
@@ -74,9 +82,8 @@ func startStack(tb testing.TB, trackerOnly bool) *stack {
 	tb.Cleanup(func() {
 		// app's order: listeners, tunnels, channel sessions, tracker, engine.
 		srv.CloseClientConnections()
-		if px != nil {
-			_ = px.CloseTunnels(context.Background())
-			_ = px.Close()
+		if tp != nil {
+			tp.CloseIdleConnections()
 		}
 		_ = ch.Close(context.Background())
 		cancel()
@@ -162,7 +169,7 @@ func runBrowserCheck(t *testing.T, env []string) {
 }
 
 // TestBrowserExample: headless Chromium loads examples/tracker's page from
-// Switchboard (proxy + tracker + /list channel), sees the three backends,
+// a Switchboard stack (page proxy + tracker + /list channel), sees the three backends,
 // sees one go when it is SIGKILLed and come back when restarted, and gets
 // a message a user sent on one backend through every backend (the channel
 // relay of `broadcast`). The screenshot is kept as an artifact.
