@@ -213,7 +213,7 @@ func (c *conn) onMessage(m eio.Message) {
 		c.onConnect(h)
 	case codec.SIODisconnect:
 		if s := c.socket(h.Nsp); s != nil {
-			c.leave(s, ReasonClientDisconnect)
+			c.leave(s, ReasonClientDisconnect, nil)
 		}
 	default: // CONNECT_ERROR is server to client only
 		c.fail(ReasonParseError, fmt.Errorf("%w: %v from client", codec.ErrSIOPacket, h.Type))
@@ -277,14 +277,18 @@ func (c *conn) onConnect(h codec.SIOHeader) {
 	}
 }
 
-// leave removes s from the session and reports it to OnDisconnect. When s
-// was the last namespace the session is closed after lingerTimeout, unless
-// the client closes it first (socket.io clients do, at once). Closing it
-// ourselves right after a DISCONNECT would race it on polling: the npm
-// client handles a close packet before a DISCONNECT decoded from the same
-// payload, and would take the disconnect for a transport failure and
-// reconnect.
-func (c *conn) leave(s *Socket, reason string) {
+// leave removes s from the session and reports it to OnDisconnect; notify,
+// if set, runs in between (Disconnect sends the DISCONNECT there: after the
+// socket left, so that a client closing the session on receipt cannot make
+// OnClose report the socket first with another reason).
+//
+// When s was the last namespace the session is closed after lingerTimeout,
+// unless the client closes it first (socket.io clients do, at once).
+// Closing it ourselves right after a DISCONNECT would race it on polling:
+// the npm client handles a close packet before a DISCONNECT decoded from
+// the same payload, takes the disconnect for a transport failure and
+// reconnects.
+func (c *conn) leave(s *Socket, reason string, notify func()) {
 	c.mu.Lock()
 	if c.root == s {
 		c.root = nil
@@ -300,11 +304,14 @@ func (c *conn) leave(s *Socket, reason string) {
 	if !s.finish() {
 		return
 	}
-	if fn := s.ns.handlers.Load().disconnect; fn != nil {
-		fn(s, reason)
+	if notify != nil {
+		notify()
 	}
 	if last {
 		c.timer.Reset(min(c.srv.cfg.ConnectTimeout, lingerTimeout))
+	}
+	if fn := s.ns.handlers.Load().disconnect; fn != nil {
+		fn(s, reason)
 	}
 }
 

@@ -138,13 +138,10 @@ func (s *Socket) Disconnect(reason string) {
 	if reason == "" {
 		reason = ReasonServerDisconnect
 	}
-	if s.closed.Load() {
-		return
-	}
-	// Best effort and bounded by StallTimeout; the DISCONNECT is queued
-	// before the socket leaves so it precedes any close of the session.
-	_ = s.c.ec.Send(eio.Message{Data: codec.AppendDisconnect(nil, s.ns.name)})
-	s.c.leave(s, reason)
+	s.c.leave(s, reason, func() {
+		// Best effort, bounded by StallTimeout.
+		_ = s.c.ec.Send(eio.Message{Data: codec.AppendDisconnect(nil, s.ns.name)})
+	})
 }
 
 // Done is closed when the socket has disconnected.
