@@ -8,6 +8,8 @@
 //   node bench/node/msg-users.js --ports 8301,8302,8303 --users 300 --from 0 --count 100
 //        --kind dm --rate 1000 --duration 10 --start-at <unix ms> --settle 2
 //        (or --start-on-stdin 1: start when a line arrives on stdin)
+// After the last send it waits until nothing arrived for --settle seconds
+// (at most --settle-max), so late messages count as late, not lost.
 // Prints "ready N" after every login, then one JSON line at the end:
 //   {sent, received, errors, send_errors, late_ticks, secs, hist: {bucketUs: count}, busy}
 // Histogram buckets: 10 µs wide below 10 ms, 100 µs up to 100 ms, 1 ms above
@@ -17,7 +19,7 @@ const { io } = require('socket.io-client');
 
 const a = parseArgs(process.argv.slice(2), {
   ports: '8301,8302,8303', host: '127.0.0.1', users: 300, from: 0, count: 100, kind: 'dm',
-  rate: 1000, duration: 10, 'start-at': 0, settle: 2, size: 0, max: 900, prefix: 'u',
+  rate: 1000, duration: 10, 'start-at': 0, settle: 1, 'settle-max': 30, size: 0, max: 900, prefix: 'u',
 });
 const ports = String(a.ports).split(',').map(Number);
 const hist = new Map();
@@ -105,7 +107,15 @@ async function main() {
     };
     const timer = setInterval(tick, 1);
   });
-  await sleep(a.settle * 1000);
+  // Settle: wait until nothing has arrived for --settle seconds (at most
+  // --settle-max), so a late message counts as late, not as lost.
+  const settleEnd = Date.now() + a['settle-max'] * 1000;
+  let last = -1;
+  while (Date.now() < settleEnd) {
+    await sleep(a.settle * 1000);
+    if (received === last) break;
+    last = received;
+  }
   const secs = (Date.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const h = {};
