@@ -26,6 +26,10 @@ var _ engineConn = (*eio.Conn)(nil)
 // ordered batch.
 func sendPacket(ec engineConn, text []byte, atts [][]byte) error {
 	if len(atts) == 0 {
+		if c, ok := ec.(*eio.Conn); ok {
+			// The concrete call lets the variadic slice stay on the stack.
+			return mapSendErr(c.Send(eio.Message{Data: text}))
+		}
 		return mapSendErr(ec.Send(eio.Message{Data: text}))
 	}
 	msgs := make([]eio.Message, 1+len(atts))

@@ -257,7 +257,7 @@ func TestServerDisconnectNoReconnect(t *testing.T) {
 func TestReconnectAfterServerRestart(t *testing.T) {
 	t.Parallel()
 	forTransports(t, func(t *testing.T, transport string) {
-		ts, conns, _ := echoServer(t, Config{})
+		ts, conns, gone := echoServer(t, Config{})
 		c := newTestClient(t, ts.URL, transport, ClientConfig{Reconnect: true, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
 		var auths atomic.Int32
 		s := c.Socket("/", func() json.RawMessage {
@@ -273,6 +273,9 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		recv(t, conns, "socket")
 		addr := ts.Addr
 		ts.Stop()
+		if got := recv(t, gone, "server side"); got != "/ "+ReasonServerShutdown {
+			t.Fatalf("server reason %q", got)
+		}
 		if got := recv(t, disc, "disconnect"); !strings.HasSuffix(got, " true") {
 			t.Fatalf("disconnect %q", got)
 		}
