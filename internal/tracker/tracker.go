@@ -218,8 +218,9 @@ func (t *Tracker) apply(evs []backend.Event, resync bool) {
 	}
 	for _, p := range out {
 		t.changes.Add(1)
+		start := time.Now()
 		n := t.nsp.Broadcast(p)
-		t.log.LogAttrs(context.Background(), slog.LevelDebug, "change sent", slog.Int("clients", n))
+		t.log.LogAttrs(context.Background(), slog.LevelDebug, "change sent", slog.Int("clients", n), slog.Duration("duration", time.Since(start)))
 	}
 }
 
