@@ -338,10 +338,21 @@ func (c *conn) onClose(reason string) {
 	for _, s := range socks {
 		if s.finish() {
 			if fn := s.ns.handlers.Load().disconnect; fn != nil {
-				fn(s, reason)
+				c.safeDisconnect(fn, s, reason)
 			}
 		}
 	}
+}
+
+// safeDisconnect runs an OnDisconnect callback on the engine's goroutine,
+// where a panic would otherwise take the process down.
+func (c *conn) safeDisconnect(fn func(*Socket, string), s *Socket, reason string) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("disconnect handler panic", "session_id", c.ec.ID(), "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(s, reason)
 }
 
 // newSocketID returns 20 random URL-safe characters (socket.io's id length).
