@@ -34,16 +34,19 @@ type Config struct {
 	MaxMetaBytes int64
 	// MaxSessions bounds concurrent channel sessions (default 4096).
 	MaxSessions int
-	// MaxUnconfirmed bounds the direct messages awaiting one backend's ack
-	// (backends that announced ack:true); more block their senders
-	// (default 256).
-	MaxUnconfirmed int
+	// MaxUnconfirmed and MaxUnconfirmedBytes bound the direct messages
+	// awaiting one backend's ack (backends that announced ack:true); a
+	// backend past either is cut off as a slow consumer (transport closed,
+	// so it reconnects) and the messages go back to the mailboxes (defaults
+	// 8192 messages, 16 MiB).
+	MaxUnconfirmed      int
+	MaxUnconfirmedBytes int64
 	// AckWait is how long a direct message waits for the backend's ack
 	// before it is logged as unconfirmed and forgotten (default 30s).
 	AckWait time.Duration
-	// StallTimeout bounds how long a sender waits on a backend whose queue
-	// or unconfirmed set is full before that backend is cut off as a slow
-	// consumer (default 10s).
+	// StallTimeout bounds how long a sender waits on a backend whose send
+	// queue is full before that backend is cut off as a slow consumer
+	// (default 10s).
 	StallTimeout time.Duration
 	// SIO configures the Socket.IO server (heartbeat, payload and queue
 	// bounds); its zero fields take sio's defaults.
@@ -61,7 +64,10 @@ func (c *Config) applyDefaults() {
 		c.MaxSessions = 4096
 	}
 	if c.MaxUnconfirmed <= 0 {
-		c.MaxUnconfirmed = 256
+		c.MaxUnconfirmed = 8192
+	}
+	if c.MaxUnconfirmedBytes <= 0 {
+		c.MaxUnconfirmedBytes = 16 << 20
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
@@ -80,16 +86,15 @@ func (c *Config) applyDefaults() {
 // Channel is the /list channel. Mount it (ServeHTTP) at the engine path,
 // matched exactly. Safe for concurrent use.
 type Channel struct {
-	cfg   Config
-	log   *slog.Logger
-	reg   *backend.Registry
-	rt    *router.Router
-	srv   *sio.Server
-	nsp   *sio.Namespace
-	own   []netip.AddrPort
-	stall time.Duration
-	ctx   context.Context // cancelled by Close; bounds router calls
-	stop  context.CancelFunc
+	cfg  Config
+	log  *slog.Logger
+	reg  *backend.Registry
+	rt   *router.Router
+	srv  *sio.Server
+	nsp  *sio.Namespace
+	own  []netip.AddrPort
+	ctx  context.Context // cancelled by Close; bounds router calls
+	stop context.CancelFunc
 
 	mu     sync.Mutex          // guards byAddr, closed
 	byAddr map[string]*session // backend Addr → the session holding it
@@ -112,7 +117,6 @@ func New(cfg Config, reg *backend.Registry, rt *router.Router, logger *slog.Logg
 		reg:    reg,
 		rt:     rt,
 		byAddr: make(map[string]*session),
-		stall:  cfg.StallTimeout,
 	}
 	for _, a := range cfg.OwnAddrs {
 		ap, err := netip.ParseAddrPort(a)
@@ -190,7 +194,7 @@ func (c *Channel) authorize(s *sio.Socket) error {
 }
 
 func (c *Channel) attach(s *sio.Socket) {
-	sess := &session{ch: c, sock: s, slots: make(chan struct{}, c.cfg.MaxUnconfirmed)}
+	sess := &session{ch: c, sock: s}
 	s.SetData(sess)
 }
 

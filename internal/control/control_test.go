@@ -464,3 +464,42 @@ func TestConfirmedNotRepeated(t *testing.T) {
 	c.res(t, "join_subs", quote("bob"))
 	c.none(t)
 }
+
+// TestUnconfirmedOverflowCutsOff: a backend that never acks is cut off once
+// MaxUnconfirmed messages wait (its transport is closed, so a real client
+// reconnects), and every message — the waiting ones and the one that
+// overflowed — reaches the user's next holder in order.
+func TestUnconfirmedOverflowCutsOff(t *testing.T) {
+	h := newHub(t, control.Config{MaxUnconfirmed: 3}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := newPeer(t, h, "")
+	b.S.On("message", func(sio.Message, sio.Ack) {}) // never acks
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.C.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b.res(t, "join_subs", quote("bob"))
+	for i := range 4 {
+		a.res(t, "message", fmt.Sprintf(`{"to":"bob","data":%d}`, i))
+	}
+	select {
+	case reason := <-b.Disc:
+		if reason != sio.ReasonTransportClose {
+			t.Fatalf("cut off with %q, want a transport close (the client reconnects)", reason)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("backend not cut off")
+	}
+	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	c := dialPeer(t, h, "")
+	c.register(t, "http://127.0.0.1:3003")
+	c.res(t, "join_subs", quote("bob"))
+	for i := range 4 {
+		if d := c.next(t); string(d.Data) != fmt.Sprint(i) {
+			t.Fatalf("message %d = %s", i, d.Data)
+		}
+	}
+}

@@ -28,8 +28,7 @@ type session struct {
 	addr atomic.Pointer[string] // announced address once registered
 	acks atomic.Bool            // the backend acks direct messages (address option ack:true)
 
-	unconf unconfirmed   // direct deliveries awaiting the backend's ack
-	slots  chan struct{} // bounds unconf (capacity Config.MaxUnconfirmed)
+	unconf unconfirmed // direct deliveries awaiting the backend's ack
 }
 
 var _ router.Session = (*session)(nil)
@@ -72,28 +71,21 @@ func (s *session) Deliver(d *router.Delivery) error {
 	return s.sock.Send(enc.Value.(*sio.Encoded))
 }
 
-// deliverConfirmed sends d asking for an ack; at most maxUnconfirmed wait
-// per session (more block the sender: backpressure, bounded by the stall
-// timeout, after which this session is cut off as a slow consumer).
+// deliverConfirmed sends d asking for an ack. It never waits for acks:
+// they are read by this backend's reader, which may itself be blocked
+// sending to the backend we would wait on (a cycle). Instead the
+// unconfirmed set is bounded (MaxUnconfirmed messages and
+// MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
+// consumer by closing its transport — its client reconnects — and what it
+// had not confirmed goes back to the mailboxes.
 func (s *session) deliverConfirmed(d *router.Delivery) error {
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		t := time.NewTimer(s.ch.stall)
-		select {
-		case s.slots <- struct{}{}:
-			t.Stop()
-		case <-t.C:
-			s.sock.Disconnect(sio.ReasonSlowConsumer)
-			return sio.ErrSlowConsumer
-		case <-s.sock.Done():
-			t.Stop()
-			return sio.ErrClosed
-		}
-	}
-	if !s.unconf.add(d) {
-		<-s.slots
+	switch s.unconf.add(d, s.ch.cfg.MaxUnconfirmed, s.ch.cfg.MaxUnconfirmedBytes) {
+	case addClosed:
 		return sio.ErrClosed
+	case addFull:
+		s.ch.log.Warn("backend cut off: too many unconfirmed messages", "backend_id", s.BackendID())
+		s.sock.CloseTransport(sio.ReasonSlowConsumer)
+		return sio.ErrSlowConsumer
 	}
 	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
 	err := s.sock.EmitWithAckFunc("message", m, s.ch.cfg.AckWait, func(_ sio.Message, err error) {
@@ -103,18 +95,12 @@ func (s *session) deliverConfirmed(d *router.Delivery) error {
 		if err != nil {
 			s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", d.ID, "err", err)
 		}
-		if s.unconf.remove(d) {
-			<-s.slots
-		}
+		s.unconf.remove(d)
 	})
-	if err != nil {
-		if !s.unconf.remove(d) {
-			return nil // endAs already took it and gives it back
-		}
-		<-s.slots
-		return err
+	if err != nil && !s.unconf.remove(d) {
+		return nil // endAs already took it and gives it back
 	}
-	return nil
+	return err
 }
 
 // encodeDelivery builds the shared `message` event for d.
@@ -158,28 +144,54 @@ func deliveryJSON(d *router.Delivery) json.RawMessage {
 // unconfirmed is a session's direct deliveries awaiting the backend's ack,
 // in delivery order.
 type unconfirmed struct {
-	mu     sync.Mutex // guards list, closed
+	mu     sync.Mutex // guards list, bytes, closed
 	list   []*router.Delivery
+	bytes  int64
 	closed bool
 }
 
-func (u *unconfirmed) add(d *router.Delivery) bool {
+type addResult int
+
+const (
+	addOK addResult = iota
+	addFull
+	addClosed
+)
+
+func deliverySize(d *router.Delivery) int64 {
+	n := int64(len(d.Data))
+	for _, a := range d.Attachments {
+		n += int64(len(a))
+	}
+	return n
+}
+
+func (u *unconfirmed) add(d *router.Delivery, maxN int, maxBytes int64) addResult {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed {
-		return false
+		return addClosed
+	}
+	n := deliverySize(d)
+	if len(u.list) >= maxN || u.bytes+n > maxBytes {
+		return addFull
 	}
 	u.list = append(u.list, d)
-	return true
+	u.bytes += n
+	return addOK
 }
 
-// remove reports whether d was still waiting.
+// remove reports whether d was still waiting. Acks come back mostly in
+// order, so the search starts at the front.
 func (u *unconfirmed) remove(d *router.Delivery) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i, x := range u.list {
 		if x == d {
-			u.list = append(u.list[:i], u.list[i+1:]...)
+			copy(u.list[i:], u.list[i+1:])
+			u.list[len(u.list)-1] = nil
+			u.list = u.list[:len(u.list)-1]
+			u.bytes -= deliverySize(d)
 			return true
 		}
 	}
