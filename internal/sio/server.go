@@ -319,9 +319,13 @@ func (c *conn) leave(s *Socket, reason string, notify func()) {
 const lingerTimeout = 5 * time.Second
 
 func (c *conn) onClose(reason string) {
+	c.mu.Lock()
+	if c.done { // eio reports once; be safe anyway
+		c.mu.Unlock()
+		return
+	}
 	defer c.srv.live.Done()
 	c.timer.Stop()
-	c.mu.Lock()
 	c.done = true
 	var socks []*Socket
 	if c.root != nil {
