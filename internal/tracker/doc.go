@@ -20,9 +20,11 @@
 // change and shared by every client. A client whose send queue is full is
 // cut off (StallTimeout) rather than allowed to delay the others.
 //
-// Locks: Tracker.sendMu serialises the fan-out with the `servers` sent to a
-// new client, so a client never sees a change before the list it applies
-// to; it is held while queueing packets (bounded by StallTimeout per slow
-// client), never while taking another of this package's locks except
-// Tracker.mu and limiter.mu, which are leaves.
+// Locks: Tracker.sendMu serialises the fan-out with the `servers` packet
+// queued for a new client, so a client never sees a change before the list
+// it applies to. It is held while packets are queued for every client (not
+// while they are written): at most StallTimeout per client whose queue is
+// full, which then is cut off. Tracker.mu (the pending changes) and
+// limiter.mu (the per-IP buckets) are leaves; Tracker.mu may be taken under
+// sendMu, never the reverse.
 package tracker
