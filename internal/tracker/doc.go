@@ -25,6 +25,6 @@
 // it applies to. It is held while packets are queued for every client (not
 // while they are written): at most StallTimeout per client whose queue is
 // full, which then is cut off. Tracker.mu (the pending changes) and
-// limiter.mu (the per-IP buckets) are leaves; Tracker.mu may be taken under
-// sendMu, never the reverse.
+// limiter.mu (the per-IP buckets) are leaves: no other lock is taken while
+// holding them.
 package tracker
