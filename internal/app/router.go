@@ -28,6 +28,8 @@ func newRouter(cfg config.Config, p Parts) *router {
 	engine(cfg.Control.Path, p.Control, "the /list channel")
 	if !cfg.Tracker.Disabled {
 		engine(cfg.Tracker.Path, p.Tracker, "the tracker")
+		// The tracker's JSON list for clients without Socket.IO.
+		rt.exact[strings.TrimSuffix(cfg.Tracker.Path, "/")+"/servers"] = rt.exact[strings.TrimSuffix(cfg.Tracker.Path, "/")]
 	}
 	if !cfg.Message.Disabled {
 		h := p.Message

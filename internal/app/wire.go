@@ -18,6 +18,7 @@ import (
 	msgrouter "github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
 	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+	"github.com/switchboard-lb/switchboard/internal/tracker"
 )
 
 // buildParts constructs the components from cfg. addrs holds the bound
@@ -99,10 +100,29 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	p.Control = ctl
 	p.CloseSessions = ctl.Close
 
+	// The tracker for browsers.
+	if !cfg.Tracker.Disabled {
+		tr, err := tracker.New(tracker.Config{
+			Path:           cfg.Tracker.Path,
+			AllowedOrigins: cfg.Tracker.AllowedOrigins,
+			ShowInternal:   cfg.Tracker.ShowInternal,
+			MaxClients:     cfg.Tracker.MaxClients,
+			RatePerSecond:  cfg.Tracker.RatePerSecond,
+			Burst:          cfg.Tracker.Burst,
+			TrustedProxies: cfg.Proxy.TrustedProxies,
+		}, reg, logger)
+		if err != nil {
+			return Parts{}, fmt.Errorf("tracker: %w", err)
+		}
+		p.Tracker = tr
+		p.Runners = append(p.Runners, tr.Run)
+		// Closing the tracker ends its long-polls, which Shutdown would
+		// otherwise wait for; it holds no state.
+		p.Quiesce = func(context.Context) error { tr.Close(); return nil }
+	}
+
 	// TODO(lead): message route (unless cfg.Message.Disabled):
 	//   p.Message = <router's HTTP handler>(cfg.Message...)
-	// TODO(lead): tracker (unless cfg.Tracker.Disabled):
-	//   p.Tracker = tr; its runners/close hooks as above.
 
 	return p, nil
 }

@@ -25,14 +25,14 @@ func TestAddressJoinsAndLeavesPool(t *testing.T) {
 		t.Fatalf("registry entry %+v", b)
 	}
 	b := dialPeer(t, h, "")
-	rb := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"weight":3,"url":"http://public.example:80","meta":{"zone":"a"}}`)
+	rb := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"weight":3,"url":"http://public.example:80/b/3002","meta":{"zone":"a"}}`)
 	if !rb.OK {
 		t.Fatalf("address with options: %+v", rb)
 	}
 	if got := <-a.Pool; got != "server_joined http://127.0.0.1:3002" {
 		t.Fatalf("a saw %q", got)
 	}
-	if e := h.Reg.Get(rb.ID); e.Weight != 3 || e.PublicURL != "http://public.example:80" || string(e.Meta) != `{"zone":"a"}` {
+	if e := h.Reg.Get(rb.ID); e.Weight != 3 || e.PublicURL != "http://public.example:80/b/3002" || string(e.Meta) != `{"zone":"a"}` {
 		t.Fatalf("options not applied: %+v", e)
 	}
 	_ = b.C.Close()
@@ -61,6 +61,7 @@ func TestAddressRules(t *testing.T) {
 		{"bad weight", `"http://127.0.0.1:3001", {"weight": 0}`, "BAD_REQUEST"},
 		{"bad options", `"http://127.0.0.1:3001", "heavy"`, "BAD_REQUEST"},
 		{"bad public url", `"http://127.0.0.1:3001", {"url": "nope"}`, "BAD_REQUEST"},
+		{"public url with userinfo", `"http://127.0.0.1:3001", {"url": "http://u:p@x.example/b"}`, "BAD_REQUEST"},
 		{"meta too large", `"http://127.0.0.1:3001", {"meta": "` + string(make([]byte, 0)) + fmt.Sprintf("%05000d", 0) + `"}`, "TOO_LARGE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

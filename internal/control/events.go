@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
@@ -107,7 +109,7 @@ func (s *session) onAddress(m sio.Message, ack sio.Ack) {
 		weight = *opts.Weight
 	}
 	if opts.URL != "" {
-		if _, err := backend.ParseURL(opts.URL); err != nil {
+		if err := checkPublicURL(opts.URL); err != nil {
 			s.replyFail(ev, ack, fail(CodeBadRequest, "url option: "+err.Error()))
 			return
 		}
@@ -460,4 +462,27 @@ func netipJoin(ip netip.Addr, port string) string {
 		return "[" + ip.String() + "]:" + port
 	}
 	return ip.String() + ":" + port
+}
+
+// checkPublicURL checks the `url` option: the URL browsers use to reach the
+// backend (shown by the tracker). Unlike the address it may carry a path
+// (e.g. a reverse proxy's /b/4001) and omit the port.
+func checkPublicURL(raw string) error {
+	if strings.ContainsAny(raw, "{}") {
+		return fmt.Errorf("%q: contains { or } (an unexpanded template?)", raw)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q: not a URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: scheme must be http or https", raw)
+	case u.User != nil:
+		return fmt.Errorf("%q: must not contain userinfo", raw)
+	case u.Hostname() == "":
+		return fmt.Errorf("%q: no host", raw)
+	case len(raw) > 2048:
+		return fmt.Errorf("url is %d bytes, limit 2048", len(raw))
+	}
+	return nil
 }
