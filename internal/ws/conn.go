@@ -6,18 +6,24 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
 
 // Conn is one WebSocket connection. ReadMessage must be called from one
 // goroutine at a time; WriteMessage, WriteClose and Close are safe for
-// concurrent use. An idle Conn holds no read buffer: a goroutine blocked in
-// ReadMessage waits on a 2-byte array inside the Conn, and payloads are read
-// with exact-size reads into the message slice handed to the caller.
+// concurrent use. An idle Conn holds no read buffer: on a socket (a
+// syscall.Conn) a goroutine blocked in ReadMessage waits for readability
+// without one; once bytes arrive, everything the socket has is read into a
+// pooled buffer, frames are parsed from it, and the buffer goes back to the
+// pool as soon as it is drained. Payloads at least as large as that buffer
+// are read directly into the message slice handed to the caller. Other
+// net.Conns are read with exact-size reads.
 //
 // Any read error is final: after ReadMessage returns an error, every later
 // call returns the same error (a deadline set with SetReadDeadline that
@@ -26,6 +32,16 @@ type Conn struct {
 	nc      net.Conn
 	pending []byte // bytes read past the handshake, consumed before nc
 	readErr error  // sticky; owned by the reading goroutine
+
+	// Buffered reads, owned by the reading goroutine. rc is nil when nc is
+	// not a socket. rbuf is a pooled buffer holding rbuf[rpos:rend] not yet
+	// consumed; nil when drained. rfn is the rc.Read callback (allocated
+	// once); it reports through rbuf/rend and rerr.
+	rc         syscall.RawConn
+	rfn        func(fd uintptr) bool
+	rbuf       *[]byte
+	rpos, rend int
+	rerr       error
 
 	maxMsg       int64
 	writeTimeout time.Duration
@@ -40,12 +56,59 @@ type Conn struct {
 
 func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
 	cfg = cfg.withDefaults()
-	return &Conn{
+	c := &Conn{
 		nc:           nc,
 		pending:      pending,
 		maxMsg:       cfg.MaxMessageBytes,
 		writeTimeout: cfg.WriteTimeout,
 		client:       client,
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			c.rfn = c.readFD
+		}
+	}
+	return c
+}
+
+// readBufSize is the pooled read buffer's size: one read system call takes
+// up to this many bytes (many small frames at once).
+const readBufSize = 16 << 10
+
+var readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// readFD is the rc.Read callback: it reads what the socket has into a
+// pooled buffer, which it keeps only when bytes arrived, so a reader that
+// waits for readability holds no buffer. It returns false to wait.
+func (c *Conn) readFD(fd uintptr) bool {
+	bp := readPool.Get().(*[]byte)
+	for {
+		n, err := syscall.Read(int(fd), *bp)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			readPool.Put(bp)
+			return false
+		case err != nil:
+			c.rerr = os.NewSyscallError("read", err)
+		case n <= 0:
+			c.rerr = io.EOF
+		default:
+			c.rbuf, c.rpos, c.rend = bp, 0, n
+			return true
+		}
+		readPool.Put(bp)
+		return true
+	}
+}
+
+// releaseRead gives the read buffer back to the pool.
+func (c *Conn) releaseRead() {
+	if c.rbuf != nil {
+		readPool.Put(c.rbuf)
+		c.rbuf, c.rpos, c.rend = nil, 0, 0
 	}
 }
 
@@ -63,8 +126,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(
 // reading from or writing to it corrupts the WebSocket stream.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// read drains bytes left over from the handshake, then reads the network
-// connection.
+// read drains bytes left over from the handshake, then the read buffer,
+// then reads the network connection: large reads directly into p, small
+// ones by filling the read buffer with whatever the socket has.
 func (c *Conn) read(p []byte) (int, error) {
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
@@ -74,7 +138,24 @@ func (c *Conn) read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	return c.nc.Read(p)
+	if c.rbuf == nil {
+		if c.rc == nil || len(p) >= readBufSize {
+			return c.nc.Read(p)
+		}
+		c.rerr = nil
+		if err := c.rc.Read(c.rfn); err != nil {
+			return 0, err
+		}
+		if c.rerr != nil {
+			return 0, c.rerr
+		}
+	}
+	n := copy(p, (*c.rbuf)[c.rpos:c.rend])
+	c.rpos += n
+	if c.rpos == c.rend {
+		c.releaseRead()
+	}
+	return n, nil
 }
 
 // readFull fills p completely or returns an error (io.ErrUnexpectedEOF when
@@ -178,6 +259,18 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 	if c.readErr != nil {
 		return 0, nil, c.readErr
 	}
+	if c.closed.Load() {
+		// Close was called: do not hand out frames still buffered.
+		return 0, nil, c.readFailed(net.ErrClosed)
+	}
+	op, p, err = c.readMessage()
+	if err != nil {
+		c.releaseRead() // errors are final
+	}
+	return op, p, err
+}
+
+func (c *Conn) readMessage() (op int, p []byte, err error) {
 	var msg []byte
 	var msgOp byte // opcode of the message being reassembled; 0 when none
 	for {
@@ -290,6 +383,7 @@ func (c *Conn) linger() {
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
 	c.pending = nil
+	c.releaseRead()
 	_, _ = io.CopyN(io.Discard, c.nc, lingerBytes)
 }
 
@@ -368,6 +462,129 @@ func (c *Conn) WriteMessage(op int, p []byte) error {
 	return c.writeFrameLocked(byte(op), p)
 }
 
+// Message is one data message for WriteMessages.
+type Message struct {
+	Op   int // OpText or OpBinary
+	Data []byte
+}
+
+// batchLarge is the payload size from which a server frame in a batch is
+// not copied: its header goes into the batch buffer and the payload is
+// referenced by its own writev element.
+const batchLarge = 2 << 10
+
+// writeBatch is the scratch of one WriteMessages call.
+type writeBatch struct {
+	buf []byte      // gathered frames (headers and small payloads)
+	iov [][]byte    // writev elements
+	v   net.Buffers // iov being written (kept here so it does not escape per call)
+}
+
+var batchPool = sync.Pool{New: func() any {
+	return &writeBatch{buf: make([]byte, 0, smallFrame), iov: make([][]byte, 0, 16)}
+}}
+
+// WriteMessages writes msgs in order, each as one unfragmented frame, like
+// as many WriteMessage calls but with few system calls: frames are gathered
+// into a pooled buffer (large server payloads are referenced, not copied)
+// and written with one write or writev per buffer-full, under one
+// WriteTimeout deadline. The frames of one call are contiguous on the wire.
+// On error some leading messages may have been written, and the connection
+// is closed (see WriteMessage).
+func (c *Conn) WriteMessages(msgs []Message) error {
+	for i := range msgs {
+		if op := msgs[i].Op; op != OpText && op != OpBinary {
+			return fmt.Errorf("ws: WriteMessages: opcode %d is not a data opcode", op)
+		}
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closed.Load() {
+		return ErrClosed
+	}
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		return c.writeFrameLocked(byte(msgs[0].Op), msgs[0].Data)
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+		return c.writeFailed(err)
+	}
+	wb := batchPool.Get().(*writeBatch)
+	err := c.writeBatchLocked(wb, msgs)
+	clear(wb.iov[:cap(wb.iov)])
+	wb.buf, wb.iov = wb.buf[:0], wb.iov[:0]
+	batchPool.Put(wb)
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// writeBatchLocked does WriteMessages' writing. c.wmu must be held.
+func (c *Conn) writeBatchLocked(wb *writeBatch, msgs []Message) error {
+	buf, seg := wb.buf[:0], 0 // buf[seg:] is not in wb.iov yet
+	flush := func() error {
+		if seg < len(buf) {
+			wb.iov = append(wb.iov, buf[seg:])
+		}
+		var err error
+		switch len(wb.iov) {
+		case 0:
+		case 1:
+			_, err = c.nc.Write(wb.iov[0])
+		default:
+			wb.v = wb.iov
+			_, err = wb.v.WriteTo(c.nc)
+			wb.v = nil
+		}
+		buf, seg, wb.iov = buf[:0], 0, wb.iov[:0]
+		return err
+	}
+	for i := range msgs {
+		op, p := byte(msgs[i].Op), msgs[i].Data
+		if !c.client && len(p) >= batchLarge {
+			if len(buf)+maxHeaderLen > cap(buf) || len(wb.iov) >= 1000 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			hn := putHeader(buf[len(buf):len(buf)+maxHeaderLen], true, op, len(p), false, 0)
+			buf = buf[:len(buf)+hn]
+			wb.iov = append(wb.iov, buf[seg:], p)
+			seg = len(buf)
+			continue
+		}
+		if len(buf)+maxHeaderLen+len(p) > cap(buf) {
+			if err := flush(); err != nil {
+				return err
+			}
+			if maxHeaderLen+len(p) > cap(buf) {
+				// A large client frame: masked chunk by chunk.
+				if err := c.writeFrameNoDeadline(op, p); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		var key uint32
+		if c.client {
+			key = newMaskKey()
+		}
+		hn := putHeader(buf[len(buf):len(buf)+maxHeaderLen], true, op, len(p), c.client, key)
+		buf = buf[:len(buf)+hn]
+		start := len(buf)
+		buf = append(buf, p...)
+		if c.client {
+			maskBytes(key, 0, buf[start:])
+		}
+	}
+	err := flush()
+	wb.buf = buf
+	return err
+}
+
 // WritePing sends a Ping control frame (payload at most 125 bytes). The
 // peer's Pong is consumed by ReadMessage.
 func (c *Conn) WritePing(p []byte) error {
@@ -423,6 +640,15 @@ func (c *Conn) writeFrameLocked(op byte, p []byte) error {
 	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
 		return c.writeFailed(err)
 	}
+	if err := c.writeFrameNoDeadline(op, p); err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFrameNoDeadline writes one final frame and returns the raw error.
+// c.wmu must be held.
+func (c *Conn) writeFrameNoDeadline(op byte, p []byte) error {
 	bp := framePool.Get().(*[]byte)
 	defer framePool.Put(bp)
 	buf := *bp
@@ -455,10 +681,7 @@ func (c *Conn) writeFrameLocked(op byte, p []byte) error {
 			off = 0
 		}
 	}
-	if err != nil {
-		return c.writeFailed(err)
-	}
-	return nil
+	return err
 }
 
 // writeFailed closes the connection after a failed write.

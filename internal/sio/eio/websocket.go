@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,26 +42,63 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 		}
 		batch := c.takeQueueLocked()
 		c.mu.Unlock()
-		for i := range batch {
-			var err error
-			if p := &batch[i]; p.Binary && p.Type == codec.EIOMessage {
-				err = wsc.WriteMessage(ws.OpBinary, p.Data)
-			} else {
-				*bp, _ = codec.AppendEIOPacket((*bp)[:0], *p)
-				err = wsc.WriteMessage(ws.OpText, *bp)
-			}
-			if err != nil {
-				clear(batch)
-				c.closeWith(reasonFor(err), false)
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				_ = wsc.Close()
-				return
-			}
+		err := writeBatch(wsc, bp, batch)
+		if err != nil {
+			clear(batch)
+			c.closeWith(reasonFor(err), false)
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			_ = wsc.Close()
+			return
 		}
 		c.recycle(batch)
 	}
+}
+
+// wsMsgPool holds the []ws.Message scratch of writeBatch.
+var wsMsgPool = sync.Pool{New: func() any { m := make([]ws.Message, 0, 64); return &m }}
+
+// writeBatch writes batch to wsc in order with one WriteMessages call
+// (few system calls). Text packets are encoded into *bp, binary messages
+// are referenced.
+func writeBatch(wsc *ws.Conn, bp *[]byte, batch []codec.EIOPacket) error {
+	if len(batch) == 1 {
+		if p := &batch[0]; p.Binary && p.Type == codec.EIOMessage {
+			return wsc.WriteMessage(ws.OpBinary, p.Data)
+		}
+		*bp, _ = codec.AppendEIOPacket((*bp)[:0], batch[0])
+		return wsc.WriteMessage(ws.OpText, *bp)
+	}
+	// Encode every text packet first (buf may move while it grows), then
+	// slice it.
+	buf := (*bp)[:0]
+	for i := range batch {
+		if p := &batch[i]; !(p.Binary && p.Type == codec.EIOMessage) {
+			buf, _ = codec.AppendEIOPacket(buf, *p)
+		}
+	}
+	*bp = buf
+	mp := wsMsgPool.Get().(*[]ws.Message)
+	msgs := (*mp)[:0]
+	off := 0
+	for i := range batch {
+		p := &batch[i]
+		if p.Binary && p.Type == codec.EIOMessage {
+			msgs = append(msgs, ws.Message{Op: ws.OpBinary, Data: p.Data})
+			continue
+		}
+		n := 1 + len(p.Data) // AppendEIOPacket's text form: type digit + data
+		msgs = append(msgs, ws.Message{Op: ws.OpText, Data: buf[off : off+n]})
+		off += n
+	}
+	err := wsc.WriteMessages(msgs)
+	clear(msgs)
+	if cap(msgs) <= 1024 {
+		*mp = msgs[:0]
+		wsMsgPool.Put(mp)
+	}
+	return err
 }
 
 // wsReadLoop reads wsc until it fails or the session ends, delivering
