@@ -59,6 +59,7 @@ var modes = map[string]func(args []string) error{
 	"sioserver": cmdSIOServer,
 	"sioload":   cmdSIOLoad,
 	"siohold":   cmdSIOHold,
+	"msgusers":  cmdMsgUsers,
 }
 
 // Env is what a scenario runs in.

@@ -22,11 +22,14 @@ import (
 //   - "ref": three socket.io@4.8.4 servers (bench/node/msg-ref-server.js)
 //     with @socket.io/redis-adapter and a local redis-server;
 //   - "switchboard": Switchboard with three Node backends on the stock
-//     client (examples/chat/backend.js), as the original runs them.
+//     client (examples/chat/backend.js), as the original runs them;
+//   - "sdk" (issue 6): Switchboard with three Go backends on our SDK
+//     (examples/go-chat).
 //
-// Both sides speak one user protocol (login, dm, pub → msg), so one user
-// client (bench/node/msg-users.js) drives both. Issue 6 (`sdk`) adds a side
-// whose backends are Go programs on the SDK: add it to sides() below.
+// Every side speaks one user protocol (login, dm, pub → msg), so one user
+// client drives them all: `sbbench msgusers` (our Go Socket.IO client, the
+// default: cheap enough for the sdk side's rates) or bench/node/msg-users.js
+// (the stock npm client).
 type messagingScenario struct {
 	sides     string
 	kinds     string
@@ -45,6 +48,10 @@ type messagingScenario struct {
 	redisPort int
 	sbPort    int
 	sbAdmin   string
+	sdkPkg    string
+	sdkPort   int
+	sdkAdmin  string
+	client    string
 }
 
 func (s *messagingScenario) Name() string { return "messaging" }
@@ -53,14 +60,15 @@ func (s *messagingScenario) Summary() string {
 }
 
 func (s *messagingScenario) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&s.sides, "sides", "ref,switchboard", "sides: ref (socket.io + redis adapter), switchboard")
+	fs.StringVar(&s.sides, "sides", "ref,switchboard,sdk", "sides: ref (socket.io + redis adapter), switchboard (alias sb: Node backends), sdk (Go backends on client/)")
 	fs.StringVar(&s.kinds, "kinds", "dm,pub", "message kinds: dm (direct), pub (public)")
-	fs.StringVar(&s.dmRates, "dm-rates", "1000,2000,4000,6000,8000,12000,16000,20000", "paced direct messages/s to try, ascending")
+	fs.StringVar(&s.dmRates, "dm-rates", "1000,2000,4000,6000,8000,12000,16000,20000,30000,40000,60000,80000", "paced direct messages/s to try, ascending")
 	fs.StringVar(&s.pubRates, "pub-rates", "10,20,50,100,200", "paced public messages/s to try (deliveries = rate × (users−1))")
 	fs.DurationVar(&s.dur, "d", 10*time.Second, "paced sending time per step")
 	fs.DurationVar(&s.settle, "settle", time.Second, "after the last send, count once nothing arrived for this long (at most 30 s)")
 	fs.IntVar(&s.users, "users", 300, "users (user i on backend i mod 3)")
-	fs.IntVar(&s.userProcs, "user-procs", 3, "user client processes")
+	fs.IntVar(&s.userProcs, "user-procs", 0, "user client processes (0: 3 for -user-client node, 1 for go)")
+	fs.StringVar(&s.client, "user-client", "go", "user load: go (sbbench msgusers, internal/sio client) or node (bench/node/msg-users.js, stock socket.io-client)")
 	fs.DurationVar(&s.p99Max, "p99-max", 10*time.Millisecond, "p99 bound for a passing step")
 	fs.BoolVar(&s.keepGoing, "keep-going", false, "try every rate even after a side failed one")
 	fs.DurationVar(&s.warmup, "warmup", 3*time.Second, "unrecorded warm-up step per side and kind at the lowest rate (JIT, pools); 0: none")
@@ -70,6 +78,9 @@ func (s *messagingScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.redisPort, "redis-port", 6390, "redis-server port for the reference side")
 	fs.IntVar(&s.sbPort, "sb-port", 8090, "Switchboard port")
 	fs.StringVar(&s.sbAdmin, "sb-admin", "127.0.0.1:9190", "Switchboard admin address")
+	fs.StringVar(&s.sdkPkg, "sdk-backend", "./examples/go-chat", "Go backend package for the sdk side (built with go build; run from the repo root)")
+	fs.IntVar(&s.sdkPort, "sdk-port", 8091, "the sdk side's Switchboard port")
+	fs.StringVar(&s.sdkAdmin, "sdk-admin", "127.0.0.1:9191", "the sdk side's Switchboard admin address")
 }
 
 // msgSide is one system under test.
@@ -121,10 +132,19 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 	QuickDefault(env, "d", &s.dur, 3*time.Second)
 	QuickDefault(env, "dm-rates", &s.dmRates, "1000")
 	QuickDefault(env, "pub-rates", &s.pubRates, "10")
+	if s.client != "go" && s.client != "node" {
+		return nil, fmt.Errorf("-user-client: go or node, not %q", s.client)
+	}
+	if s.userProcs <= 0 {
+		s.userProcs = 1
+		if s.client == "node" {
+			s.userProcs = 3
+		}
+	}
 	var steps []MsgStep
-	raw := map[string]any{"config": map[string]any{"users": s.users, "user_procs": s.userProcs, "d": s.dur.String(),
-		"settle": s.settle.String(), "p99_max": s.p99Max.String()}, "steps": &steps}
-	rep := &Report{Title: "messaging: Switchboard vs socket.io + redis-adapter (issue 4)", Raw: raw}
+	raw := map[string]any{"config": map[string]any{"users": s.users, "user_procs": s.userProcs, "user_client": s.client, "d": s.dur.String(),
+		"settle": s.settle.String(), "p99_max": s.p99Max.String(), "load_cpus": env.LoadCPUs}, "steps": &steps}
+	rep := &Report{Title: "messaging: Switchboard (Node and Go backends) vs socket.io + redis-adapter (issues 4, 6)", Raw: raw}
 	if _, err := os.Stat(filepath.Join(env.Root, "node_modules", "@socket.io", "redis-adapter")); err != nil {
 		return nil, fmt.Errorf("npm modules missing: run npm ci")
 	}
@@ -133,8 +153,10 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 		switch strings.TrimSpace(n) {
 		case "ref":
 			sides = append(sides, &msgSide{Name: "ref", Ports: []int{8301, 8302, 8303}, failed: map[string]bool{}})
-		case "switchboard":
+		case "switchboard", "sb":
 			sides = append(sides, &msgSide{Name: "switchboard", Ports: []int{8311, 8312, 8313}, failed: map[string]bool{}})
+		case "sdk":
+			sides = append(sides, &msgSide{Name: "sdk", Ports: []int{8321, 8322, 8323}, failed: map[string]bool{}})
 		case "":
 		default:
 			return nil, fmt.Errorf("unknown side %q", n)
@@ -142,10 +164,13 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 	}
 	for _, sd := range sides {
 		var err error
-		if sd.Name == "ref" {
+		switch sd.Name {
+		case "ref":
 			err = s.startRef(ctx, env, sd)
-		} else {
-			err = s.startSwitchboard(ctx, env, sd)
+		case "switchboard":
+			err = s.startSwitchboard(ctx, env, sd, s.sbPort, s.sbAdmin, s.nodeBackend(env))
+		case "sdk":
+			err = s.startSwitchboard(ctx, env, sd, s.sdkPort, s.sdkAdmin, s.goBackend(env))
 		}
 		if err != nil {
 			sd.skip = err.Error()
@@ -153,10 +178,10 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 		}
 	}
 	rep.Sections = append(rep.Sections, Section{Notes: []string{
-		fmt.Sprintf("%d users (stock socket.io-client, WebSocket) in %d processes, user i on backend i mod 3; each step sends for %s at a paced rate (1 ms pacer), then counts once nothing arrived for %s (late messages count as late, not lost)", s.users, s.userProcs, s.dur, s.settle),
+		fmt.Sprintf("%d users (%s, WebSocket) in %d processes pinned to CPUs %q, user i on backend i mod 3; each step sends for %s at a paced rate (1 ms pacer), then counts once nothing arrived for %s (late messages count as late, not lost)", s.users, clientLabel(s.client), s.userProcs, env.LoadCPUs, s.dur, s.settle),
 		"dm: each message from a user (round robin) to a random other user; pub: to every user but the sender (deliveries = messages × (users − 1))",
 		fmt.Sprintf("a step passes with zero loss, no send error and p99 ≤ %s; latency = receive − send on CLOCK_MONOTONIC across processes", s.p99Max),
-		"side CPU: every process of the side (ref: 3 servers + redis-server; switchboard: 3 backends + Switchboard) from the step's start to its end; per delivered message",
+		"side CPU: every process of the side (ref: 3 servers + redis-server; switchboard: 3 Node backends + Switchboard; sdk: 3 Go backends (examples/go-chat) + Switchboard) from the step's start to its end; per delivered message",
 	}})
 	for _, kind := range strings.Split(s.kinds, ",") {
 		kind = strings.TrimSpace(kind)
@@ -221,7 +246,7 @@ func (s *messagingScenario) report(rep *Report, steps []MsgStep, sides []*msgSid
 	best := map[string]float64{}
 	for _, st := range steps {
 		hub := "–"
-		if st.Side == "switchboard" {
+		if st.Side != "ref" {
 			hub = fmtF(perMsgUs(st.HubCPU, st.Sent), 2)
 		}
 		pass := passFail(st.Pass)
@@ -285,7 +310,49 @@ func (s *messagingScenario) startRef(ctx context.Context, env *Env, sd *msgSide)
 	return nil
 }
 
-func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *msgSide) error {
+func clientLabel(c string) string {
+	if c == "node" {
+		return "stock socket.io-client@4.8.4, bench/node/msg-users.js"
+	}
+	return "our Go client internal/sio, sbbench msgusers"
+}
+
+// backendSpec returns the argv and directory that run one chat backend; the
+// backend reads PORT, HOST and SB_URL and prints a line containing
+// "registered" once Switchboard acked it.
+type backendSpec func() (argv []string, err error)
+
+// nodeBackend runs examples/chat/backend.js (or -sb-backend).
+func (s *messagingScenario) nodeBackend(env *Env) backendSpec {
+	return func() ([]string, error) {
+		js := filepath.Join(env.Root, s.sbBackend)
+		if _, err := os.Stat(js); err != nil {
+			return nil, err
+		}
+		return []string{"node", js}, nil
+	}
+}
+
+// goBackend builds examples/go-chat (or -sdk-backend) once.
+func (s *messagingScenario) goBackend(env *Env) backendSpec {
+	return func() ([]string, error) {
+		bin := filepath.Join(env.BinDir, "go-chat")
+		cmd := exec.Command("go", "build", "-o", bin, s.sdkPkg)
+		cmd.Dir = env.Root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %s", s.sdkPkg, strings.TrimSpace(string(out)))
+		}
+		return []string{bin}, nil
+	}
+}
+
+// startSwitchboard starts one Switchboard on port/admin and three backends
+// (from backend) registered with it on sd.Ports.
+func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *msgSide, sbPort int, admin string, backend backendSpec) error {
+	bargv, err := backend()
+	if err != nil {
+		return err
+	}
 	bin := s.sbBin
 	if bin == "" {
 		bin = filepath.Join(env.BinDir, "switchboard")
@@ -295,16 +362,12 @@ func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *
 			return fmt.Errorf("build ./cmd/switchboard: %s", strings.TrimSpace(string(out)))
 		}
 	}
-	backendJS := filepath.Join(env.Root, s.sbBackend)
-	if _, err := os.Stat(backendJS); err != nil {
-		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", s.sbPort)
+	addr := fmt.Sprintf("127.0.0.1:%d", sbPort)
 	if !portFree(addr) {
 		return fmt.Errorf("%s in use", addr)
 	}
-	sb, err := env.Start(ProcSpec{Name: "switchboard-msg", Argv: append([]string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(s.sbPort),
-		"--admin", s.sbAdmin, "--log-level", "warn"}, strings.Fields(s.sbArgs)...)})
+	sb, err := env.Start(ProcSpec{Name: "switchboard-" + sd.Name, Argv: append([]string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(sbPort),
+		"--admin", admin, "--log-level", "warn"}, strings.Fields(s.sbArgs)...)})
 	if err != nil {
 		return err
 	}
@@ -318,7 +381,7 @@ func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *
 		if !portFree(baddr) {
 			return fmt.Errorf("%s in use", baddr)
 		}
-		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("sb-backend-%d", port), Capture: true, Argv: []string{"node", backendJS},
+		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("%s-backend-%d", sd.Name, port), Capture: true, Argv: bargv,
 			Env: []string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "SB_URL=http://" + addr}})
 		if err != nil {
 			return err
@@ -384,11 +447,15 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 		if count <= 0 {
 			break
 		}
-		u, err := env.Start(ProcSpec{Name: fmt.Sprintf("users-%s-%s-%.0f-%d", sd.Name, kind, rate, i), Capture: true, Stdin: true, Argv: []string{"node",
-			filepath.Join(env.Root, "bench", "node", "msg-users.js"), "--ports", strings.Join(ports, ","), "--users", strconv.Itoa(s.users),
+		argv := []string{"node", filepath.Join(env.Root, "bench", "node", "msg-users.js")}
+		if s.client == "go" {
+			argv = env.SelfArgv("msgusers")
+		}
+		u, err := env.Start(ProcSpec{Name: fmt.Sprintf("users-%s-%s-%.0f-%d", sd.Name, kind, rate, i), CPUs: env.LoadCPUs, Capture: true, Stdin: true, Argv: append(argv,
+			"--ports", strings.Join(ports, ","), "--users", strconv.Itoa(s.users),
 			"--from", strconv.Itoa(from), "--count", strconv.Itoa(count), "--kind", kind,
 			"--rate", fmt.Sprintf("%g", rate/float64(procs)), "--duration", fmt.Sprintf("%g", s.dur.Seconds()),
-			"--start-on-stdin", "1", "--settle", fmt.Sprintf("%g", s.settle.Seconds())}})
+			"--start-on-stdin", "1", "--settle", fmt.Sprintf("%g", s.settle.Seconds()))})
 		if err != nil {
 			return st, err
 		}
