@@ -21,8 +21,8 @@ if [ -z "${NO_SWITCHBOARD:-}" ]; then
   echo "building Switchboard..."
   go build -o "$bin" ./cmd/switchboard
   args=(--port "$SB_PORT")
-  [ -n "$SB_TOKEN" ] && args+=(--token "$SB_TOKEN")
-  "$bin" "${args[@]}" & pids+=($!)
+  # The token goes through the environment: a --token flag would show in ps.
+  SWITCHBOARD_CONTROL_TOKEN="$SB_TOKEN" "$bin" "${args[@]}" & pids+=($!)
 fi
 
 for port in 3001 3002 3003; do

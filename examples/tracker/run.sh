@@ -25,9 +25,9 @@ trap cleanup EXIT INT TERM
 echo "building Switchboard..."
 go build -o "$tmp/switchboard" ./cmd/switchboard
 args=(--port 8080)
-[ -n "$SB_TOKEN" ] && args+=(--token "$SB_TOKEN")
 [ "$layout" = nginx ] && args+=(--tracker-only)
-"$tmp/switchboard" "${args[@]}" & pids+=($!)
+# The token goes through the environment: a --token flag would show in ps.
+SWITCHBOARD_CONTROL_TOKEN="$SB_TOKEN" "$tmp/switchboard" "${args[@]}" & pids+=($!)
 
 if [ "$layout" = nginx ]; then
   mkdir -p "$tmp/nginx"
