@@ -47,7 +47,8 @@ type Conn struct {
 	writeTimeout time.Duration
 
 	wmu       sync.Mutex
-	closeSent bool // guarded by wmu
+	closeSent bool          // guarded by wmu
+	wdl       time.Duration // write deadline as time since epoch; guarded by wmu
 
 	closed atomic.Bool
 	client bool    // this side dials: masks its frames, expects unmasked ones
@@ -122,8 +123,9 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // is final (see Conn).
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
-// NetConn returns the underlying connection (for deadlines or addresses);
-// reading from or writing to it corrupts the WebSocket stream.
+// NetConn returns the underlying connection (for read deadlines or
+// addresses); reading from or writing to it corrupts the WebSocket stream,
+// and write deadlines set on it are overridden by WriteTimeout's.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // read drains bytes left over from the handshake, then the read buffer,
@@ -446,7 +448,7 @@ func (c *Conn) handleControl(h header) error {
 
 // WriteMessage sends one unfragmented data message (op is OpText or
 // OpBinary). It is safe for concurrent use; each call writes whole frames
-// under one lock with a WriteTimeout deadline. Text is not checked for UTF-8
+// under one lock with a WriteTimeout deadline (see Config). Text is not checked for UTF-8
 // validity. p is not modified. A failed write closes the connection, as the
 // stream may hold a partial frame. After a Close frame was sent it returns
 // ErrClosed.
@@ -508,7 +510,7 @@ func (c *Conn) WriteMessages(msgs []Message) error {
 	case 1:
 		return c.writeFrameLocked(byte(msgs[0].Op), msgs[0].Data)
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+	if err := c.armWriteLocked(); err != nil {
 		return c.writeFailed(err)
 	}
 	wb := batchPool.Get().(*writeBatch)
@@ -635,9 +637,26 @@ const smallFrame = 8 << 10
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, smallFrame); return &b }}
 
+// epoch is the reference for Conn.wdl (monotonic).
+var epoch = time.Now()
+
+// armWriteLocked makes sure the write deadline leaves at least
+// writeTimeout from now. It moves the deadline (a runtime timer operation)
+// only when less is left, and then to 1.25 × writeTimeout ahead, so a busy
+// connection resets its timer a few times per writeTimeout rather than once
+// per write. c.wmu must be held.
+func (c *Conn) armWriteLocked() error {
+	now := time.Since(epoch)
+	if c.wdl-now >= c.writeTimeout {
+		return nil
+	}
+	c.wdl = now + c.writeTimeout + c.writeTimeout/4
+	return c.nc.SetWriteDeadline(epoch.Add(c.wdl))
+}
+
 // writeFrameLocked writes one final frame. c.wmu must be held.
 func (c *Conn) writeFrameLocked(op byte, p []byte) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+	if err := c.armWriteLocked(); err != nil {
 		return c.writeFailed(err)
 	}
 	if err := c.writeFrameNoDeadline(op, p); err != nil {

@@ -59,7 +59,11 @@ type Config struct {
 	// MaxMessageBytes bounds one reassembled message (default 1 MiB).
 	// A larger message closes the connection with 1009.
 	MaxMessageBytes int64
-	// WriteTimeout bounds each write (default 10s).
+	// WriteTimeout bounds each write (default 10s): a write blocked that
+	// long fails and closes the connection. The deadline is moved lazily
+	// (by 1.25 × WriteTimeout once less than WriteTimeout is left), so a
+	// write may block up to 1.25 × WriteTimeout. Do not set write deadlines
+	// on NetConn yourself.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds the client's dial + handshake (default 10s).
 	HandshakeTimeout time.Duration

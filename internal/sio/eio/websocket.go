@@ -16,6 +16,7 @@ import (
 // idle session has no writer goroutine. After a graceful close it flushes,
 // sends a close packet and a Close frame, and closes the connection.
 func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
+	growStack()
 	defer c.grp.Done()
 	defer c.leave()
 	bp := getBuf()
@@ -55,6 +56,21 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 		c.recycle(batch)
 	}
 }
+
+// growStack grows a new writer goroutine's stack while it is shallow. The
+// write path (down to the write system call) needs more than a new
+// goroutine's 2 KiB stack; growing there means unwinding and copying a
+// dozen frames, which cost this goroutine-per-burst writer ~10% of its CPU
+// under request/response load. Growing here copies one frame.
+//
+//go:noinline
+func growStack() {
+	var pad [1536]byte
+	keep(pad[:])
+}
+
+//go:noinline
+func keep([]byte) {}
 
 // wsMsgPool holds the []ws.Message scratch of writeBatch.
 var wsMsgPool = sync.Pool{New: func() any { m := make([]ws.Message, 0, 64); return &m }}
