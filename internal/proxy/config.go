@@ -43,8 +43,9 @@ type Config struct {
 	// StickyPeekBytes is how much of a handshake response body is searched
 	// for the sid (default 4096).
 	StickyPeekBytes int
-	// MaxAttempts bounds the backends tried for one request after refused
-	// dials (default 3).
+	// MaxAttempts bounds the backends tried for one request: a refused dial
+	// moves on to another backend, a connection that died before any
+	// response byte is retried once (idempotent requests only) (default 3).
 	MaxAttempts int
 	// TunnelIdleTimeout closes a tunnel with no traffic in either direction
 	// for this long (default 0: idle tunnels are never cut).

@@ -29,7 +29,7 @@ func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 	ntried := 0
 	retriedDead := false
 	var last attempt
-	for range p.cfg.MaxAttempts + 1 {
+	for range p.cfg.MaxAttempts {
 		var b *backend.Backend
 		if sticky != nil {
 			b = sticky.b

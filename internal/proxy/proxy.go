@@ -174,7 +174,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ntried := 0
 	retriedDead := false
 	var last attempt
-	for range p.cfg.MaxAttempts + 1 {
+	for range p.cfg.MaxAttempts {
 		b := sticky
 		if b == nil {
 			b = p.pick(pool, r, tried[:ntried])
