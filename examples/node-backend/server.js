@@ -111,7 +111,9 @@ server.on('error', (err) => {
   process.exit(1)
 })
 
-// Graceful stop: tell Switchboard to send nothing new (drain), then leave and close.
+// Graceful stop: tell Switchboard to send nothing new (drain), wait (at most 5 s) until the
+// requests and WebSocket tunnels it has open to us are done (`drain` is idempotent and answers
+// the counts), then leave the pool and close.
 let stopping = false
 function stop () {
   if (stopping) return process.exit(1) // second signal: quit now
@@ -122,8 +124,21 @@ function stop () {
     server.close(() => process.exit(0))
     setTimeout(() => process.exit(0), 2000).unref()
   }
-  if (hub && hub.connected) hub.timeout(1000).emit('drain', done)
-  else done()
+  const deadline = Date.now() + 5000
+  let lastState = ''
+  const drain = () => {
+    if (!hub || !hub.connected) return done()
+    hub.timeout(1000).emit('drain', (err, res) => {
+      const busy = !err && res && res.ok && (res.in_flight > 0 || res.tunnels > 0)
+      if (busy && Date.now() < deadline) {
+        const state = `draining: ${res.in_flight} request(s), ${res.tunnels} tunnel(s) open`
+        if (state !== lastState) log((lastState = state))
+        return setTimeout(drain, 200)
+      }
+      done()
+    })
+  }
+  drain()
 }
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)
