@@ -135,14 +135,20 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 	keep := false
 	defer func() {
 		if keep {
-			u.put(c, time.Now())
+			u.put(c, now)
 		} else {
 			c.close()
 		}
 	}()
 	// One read deadline covers the response head (the request head is small
 	// and written at once); it is cleared only when the body is streamed.
-	_ = c.nc.SetReadDeadline(now.Add(p.cfg.ResponseHeaderTimeout))
+	// Renewed only when less than half is left (a timer update per request
+	// costs more than the imprecision): the head must come within
+	// ResponseHeaderTimeout/2 to ResponseHeaderTimeout.
+	if rht := int64(p.cfg.ResponseHeaderTimeout); c.rdl-now.UnixNano() < rht/2 {
+		c.rdl = now.UnixNano() + rht
+		_ = c.nc.SetReadDeadline(time.Unix(0, c.rdl))
+	}
 	fc.writeFastRequest(c.bw)
 	err := c.bw.Flush()
 	if err == nil {
@@ -184,6 +190,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 	// read without a deadline and written with one.
 	streamed := body.chunked || body.untilEOF || (!body.done && int64(c.br.Buffered()-len(head)) < body.remain)
 	if streamed {
+		c.rdl = 0
 		_ = c.nc.SetReadDeadline(time.Time{})
 		_ = fc.nc.SetWriteDeadline(now.Add(p.cfg.WriteTimeout))
 	}

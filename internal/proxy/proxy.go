@@ -280,6 +280,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		}
 	}()
 	_ = c.nc.SetDeadline(now.Add(p.cfg.ResponseHeaderTimeout))
+	c.rdl = 0 // cleared below, or the connection is not reused
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	defer func() {
 		if !stop() {

@@ -275,6 +275,7 @@ type fastConn struct {
 	raw  syscall.RawConn
 	idle atomic.Bool // waiting for a request (may be closed by Shutdown)
 
+	rdl     int64  // read deadline last set on nc (unix nanoseconds)
 	remote  string // client IP
 	trusted bool
 	req     fastReq
@@ -362,7 +363,13 @@ func (fc *fastConn) waitRequest() bool {
 		return false
 	}
 	fc.acquireBuffers()
-	_ = fc.nc.SetReadDeadline(time.Now().Add(min(hotWait, s.cfg.IdleTimeout)))
+	// The hot deadline is renewed only when less than half of it is left:
+	// timer updates on every request cost more than the imprecision.
+	hot := min(hotWait, s.cfg.IdleTimeout)
+	if now := time.Now().UnixNano(); fc.rdl-now < int64(hot/2) {
+		fc.rdl = now + int64(hot)
+		_ = fc.nc.SetReadDeadline(time.Unix(0, fc.rdl))
+	}
 	_, err := fc.br.Peek(1)
 	if err == nil {
 		return true
@@ -373,7 +380,8 @@ func (fc *fastConn) waitRequest() bool {
 	// Cold: give the buffers back and wait for readability without them.
 	fc.br.Reset(nil)
 	fc.releaseBuffers()
-	_ = fc.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout - hotWait))
+	fc.rdl = time.Now().Add(s.cfg.IdleTimeout - hotWait).UnixNano()
+	_ = fc.nc.SetReadDeadline(time.Unix(0, fc.rdl))
 	if err := fc.waitReadable(); err != nil || s.down.Load() {
 		return false
 	}
@@ -447,7 +455,8 @@ func (fc *fastConn) readHead() (ok bool, err error) {
 		// Need more bytes: the rest of the head must come within ReadHeaderTimeout.
 		if !deadlineSet {
 			deadlineSet = true
-			_ = fc.nc.SetReadDeadline(time.Now().Add(fc.s.cfg.ReadHeaderTimeout))
+			fc.rdl = time.Now().Add(fc.s.cfg.ReadHeaderTimeout).UnixNano()
+			_ = fc.nc.SetReadDeadline(time.Unix(0, fc.rdl))
 		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
 			if err == bufio.ErrBufferFull || (len(buf) > 0 && !isTimeout(err)) {

@@ -29,7 +29,8 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
-	reused   bool // served at least one request before this one
+	reused   bool  // served at least one request before this one
+	rdl      int64 // read deadline set on nc by the fast path (unix nanoseconds), 0 = none
 }
 
 const (
