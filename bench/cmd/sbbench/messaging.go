@@ -505,6 +505,7 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 			}
 			if strings.HasPrefix(line, "{") {
 				json.Unmarshal([]byte(line), &res)
+				break // the CPU window ends here, before the users disconnect
 			}
 		}
 		cancel()
@@ -528,6 +529,14 @@ func (s *messagingScenario) step(ctx context.Context, env *Env, sd *msgSide, kin
 	st.Foreign = fm.Cores()
 	if sd.sb != nil {
 		st.HubCPU = float64(SampleTree(sd.sb.PID()).CPUTicks-h0) / clkTck
+	}
+	// Let the users disconnect before the next step starts (bounded).
+	for _, u := range users {
+		select {
+		case <-u.Done():
+		case <-time.After(10 * time.Second):
+		case <-ctx.Done():
+		}
 	}
 	st.Expected = st.Sent
 	if kind == "pub" {

@@ -180,19 +180,17 @@ func cmdMsgUsers(args []string) error {
 		Settle: secsDur(*settle), SettleMax: secsDur(*settleMax), Size: *size, Prefix: *prefix}
 	ctx, cancel := context.WithTimeout(context.Background(), secsDur(*maxSecs))
 	defer cancel()
-	res, err := runMsgUsers(ctx, cfg, os.Stdin, os.Stdout)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(os.Stdout).Encode(res)
+	_, err := runMsgUsers(ctx, cfg, os.Stdin, os.Stdout)
+	return err
 }
 
 func secsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // runMsgUsers logs cfg's users in, prints "ready N" on out, waits for the
 // start (a line on stdin, or StartAt), sends paced messages for Duration,
-// waits for the stragglers and returns the result. The clients are closed on
-// return.
+// waits for the stragglers, prints the result as one JSON line on out and
+// returns it. The clients are closed after the result is out (the harness
+// ends its CPU window at that line, before the disconnects).
 func runMsgUsers(ctx context.Context, cfg msgUsersConfig, stdin io.Reader, out io.Writer) (MsgUsersResult, error) {
 	var res MsgUsersResult
 	if cfg.Kind != "dm" && cfg.Kind != "pub" {
@@ -382,7 +380,7 @@ func runMsgUsers(ctx context.Context, cfg msgUsersConfig, stdin io.Reader, out i
 	cpu1, _ := cpuTicks(os.Getpid())
 	res = MsgUsersResult{Sent: sent, Received: received.Load(), Errors: errs.Load(), SendErrors: sendErrs.Load() + max(0, pending.Load()),
 		LateTicks: late, Secs: secs, Busy: float64(cpu1-cpu0) / clkTck / secs, Hist: hist.snapshot()}
-	return res, nil
+	return res, json.NewEncoder(out).Encode(res)
 }
 
 // ackOK reports whether an ack argument is an object with "ok": true.

@@ -91,8 +91,9 @@ func TestMsgUsers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := out.String(); got != "ready 4\n" {
-				t.Errorf("output %q, want ready 4", got)
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 2 || lines[0] != "ready 4" {
+				t.Fatalf("output %q, want ready 4 and a JSON line", out.String())
 			}
 			want := res.Sent
 			if kind == "pub" {
@@ -105,11 +106,10 @@ func TestMsgUsers(t *testing.T) {
 			if res.Sent != 20 || res.Received != want || histN != want || res.Errors != 0 || res.SendErrors != 0 {
 				t.Errorf("result %+v, want 20 sent, %d received and in the histogram, no errors", res, want)
 			}
-			// The result is the line the harness parses.
-			b, _ := json.Marshal(res)
+			// The JSON line is what the harness parses.
 			var back MsgUsersResult
-			if err := json.Unmarshal(b, &back); err != nil || back.Received != res.Received {
-				t.Errorf("round trip: %v %+v", err, back)
+			if err := json.Unmarshal([]byte(lines[1]), &back); err != nil || back.Received != res.Received || back.Sent != res.Sent {
+				t.Errorf("JSON line %s: %v %+v", lines[1], err, back)
 			}
 		})
 	}
