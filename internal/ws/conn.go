@@ -42,12 +42,14 @@ type Conn struct {
 	rbuf       *[]byte
 	rpos, rend int
 	rerr       error
+	more       atomic.Bool // rbuf != nil after the last ReadMessage (for Buffered)
 
 	maxMsg       int64
 	writeTimeout time.Duration
 
 	wmu       sync.Mutex
 	closeSent bool          // guarded by wmu
+	wtail     []byte        // unwritten rest of a TryWriteMessages batch; guarded by wmu
 	wdl       time.Duration // write deadline as time since epoch; guarded by wmu
 
 	closed atomic.Bool
@@ -269,8 +271,17 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 	if err != nil {
 		c.releaseRead() // errors are final
 	}
+	if more := c.rbuf != nil; c.more.Load() != more {
+		c.more.Store(more)
+	}
 	return op, p, err
 }
+
+// Buffered reports whether the last ReadMessage left received bytes
+// buffered (the next ReadMessage starts without waiting for the network).
+// Safe for concurrent use: a writer may use it to let replies to a burst of
+// messages gather into one write.
+func (c *Conn) Buffered() bool { return c.more.Load() }
 
 func (c *Conn) readMessage() (op int, p []byte, err error) {
 	var msg []byte
@@ -480,11 +491,140 @@ type writeBatch struct {
 	buf []byte      // gathered frames (headers and small payloads)
 	iov [][]byte    // writev elements
 	v   net.Buffers // iov being written (kept here so it does not escape per call)
+
+	// TryWriteMessages: fn is the RawConn.Write callback (allocated once
+	// per pooled batch), writing buf once; n and err are its results.
+	fn  func(fd uintptr) bool
+	n   int
+	err error
 }
 
 var batchPool = sync.Pool{New: func() any {
-	return &writeBatch{buf: make([]byte, 0, smallFrame), iov: make([][]byte, 0, 16)}
+	wb := &writeBatch{buf: make([]byte, 0, smallFrame), iov: make([][]byte, 0, 16)}
+	wb.fn = wb.writeOnce
+	return wb
 }}
+
+// writeOnce makes one write system call of buf, without waiting.
+func (wb *writeBatch) writeOnce(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), wb.buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		wb.n, wb.err = max(n, 0), nil
+		if err != nil && err != syscall.EAGAIN {
+			wb.err = os.NewSyscallError("write", err)
+		}
+		return true
+	}
+}
+
+// TryWriteMessages is WriteMessages without waiting for the socket: it
+// writes msgs only if the connection takes them at once, and reports
+// false, having written nothing, when it would have to wait (bytes of an
+// earlier call are still pending, the frames do not fit one pooled
+// buffer, the socket's buffer is full, or the connection is not a socket).
+// When the socket takes only part of the frames, the rest is kept and
+// written first by the next write; Pending reports it and Flush writes it.
+func (c *Conn) TryWriteMessages(msgs []Message) (bool, error) {
+	if c.rc == nil {
+		return false, nil
+	}
+	size := 0
+	for i := range msgs {
+		if op := msgs[i].Op; op != OpText && op != OpBinary {
+			return false, fmt.Errorf("ws: TryWriteMessages: opcode %d is not a data opcode", op)
+		}
+		size += maxHeaderLen + len(msgs[i].Data)
+	}
+	if size > smallFrame {
+		return false, nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closed.Load() {
+		return false, ErrClosed
+	}
+	if c.wtail != nil {
+		return false, nil
+	}
+	if err := c.armWriteLocked(); err != nil {
+		return false, c.writeFailed(err)
+	}
+	wb := batchPool.Get().(*writeBatch)
+	defer batchPool.Put(wb)
+	buf := wb.buf[:0]
+	for i := range msgs {
+		var key uint32
+		if c.client {
+			key = newMaskKey()
+		}
+		p := msgs[i].Data
+		hn := putHeader(buf[len(buf):len(buf)+maxHeaderLen], true, byte(msgs[i].Op), len(p), c.client, key)
+		buf = buf[:len(buf)+hn]
+		start := len(buf)
+		buf = append(buf, p...)
+		if c.client {
+			maskBytes(key, 0, buf[start:])
+		}
+	}
+	wb.buf = buf
+	err := c.rc.Write(wb.fn)
+	if err == nil {
+		err = wb.err
+	}
+	n := wb.n
+	wb.buf, wb.err = buf[:0], nil
+	switch {
+	case err != nil:
+		return false, c.writeFailed(err)
+	case n == 0:
+		return false, nil
+	case n < len(buf):
+		c.wtail = append([]byte(nil), buf[n:]...)
+	}
+	return true, nil
+}
+
+// Pending reports whether bytes of a TryWriteMessages call wait to be
+// written (by Flush or the next write).
+func (c *Conn) Pending() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.wtail != nil
+}
+
+// Flush writes the bytes TryWriteMessages left pending, waiting up to
+// WriteTimeout. Without pending bytes it returns nil at once.
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wtail == nil {
+		return nil
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if err := c.armWriteLocked(); err != nil {
+		return c.writeFailed(err)
+	}
+	return c.flushTailLocked()
+}
+
+// flushTailLocked writes the pending tail (the deadline is armed). c.wmu
+// must be held.
+func (c *Conn) flushTailLocked() error {
+	if c.wtail == nil {
+		return nil
+	}
+	_, err := c.nc.Write(c.wtail)
+	c.wtail = nil
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
 
 // WriteMessages writes msgs in order, each as one unfragmented frame, like
 // as many WriteMessage calls but with few system calls: frames are gathered
@@ -512,6 +652,9 @@ func (c *Conn) WriteMessages(msgs []Message) error {
 	}
 	if err := c.armWriteLocked(); err != nil {
 		return c.writeFailed(err)
+	}
+	if err := c.flushTailLocked(); err != nil {
+		return err
 	}
 	wb := batchPool.Get().(*writeBatch)
 	err := c.writeBatchLocked(wb, msgs)
@@ -658,6 +801,9 @@ func (c *Conn) armWriteLocked() error {
 func (c *Conn) writeFrameLocked(op byte, p []byte) error {
 	if err := c.armWriteLocked(); err != nil {
 		return c.writeFailed(err)
+	}
+	if err := c.flushTailLocked(); err != nil {
+		return err
 	}
 	if err := c.writeFrameNoDeadline(op, p); err != nil {
 		return c.writeFailed(err)

@@ -150,9 +150,56 @@ func (c *Conn) Send(msgs ...Message) error {
 	for _, m := range msgs {
 		c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOMessage, Data: m.Data, Binary: m.Binary})
 	}
+	if c.transport == transWebSocket && !c.writing && c.ws != nil && !c.ws.Buffered() {
+		c.writeNow() // unlocks c.mu
+		return nil
+	}
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// writeNow tries to write the queue on the calling goroutine without
+// waiting (ws.Conn.TryWriteMessages), which spares starting a writer
+// goroutine when the socket takes the bytes at once, as it usually does.
+// Whatever remains (the socket's buffer was full, more was queued
+// meanwhile, the session closed) goes to a writer goroutine as usual.
+// c.mu must be held; writeNow unlocks it.
+func (c *Conn) writeNow() {
+	wsc := c.ws
+	// Take the writer's role and ref, as kickLocked does for a goroutine.
+	c.writing = true
+	c.refs++
+	c.grp.Add(1)
+	batch := c.takeQueueLocked()
+	c.mu.Unlock()
+	ok, err := tryWriteBatch(wsc, batch)
+	if err != nil {
+		clear(batch)
+		c.closeWith(reasonFor(err), false)
+	}
+	c.mu.Lock()
+	switch {
+	case err != nil:
+	case !ok:
+		// Nothing was written: put the batch back in front.
+		c.queue = append(batch, c.queue...)
+	default:
+		c.recycleLocked(batch)
+		if len(c.queue) == 0 && c.state == stateOpen && !wsc.Pending() {
+			// Done. The session is open, so dropping the ref here cannot
+			// be the last owner's exit after a close (no OnClose here).
+			c.writing = false
+			c.refs--
+			c.mu.Unlock()
+			c.grp.Done()
+			return
+		}
+	}
+	// Hand the role and the ref over to a writer goroutine: it writes a
+	// pending tail and the rest of the queue, or finishes a close.
+	go c.wsWriteLoop(wsc)
+	c.mu.Unlock()
 }
 
 // kickLocked makes the current transport pick up the queue: it starts a
@@ -209,6 +256,17 @@ func (c *Conn) recycle(q []codec.EIOPacket) {
 		c.spare = q[:0]
 	}
 	c.mu.Unlock()
+}
+
+// recycleLocked is recycle with c.mu held.
+func (c *Conn) recycleLocked(q []codec.EIOPacket) {
+	if cap(q) > 64 {
+		return
+	}
+	clear(q)
+	if c.spare == nil {
+		c.spare = q[:0]
+	}
 }
 
 // Close sends a close packet (best effort), ends the session and reports

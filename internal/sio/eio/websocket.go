@@ -21,6 +21,14 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 	defer c.leave()
 	bp := getBuf()
 	defer putBuf(bp)
+	if err := wsc.Flush(); err != nil { // bytes writeNow left pending
+		c.closeWith(reasonFor(err), false)
+		c.mu.Lock()
+		c.writing = false
+		c.mu.Unlock()
+		_ = wsc.Close()
+		return
+	}
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -72,6 +80,46 @@ func growStack() {
 //go:noinline
 func keep([]byte) {}
 
+// tryWriteBatch writes batch with ws.Conn.TryWriteMessages: false, with
+// nothing written, when it would have to wait.
+func tryWriteBatch(wsc *ws.Conn, batch []codec.EIOPacket) (bool, error) {
+	bp := getBuf()
+	defer putBuf(bp)
+	mp := wsMsgPool.Get().(*[]ws.Message)
+	defer wsMsgPool.Put(mp)
+	msgs := encodeBatch(bp, (*mp)[:0], batch)
+	ok, err := wsc.TryWriteMessages(msgs)
+	clear(msgs)
+	*mp = msgs[:0]
+	return ok, err
+}
+
+// encodeBatch appends batch to msgs as WebSocket messages: text packets
+// encoded into *bp, binary messages referenced.
+func encodeBatch(bp *[]byte, msgs []ws.Message, batch []codec.EIOPacket) []ws.Message {
+	// Encode every text packet first (buf may move while it grows), then
+	// slice it.
+	buf := (*bp)[:0]
+	for i := range batch {
+		if p := &batch[i]; !(p.Binary && p.Type == codec.EIOMessage) {
+			buf, _ = codec.AppendEIOPacket(buf, *p)
+		}
+	}
+	*bp = buf
+	off := 0
+	for i := range batch {
+		p := &batch[i]
+		if p.Binary && p.Type == codec.EIOMessage {
+			msgs = append(msgs, ws.Message{Op: ws.OpBinary, Data: p.Data})
+			continue
+		}
+		n := 1 + len(p.Data) // AppendEIOPacket's text form: type digit + data
+		msgs = append(msgs, ws.Message{Op: ws.OpText, Data: buf[off : off+n]})
+		off += n
+	}
+	return msgs
+}
+
 // wsMsgPool holds the []ws.Message scratch of writeBatch.
 var wsMsgPool = sync.Pool{New: func() any { m := make([]ws.Message, 0, 64); return &m }}
 
@@ -86,28 +134,8 @@ func writeBatch(wsc *ws.Conn, bp *[]byte, batch []codec.EIOPacket) error {
 		*bp, _ = codec.AppendEIOPacket((*bp)[:0], batch[0])
 		return wsc.WriteMessage(ws.OpText, *bp)
 	}
-	// Encode every text packet first (buf may move while it grows), then
-	// slice it.
-	buf := (*bp)[:0]
-	for i := range batch {
-		if p := &batch[i]; !(p.Binary && p.Type == codec.EIOMessage) {
-			buf, _ = codec.AppendEIOPacket(buf, *p)
-		}
-	}
-	*bp = buf
 	mp := wsMsgPool.Get().(*[]ws.Message)
-	msgs := (*mp)[:0]
-	off := 0
-	for i := range batch {
-		p := &batch[i]
-		if p.Binary && p.Type == codec.EIOMessage {
-			msgs = append(msgs, ws.Message{Op: ws.OpBinary, Data: p.Data})
-			continue
-		}
-		n := 1 + len(p.Data) // AppendEIOPacket's text form: type digit + data
-		msgs = append(msgs, ws.Message{Op: ws.OpText, Data: buf[off : off+n]})
-		off += n
-	}
+	msgs := encodeBatch(bp, (*mp)[:0], batch)
 	err := wsc.WriteMessages(msgs)
 	clear(msgs)
 	if cap(msgs) <= 1024 {
