@@ -234,6 +234,20 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 	return rep, nil
 }
 
+// lastRate returns the highest rate listed for kind.
+func (s *messagingScenario) lastRate(kind string) float64 {
+	rl := s.dmRates
+	if kind == "pub" {
+		rl = s.pubRates
+	}
+	var m float64
+	for _, r := range strings.Split(rl, ",") {
+		v, _ := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		m = max(m, v)
+	}
+	return m
+}
+
 func perMsgUs(cpu float64, n int64) float64 {
 	if n <= 0 {
 		return math.NaN()
@@ -269,6 +283,14 @@ func (s *messagingScenario) report(rep *Report, steps []MsgStep, sides []*msgSid
 	slices.Sort(keys)
 	for _, k := range keys {
 		notes = append(notes, fmt.Sprintf("highest passing paced rate %s: %s msg/s", k, fmtK(best[k])))
+	}
+	// Issue 6's target: the sdk side's sustainable direct rate ≥ 10× the reference's.
+	if r, g := best["ref/dm"], best["sdk/dm"]; r > 0 && g > 0 {
+		note := fmt.Sprintf("sdk ÷ ref, highest passing dm rate: %.1f× (issue 6 target ≥ 10×)", g/r)
+		if g >= s.lastRate("dm") {
+			note += "; the sdk side passed the highest rate tried: add higher -dm-rates"
+		}
+		notes = append(notes, note)
 	}
 	rep.Sections = append(rep.Sections, Section{Heading: "Paced steps", Notes: notes, Table: tb})
 }

@@ -150,3 +150,20 @@ func TestMsgHist(t *testing.T) {
 		}
 	}
 }
+
+func TestMessagingReportRatio(t *testing.T) {
+	s := &messagingScenario{dmRates: "2000,6000,60000"}
+	rep := &Report{}
+	s.report(rep, []MsgStep{
+		{Side: "ref", Kind: "dm", Rate: 2000, Pass: true},
+		{Side: "ref", Kind: "dm", Rate: 6000, Pass: true},
+		{Side: "sdk", Kind: "dm", Rate: 6000, Pass: true},
+		{Side: "sdk", Kind: "dm", Rate: 60000, Pass: true, HubCPU: 1, Sent: 100},
+	}, nil)
+	notes := strings.Join(rep.Sections[0].Notes, "\n")
+	for _, want := range []string{"ref/dm: 6,000", "sdk/dm: 60,000", "10.0×", "add higher -dm-rates"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
