@@ -1,4 +1,9 @@
-// Command lbrun runs the proxy alone, for benchmarks: lbrun LISTEN BACKEND_URL...
+// Command lbrun runs the proxy alone, for benchmarks:
+//
+//	lbrun LISTEN BACKEND_URL...
+//
+// It serves through the proxy's own front end (NETHTTP=1: plain net/http)
+// with default settings; CPUPROFILE=file writes an 8-second CPU profile.
 package main
 
 import (
