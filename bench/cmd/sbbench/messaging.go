@@ -52,6 +52,8 @@ type messagingScenario struct {
 	sdkPort   int
 	sdkAdmin  string
 	client    string
+	hubProcs  int
+	goProcs   int
 }
 
 func (s *messagingScenario) Name() string { return "messaging" }
@@ -75,6 +77,8 @@ func (s *messagingScenario) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard)")
 	fs.StringVar(&s.sbBackend, "sb-backend", "examples/chat/backend.js", "Node backend for the switchboard side (relative to the repo root)")
 	fs.StringVar(&s.sbArgs, "sb-args", "", "extra switchboard flags, space-separated")
+	fs.IntVar(&s.hubProcs, "hub-gomaxprocs", 0, "GOMAXPROCS of both Switchboards (0: Go's default, every CPU)")
+	fs.IntVar(&s.goProcs, "sdk-gomaxprocs", 0, "GOMAXPROCS of the sdk side's Go backends (0: Go's default)")
 	fs.IntVar(&s.redisPort, "redis-port", 6390, "redis-server port for the reference side")
 	fs.IntVar(&s.sbPort, "sb-port", 8090, "Switchboard port")
 	fs.StringVar(&s.sbAdmin, "sb-admin", "127.0.0.1:9190", "Switchboard admin address")
@@ -143,7 +147,8 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 	}
 	var steps []MsgStep
 	raw := map[string]any{"config": map[string]any{"users": s.users, "user_procs": s.userProcs, "user_client": s.client, "d": s.dur.String(),
-		"settle": s.settle.String(), "p99_max": s.p99Max.String(), "load_cpus": env.LoadCPUs}, "steps": &steps}
+		"settle": s.settle.String(), "p99_max": s.p99Max.String(), "load_cpus": env.LoadCPUs,
+		"hub_gomaxprocs": s.hubProcs, "sdk_gomaxprocs": s.goProcs}, "steps": &steps}
 	rep := &Report{Title: "messaging: Switchboard (Node and Go backends) vs socket.io + redis-adapter (issues 4, 6)", Raw: raw}
 	if _, err := os.Stat(filepath.Join(env.Root, "node_modules", "@socket.io", "redis-adapter")); err != nil {
 		return nil, fmt.Errorf("npm modules missing: run npm ci")
@@ -388,7 +393,14 @@ func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *
 	if !portFree(addr) {
 		return fmt.Errorf("%s in use", addr)
 	}
-	sb, err := env.Start(ProcSpec{Name: "switchboard-" + sd.Name, Argv: append([]string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(sbPort),
+	var hubEnv, bEnv []string
+	if s.hubProcs > 0 {
+		hubEnv = []string{"GOMAXPROCS=" + strconv.Itoa(s.hubProcs)}
+	}
+	if s.goProcs > 0 && sd.Name == "sdk" {
+		bEnv = []string{"GOMAXPROCS=" + strconv.Itoa(s.goProcs)}
+	}
+	sb, err := env.Start(ProcSpec{Name: "switchboard-" + sd.Name, Env: hubEnv, Argv: append([]string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(sbPort),
 		"--admin", admin, "--log-level", "warn"}, strings.Fields(s.sbArgs)...)})
 	if err != nil {
 		return err
@@ -404,7 +416,7 @@ func (s *messagingScenario) startSwitchboard(ctx context.Context, env *Env, sd *
 			return fmt.Errorf("%s in use", baddr)
 		}
 		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("%s-backend-%d", sd.Name, port), Capture: true, Argv: bargv,
-			Env: []string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "SB_URL=http://" + addr}})
+			Env: append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "SB_URL=http://" + addr}, bEnv...)})
 		if err != nil {
 			return err
 		}
