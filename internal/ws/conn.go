@@ -44,6 +44,20 @@ type Conn struct {
 	rerr       error
 	more       atomic.Bool // rbuf != nil after the last ReadMessage (for Buffered)
 
+	// ReadMessages: inRead is set while the reader runs inside rc.Read,
+	// where nc.Close would wait for it (Close shuts the socket down instead
+	// and the reader closes it on its way out). inCb is the reader's own
+	// copy; failLater defers fail's linger and Close to outside; drained
+	// says the last read found the socket empty; loopFn and loopErr are
+	// the callback's handler and result.
+	inRead    atomic.Bool
+	inCb      bool
+	failLater bool
+	drained   bool
+	loopCb    func(fd uintptr) bool
+	loopFn    func(op int, p []byte) error
+	loopErr   error
+
 	maxMsg       int64
 	writeTimeout time.Duration
 
@@ -143,6 +157,11 @@ func (c *Conn) read(p []byte) (int, error) {
 		return n, nil
 	}
 	if c.rbuf == nil {
+		if c.inCb {
+			// Inside rc.Read only whole buffered messages are read
+			// (bufferedMessage); reading nc here would deadlock.
+			return 0, errors.New("ws: internal error: read past the buffer inside ReadMessages")
+		}
 		if c.rc == nil || len(p) >= readBufSize {
 			return c.nc.Read(p)
 		}
@@ -331,6 +350,189 @@ func (c *Conn) readMessage() (op int, p []byte, err error) {
 	}
 }
 
+// errStopLoop ends a ReadMessages callback run without an error of its own.
+var errStopLoop = errors.New("ws: stop")
+
+// ReadMessages reads messages and calls fn with each, until ReadMessage
+// would return an error (returned) or fn returns one (returned as is). It
+// behaves as a ReadMessage loop but costs fewer system calls on a socket:
+// it reads and dispatches inside one syscall.RawConn.Read, so after a read
+// that left the socket empty it waits for readability at once instead of
+// first failing a read. fn runs on the calling goroutine and may block (the
+// peer is not read meanwhile); it must not call ReadMessage(s).
+func (c *Conn) ReadMessages(fn func(op int, p []byte) error) error {
+	for {
+		if c.readErr != nil {
+			return c.readErr
+		}
+		if c.rc == nil || len(c.pending) > 0 || (c.rbuf != nil && !c.bufferedMessage()) {
+			// Not a whole buffered message (or not a socket): the plain way.
+			op, p, err := c.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if err := fn(op, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.loopCb == nil {
+			c.loopCb = c.loopRead
+		}
+		c.loopFn, c.loopErr, c.rerr, c.drained = fn, nil, nil, false
+		c.inCb = true
+		c.inRead.Store(true)
+		err := c.rc.Read(c.loopCb)
+		c.inRead.Store(false)
+		c.inCb = false
+		c.loopFn = nil
+		if c.closed.Load() {
+			// Close ran while we were inside rc.Read: it only shut the
+			// socket down (no linger left to do).
+			c.failLater = false
+			_ = c.nc.Close()
+		}
+		if c.failLater { // fail's linger and Close, deferred
+			c.failLater = false
+			c.linger()
+			_ = c.Close()
+		}
+		switch {
+		case c.loopErr != nil:
+			err, c.loopErr = c.loopErr, nil
+			if err == errStopLoop {
+				continue
+			}
+			return err
+		case err != nil:
+			return c.readFailed(err)
+		case c.rerr != nil:
+			return c.readFailed(c.rerr)
+		}
+		if c.readErr != nil {
+			return c.readErr
+		}
+	}
+}
+
+// loopRead is ReadMessages' rc.Read callback: it reads, dispatches every
+// whole buffered message, and returns false to wait for readability. It
+// returns true to leave: an error, or a partial message to be completed the
+// plain way.
+func (c *Conn) loopRead(fd uintptr) bool {
+	for {
+		if c.rbuf == nil {
+			if c.drained {
+				// The last read left the socket empty; bytes arriving
+				// since then make it readable, and a wait inside the same
+				// rc.Read does not miss that.
+				c.drained = false
+				return false
+			}
+			if c.closed.Load() {
+				c.loopErr = c.readFailed(net.ErrClosed)
+				return true
+			}
+			bp := readPool.Get().(*[]byte)
+			n, err := syscall.Read(int(fd), *bp)
+			for err == syscall.EINTR {
+				n, err = syscall.Read(int(fd), *bp)
+			}
+			switch {
+			case err == syscall.EAGAIN:
+				readPool.Put(bp)
+				return false
+			case err != nil:
+				readPool.Put(bp)
+				c.rerr = os.NewSyscallError("read", err)
+				return true
+			case n <= 0:
+				readPool.Put(bp)
+				c.rerr = io.EOF
+				return true
+			}
+			c.rbuf, c.rpos, c.rend = bp, 0, n
+			c.drained = n < len(*bp)
+		}
+		for c.rbuf != nil && c.bufferedMessage() {
+			op, p, err := c.ReadMessage()
+			if err == nil {
+				err = c.loopFn(op, p)
+			}
+			if err != nil {
+				c.loopErr = err
+				return true
+			}
+		}
+		if c.rbuf != nil {
+			c.loopErr = errStopLoop
+			return true
+		}
+	}
+}
+
+// bufferedMessage reports whether the read buffer holds a whole message
+// (its frames up to the final data frame, control frames between), or a
+// frame header ReadMessage rejects before its payload: either way
+// ReadMessage returns without reading the network.
+func (c *Conn) bufferedMessage() bool {
+	b := (*c.rbuf)[c.rpos:c.rend]
+	var total int64
+	for {
+		if len(b) < 2 {
+			return false
+		}
+		b0, b1 := b[0], b[1]
+		op := b0 & opMask
+		n := int64(b1 & lenMask)
+		masked := b1&maskBit != 0
+		switch op {
+		case OpContinuation, OpText, OpBinary, OpClose, OpPing, OpPong:
+		default:
+			return true
+		}
+		if b0&rsvBits != 0 || masked == c.client || (isControl(op) && (b0&finBit == 0 || n > maxCtrlLen)) {
+			return true
+		}
+		hl := 2
+		switch n {
+		case 126:
+			hl = 4
+		case 127:
+			hl = 10
+		}
+		if masked {
+			hl += 4
+		}
+		if len(b) < hl {
+			return false
+		}
+		switch n {
+		case 126:
+			n = int64(binary.BigEndian.Uint16(b[2:4]))
+		case 127:
+			u := binary.BigEndian.Uint64(b[2:10])
+			if u>>63 != 0 {
+				return true
+			}
+			n = int64(u)
+		}
+		if !isControl(op) {
+			total += n
+			if n > c.maxMsg || total > c.maxMsg {
+				return true
+			}
+		}
+		if int64(len(b)-hl) < n {
+			return false
+		}
+		b = b[hl+int(n):]
+		if !isControl(op) && b0&finBit != 0 {
+			return true
+		}
+	}
+}
+
 // growStep bounds how far ahead of the received bytes a message buffer is
 // allocated: a peer that announces a large frame must send it to make us
 // allocate it, so idle or slow peers cannot pin MaxMessageBytes each.
@@ -379,9 +581,13 @@ func (c *Conn) fail(code int, err error) error {
 		_ = c.writeFrameLocked(OpClose, closePayload(buf[:], code, ""))
 	}
 	c.wmu.Unlock()
+	c.readErr = err
+	if c.inCb {
+		c.failLater = true // linger reads nc: not inside rc.Read
+		return err
+	}
 	c.linger()
 	_ = c.Close()
-	c.readErr = err
 	return err
 }
 
@@ -770,7 +976,17 @@ func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	return c.nc.Close()
+	if c.inRead.Load() {
+		// The reader is inside rc.Read (ReadMessages), which nc.Close would
+		// wait for, forever if called from a message handler: shut the
+		// socket down (the peer sees FIN, the reader wakes up) and let the
+		// reader close it when it leaves.
+		_ = c.rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+		if c.inRead.Load() {
+			return nil
+		}
+	}
+	return c.nc.Close() // may race with the reader's close: one of them wins
 }
 
 // smallFrame is the largest frame (header included) built in one pooled

@@ -151,22 +151,24 @@ func writeBatch(wsc *ws.Conn, bp *[]byte, batch []codec.EIOPacket) error {
 func (c *Conn) wsReadLoop(wsc *ws.Conn) {
 	defer c.grp.Done()
 	defer c.leave()
-	for {
-		op, p, err := wsc.ReadMessage()
-		if err != nil {
-			c.closeWith(reasonFor(err), false)
-			return
-		}
+	err := wsc.ReadMessages(func(op int, p []byte) error {
 		pk, err := codec.DecodeEIOPacket(p, op == ws.OpBinary)
 		if err != nil {
 			c.closeWith(ReasonParseError, false)
-			return
+			return errStopReading
 		}
 		if !c.deliver(pk) {
-			return
+			return errStopReading
 		}
+		return nil
+	})
+	if err != errStopReading {
+		c.closeWith(reasonFor(err), false)
 	}
 }
+
+// errStopReading ends wsReadLoop's ReadMessages (the session ended).
+var errStopReading = errors.New("eio: stop reading")
 
 // reasonFor maps a transport error to the close reason engine.io reports.
 func reasonFor(err error) string {
