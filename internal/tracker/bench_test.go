@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"github.com/switchboard-lb/switchboard/internal/ratelimit"
+
 	"net/http"
 	"testing"
 	"time"
@@ -31,10 +33,10 @@ func BenchmarkServeList(b *testing.B) {
 
 // BenchmarkLimiterAllow: the per-IP handshake check.
 func BenchmarkLimiterAllow(b *testing.B) {
-	l := newLimiter(1e9, 1e9, time.Now)
+	l := ratelimit.New(1e9, 1e9, time.Now)
 	r := &http.Request{RemoteAddr: "192.0.2.1:5000"}
 	b.ReportAllocs()
 	for b.Loop() {
-		l.allow(clientIP(r, nil))
+		l.Allow(ratelimit.ClientIP(r, nil))
 	}
 }

@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"github.com/switchboard-lb/switchboard/internal/ratelimit"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,7 +37,7 @@ type Tracker struct {
 	log     *slog.Logger
 	srv     *sio.Server
 	nsp     *sio.Namespace
-	lim     *limiter
+	lim     *ratelimit.Limiter
 	origins originChecker
 	trusted []netip.Prefix
 	now     func() time.Time
@@ -98,7 +100,7 @@ func New(cfg Config, reg *backend.Registry, logger *slog.Logger) (*Tracker, erro
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
-	t.lim = newLimiter(cfg.RatePerSecond, cfg.Burst, func() time.Time { return t.now() })
+	t.lim = ratelimit.New(cfg.RatePerSecond, cfg.Burst, func() time.Time { return t.now() })
 	t.srv = sio.NewServer(sio.Config{
 		Config: eio.Config{
 			PingInterval:    cfg.PingInterval,
@@ -304,7 +306,7 @@ func encode(event string, e entry) (*sio.Encoded, error) {
 // with the fan-out: the client is already in the namespace, so every later
 // change reaches it after the list.
 func (t *Tracker) onConnection(s *sio.Socket) {
-	s.SetData(&bucket{tokens: float64(t.cfg.EventBurst), last: t.now()})
+	s.SetData(ratelimit.NewBucket(t.cfg.EventBurst, t.now()))
 	t.sendMu.Lock()
 	err := s.Send(t.view.Load().enc)
 	t.sendMu.Unlock()
@@ -319,8 +321,8 @@ var readOnly = json.RawMessage(`{"ok":false,"code":"READ_ONLY","message":"the tr
 // counted, and a client over the event rate is disconnected.
 func (t *Tracker) onEvent(s *sio.Socket, event string, _ sio.Message, ack sio.Ack) {
 	t.unknownEvents.Add(1)
-	b, _ := s.Data().(*bucket)
-	if b == nil || !b.take(t.now(), t.cfg.EventRate, float64(t.cfg.EventBurst)) {
+	b, _ := s.Data().(*ratelimit.Bucket)
+	if b == nil || !b.Take(t.now(), t.cfg.EventRate, float64(t.cfg.EventBurst)) {
 		t.floods.Add(1)
 		t.log.LogAttrs(context.Background(), slog.LevelInfo, "client flooding: disconnected",
 			slog.String("session_id", s.SessionID()), slog.String("remote", s.RemoteAddr()))
@@ -353,7 +355,7 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse(w, http.StatusServiceUnavailable, "too many tracker clients")
 			return
 		}
-		if !t.lim.allow(clientIP(r, t.trusted)) {
+		if !t.lim.Allow(ratelimit.ClientIP(r, t.trusted)) {
 			t.rateLimited.Add(1)
 			refuse(w, http.StatusTooManyRequests, "too many connections from this address")
 			return
