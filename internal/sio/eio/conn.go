@@ -48,6 +48,7 @@ type Conn struct {
 	done       chan struct{}
 	timer      *time.Timer // heartbeat; after close, the close grace / hard stop
 	closed     atomic.Bool
+	replying   atomic.Bool // the WebSocket reader is delivering a message (see writeNow)
 
 	mu        sync.Mutex // guards the fields below
 	state     uint8
@@ -150,7 +151,7 @@ func (c *Conn) Send(msgs ...Message) error {
 	for _, m := range msgs {
 		c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOMessage, Data: m.Data, Binary: m.Binary})
 	}
-	if c.transport == transWebSocket && !c.writing && c.ws != nil && !c.ws.Buffered() {
+	if c.replying.Load() && c.transport == transWebSocket && !c.writing && c.ws != nil && !c.ws.Buffered() {
 		c.writeNow() // unlocks c.mu
 		return nil
 	}
@@ -162,6 +163,9 @@ func (c *Conn) Send(msgs ...Message) error {
 // writeNow tries to write the queue on the calling goroutine without
 // waiting (ws.Conn.TryWriteMessages), which spares starting a writer
 // goroutine when the socket takes the bytes at once, as it usually does.
+// Send uses it for replies only: while the reader delivers the last
+// message it has (an ack, an answer). A goroutine streaming messages keeps
+// the writer goroutine, which gathers them into few writes.
 // Whatever remains (the socket's buffer was full, more was queued
 // meanwhile, the session closed) goes to a writer goroutine as usual.
 // c.mu must be held; writeNow unlocks it.

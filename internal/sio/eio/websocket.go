@@ -157,7 +157,10 @@ func (c *Conn) wsReadLoop(wsc *ws.Conn) {
 			c.closeWith(ReasonParseError, false)
 			return errStopReading
 		}
-		if !c.deliver(pk) {
+		c.replying.Store(true)
+		ok := c.deliver(pk)
+		c.replying.Store(false)
+		if !ok {
 			return errStopReading
 		}
 		return nil
