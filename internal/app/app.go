@@ -88,12 +88,17 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	}
 
 	errorLog := slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)
-	mainSrv := &http.Server{
-		Handler:           newRouter(cfg, parts),
-		ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Listen.IdleTimeout,
-		MaxHeaderBytes:    int(cfg.Listen.MaxHeaderBytes),
-		ErrorLog:          errorLog,
+	var mainSrv FrontServer
+	if parts.Front != nil {
+		mainSrv = parts.Front(newRouter(cfg, parts), errorLog)
+	} else {
+		mainSrv = &http.Server{
+			Handler:           newRouter(cfg, parts),
+			ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout,
+			IdleTimeout:       cfg.Listen.IdleTimeout,
+			MaxHeaderBytes:    int(cfg.Listen.MaxHeaderBytes),
+			ErrorLog:          errorLog,
+		}
 	}
 	var adminSrv *http.Server
 	if adminLn != nil {
@@ -157,7 +162,7 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 }
 
 // serve runs srv on ln until Shutdown or Close.
-func serve(srv *http.Server, ln net.Listener, name string) func() error {
+func serve(srv FrontServer, ln net.Listener, name string) func() error {
 	return func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve %s: %w", name, err)
@@ -169,7 +174,7 @@ func serve(srv *http.Server, ln net.Listener, name string) func() error {
 // shutdown runs the stop sequence (see the package doc). It is bounded by
 // DrainDelay + Shutdown.Timeout, plus however long the hooks take to close
 // forcibly once their ctx has expired.
-func (a *app) shutdown(mainSrv, adminSrv *http.Server, p Parts) {
+func (a *app) shutdown(mainSrv FrontServer, adminSrv *http.Server, p Parts) {
 	cfg := a.cfg.Shutdown
 	start := time.Now()
 	a.draining.Store(true)

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"log"
+	"net"
 	"net/http"
 
 	"github.com/switchboard-lb/switchboard/internal/admin"
@@ -32,6 +34,11 @@ type Parts struct {
 	// Pool is what the admin listener's /backends lists (nil: empty).
 	Pool admin.Pool
 
+	// Front, if set, builds the main listener's server around the
+	// top-level handler (the proxy's own HTTP/1.1 front end); nil means a
+	// plain net/http server.
+	Front func(h http.Handler, errorLog *log.Logger) FrontServer
+
 	// Runners are long-lived loops (heartbeats, sweepers, engine
 	// connections). Each runs on its own goroutine from start until the
 	// end of shutdown, when its ctx is cancelled; it must then return. An
@@ -53,4 +60,12 @@ type Parts struct {
 	CloseSessions func(ctx context.Context) error
 	// CloseEngine (stage 5) closes the presence/broker engine.
 	CloseEngine func(ctx context.Context) error
+}
+
+// FrontServer is the main listener's server: *http.Server or the proxy's
+// front end. Serve returns http.ErrServerClosed after Shutdown or Close.
+type FrontServer interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+	Close() error
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/admin"
@@ -14,6 +16,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/control"
 	"github.com/switchboard-lb/switchboard/internal/engine"
 	"github.com/switchboard-lb/switchboard/internal/engine/memory"
+	"github.com/switchboard-lb/switchboard/internal/msgroute"
 	"github.com/switchboard-lb/switchboard/internal/proxy"
 	msgrouter "github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
@@ -62,16 +65,38 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
 	}
 
+	// The proxy: every other path, and the message route's forwarder (also
+	// in tracker-only mode, where it is not mounted).
+	var pol balance.Policy = balance.NewSmoothWRR()
+	affinity := msgroute.UserKey(cfg.Proxy.Affinity)
+	if affinity.Enabled() {
+		pol = msgroute.NewAffinity(affinity, rt, reg, pol)
+	}
+	px, err := proxy.New(proxyConfig(cfg), reg, pol, logger)
+	if err != nil {
+		return Parts{}, fmt.Errorf("proxy: %w", err)
+	}
+	p.CloseTunnels = func(ctx context.Context) error {
+		// Close 1001 at frame boundaries first, then drop pooled
+		// connections and wait for every tunnel goroutine.
+		return errors.Join(px.CloseTunnels(ctx), px.Close())
+	}
 	if !cfg.Proxy.TrackerOnly {
-		px, err := proxy.New(proxyConfig(cfg), reg, balance.NewSmoothWRR(), logger)
-		if err != nil {
-			return Parts{}, fmt.Errorf("proxy: %w", err)
-		}
 		p.Proxy = px
-		p.CloseTunnels = func(ctx context.Context) error {
-			// Close 1001 at frame boundaries first, then drop pooled
-			// connections and wait for every tunnel goroutine.
-			return errors.Join(px.CloseTunnels(ctx), px.Close())
+		// The proxy's own HTTP/1.1 front end serves plain requests on a
+		// fast path that builds no *http.Request; with user affinity every
+		// request needs one, so net/http serves them all.
+		if !affinity.Enabled() {
+			fallback := []string{cfg.Control.Path, cfg.Tracker.Path, cfg.Message.Path}
+			p.Front = func(h http.Handler, errorLog *log.Logger) FrontServer {
+				return proxy.NewServer(px, proxy.ServerConfig{
+					FallbackPrefixes:  fallback,
+					ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout,
+					IdleTimeout:       cfg.Listen.IdleTimeout,
+					MaxHeaderBytes:    int(cfg.Listen.MaxHeaderBytes),
+					ErrorLog:          errorLog,
+				}, h)
+			}
 		}
 	}
 
@@ -121,8 +146,21 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 		p.Quiesce = func(context.Context) error { tr.Close(); return nil }
 	}
 
-	// TODO(lead): message route (unless cfg.Message.Disabled):
-	//   p.Message = <router's HTTP handler>(cfg.Message...)
+	// The message route.
+	if !cfg.Message.Disabled {
+		trusted, err := proxy.ParseTrustedProxies(cfg.Proxy.TrustedProxies)
+		if err != nil {
+			return Parts{}, fmt.Errorf("message route: %w", err)
+		}
+		p.Message = msgroute.New(msgroute.Config{
+			MaxBodyBytes:   cfg.Message.MaxBodyBytes,
+			Token:          cfg.Message.Token,
+			RatePerSecond:  cfg.Message.RatePerSecond,
+			Burst:          cfg.Message.Burst,
+			TrustedProxies: trusted,
+			Recipient:      msgroute.UserKey(cfg.Message.UserKey),
+		}, reg, rt, px, logger)
+	}
 
 	return p, nil
 }

@@ -82,6 +82,21 @@ type Proxy struct {
 	// TrackerOnly runs the channel, presence, messaging and tracker without
 	// proxying other paths, which answer 404 (default false).
 	TrackerOnly bool `yaml:"tracker_only"`
+	// Affinity sends a request naming a user to the backend holding that
+	// user (default: off).
+	Affinity AffinityKey `yaml:"affinity"`
+}
+
+// AffinityKey names where an ordinary proxied request names its user; the
+// first one present wins, in the order query, header, cookie. All empty:
+// no user affinity (and the proxy's fast path serves every plain request).
+type AffinityKey struct {
+	// Query parameter naming the user (default none).
+	Query string `yaml:"query"`
+	// Header naming the user (default none).
+	Header string `yaml:"header"`
+	// Cookie naming the user (default none).
+	Cookie string `yaml:"cookie"`
 }
 
 // Control configures the /list channel backends register over.

@@ -129,6 +129,13 @@ func options() []option {
 		{field: func(c *Config) any { return &c.Message.UserKey.Cookie }, def: "none", meta: "NAME",
 			help: "Cookie naming the message's recipient (used when query and header are absent)."},
 
+		{field: func(c *Config) any { return &c.Proxy.Affinity.Query }, def: "none", meta: "NAME",
+			help: "User affinity: query parameter naming the user; a request naming a held user goes to its backend."},
+		{field: func(c *Config) any { return &c.Proxy.Affinity.Header }, def: "none", meta: "NAME",
+			help: "User affinity: header naming the user (used when the query parameter is absent)."},
+		{field: func(c *Config) any { return &c.Proxy.Affinity.Cookie }, def: "none", meta: "NAME",
+			help: "User affinity: cookie naming the user (used when query and header are absent)."},
+
 		{field: func(c *Config) any { return &c.Tracker.Path }, meta: "PATH",
 			help: "Engine.IO path of the public tracker endpoint on the main listener."},
 		{field: func(c *Config) any { return &c.Tracker.Disabled },

@@ -118,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	v.rate("message.rate_per_second", c.Message.RatePerSecond)
 	v.positiveInt("message.burst", int64(c.Message.Burst))
+	v.token("proxy.affinity.query", c.Proxy.Affinity.Query, false)
+	v.token("proxy.affinity.header", c.Proxy.Affinity.Header, false)
+	v.token("proxy.affinity.cookie", c.Proxy.Affinity.Cookie, false)
 	v.token("message.user_key.query", c.Message.UserKey.Query, true)
 	v.token("message.user_key.header", c.Message.UserKey.Header, true)
 	v.token("message.user_key.cookie", c.Message.UserKey.Cookie, false)
