@@ -22,8 +22,10 @@ type goBackend struct {
 	Port int
 	Addr string
 	SSE  chan string
+	Msgs chan json.RawMessage // `message` events from the hub
 	srv  *http.Server
 	cli  *sio.Client
+	sock *sio.ClientSocket
 }
 
 func startGoBackend(tb testing.TB, hub *sb, weight int) *goBackend {
@@ -32,7 +34,7 @@ func startGoBackend(tb testing.TB, hub *sb, weight int) *goBackend {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g := &goBackend{Port: ln.Addr().(*net.TCPAddr).Port, SSE: make(chan string)}
+	g := &goBackend{Port: ln.Addr().(*net.TCPAddr).Port, SSE: make(chan string), Msgs: make(chan json.RawMessage, 64)}
 	g.Addr = "http://127.0.0.1:" + strconv.Itoa(g.Port)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +79,12 @@ func startGoBackend(tb testing.TB, hub *sb, weight int) *goBackend {
 	g.cli = sio.NewClient(hub.URL(), sio.ClientConfig{DialConfig: eio.DialConfig{Path: "/list"}, Reconnect: true,
 		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
 	s := g.cli.Socket("/list", nil)
+	g.sock = s
+	s.On("message", func(m sio.Message, ack sio.Ack) {
+		if len(m.Args) > 0 {
+			g.Msgs <- m.Args[0]
+		}
+	})
 	opts, _ := json.Marshal(map[string]int{"weight": weight})
 	addr, _ := json.Marshal(g.Addr)
 	s.OnConnect(func() {
@@ -97,4 +105,16 @@ func (g *goBackend) close() {
 	defer cancel()
 	_ = g.srv.Shutdown(ctx)
 	_ = g.srv.Close()
+}
+
+// call emits a channel event and returns the ack's first argument.
+func (g *goBackend) call(tb testing.TB, event string, args ...json.RawMessage) json.RawMessage {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := g.sock.EmitWithAck(ctx, event, sio.Message{Args: args})
+	if err != nil || len(m.Args) == 0 {
+		tb.Fatalf("%s: %v", event, err)
+	}
+	return m.Args[0]
 }
