@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,48 +22,11 @@ import (
 // assertion.
 const wait = 15 * time.Second
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// switchboardBin builds cmd/switchboard once per test run (into a fixed
-// path under the temp dir, replaced atomically so parallel runs are safe).
-func switchboardBin(tb testing.TB) string {
-	tb.Helper()
-	buildOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "switchboard-client-test")
-		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("switchboard.%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/switchboard")
-		cmd.Dir = testutil.RepoRoot(tb)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/switchboard: %w\n%s", err, out)
-			return
-		}
-		binPath = filepath.Join(dir, "switchboard")
-		buildErr = os.Rename(tmp, binPath)
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
-	}
-	return binPath
-}
+// switchboardBin is the binary the hub tests run (built once).
+func switchboardBin(tb testing.TB) string { return testutil.SwitchboardBinary(tb) }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(tb testing.TB) int { return testutil.FreePort(tb) }
 
 // hubProc is a Switchboard process on loopback.
 type hubProc struct {

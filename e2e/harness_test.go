@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,36 +19,14 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
-var binary string // the switchboard binary built by TestMain
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sb-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "switchboard")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/switchboard")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build switchboard:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	testutil.RemoveSwitchboardBinary()
 	os.Exit(code)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(tb testing.TB) int { return testutil.FreePort(tb) }
 
 // sb is a running Switchboard process.
 type sb struct {
@@ -88,7 +64,7 @@ func startSBOn(tb testing.TB, port int, extra ...string) *sb {
 func (s *sb) start(tb testing.TB) {
 	tb.Helper()
 	s.log = &lockedBuf{}
-	s.cmd = exec.Command(binary, s.args...)
+	s.cmd = exec.Command(testutil.SwitchboardBinary(tb), s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -37,6 +37,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	// The pool, shared by the proxy, the control channel, the tracker and
 	// the admin listener.
 	reg := backend.NewRegistry()
+	reg.SetRetryBackoff(cfg.Proxy.RetryBackoff, cfg.Proxy.RetryBackoffMax)
 	now := time.Now()
 	for _, raw := range cfg.Proxy.Backends {
 		u, err := backend.ParseURL(raw) // Validate already applied the same rules
@@ -168,8 +169,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 // proxyConfig translates the plain configuration into the proxy's own.
 func proxyConfig(cfg config.Config) proxy.Config {
 	// cfg.Shutdown.StreamCloseDelay is applied by app before CloseTunnels.
-	// TODO(lead): cfg.Proxy.RetryBackoff/RetryBackoffMax have no knob in
-	// backend yet (backend.CircuitMin/CircuitMax are constants).
+	// cfg.Proxy.RetryBackoff/RetryBackoffMax go to the registry (buildParts).
 	return proxy.Config{
 		NodeID:                 cfg.Proxy.NodeID,
 		DialTimeout:            cfg.Proxy.DialTimeout,

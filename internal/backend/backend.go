@@ -42,6 +42,8 @@ type Backend struct {
 	draining  atomic.Bool
 	downUntil atomic.Int64 // unix nanoseconds; 0 = circuit closed
 	backoff   atomic.Int64 // current circuit interval in nanoseconds; 0 = none
+
+	retryMin, retryMax time.Duration // from Registry.SetRetryBackoff; zero: CircuitMin/CircuitMax
 }
 
 // EffectiveWeight returns Weight, or 1 when Weight < 1.
@@ -88,9 +90,16 @@ func (b *Backend) Draining() bool { return b.draining.Load() }
 func (b *Backend) MarkFailed(now time.Time) time.Duration {
 	for {
 		old := b.backoff.Load()
-		next := int64(CircuitMin)
+		lo, hi := int64(CircuitMin), int64(CircuitMax)
+		if b.retryMin > 0 {
+			lo = int64(b.retryMin)
+		}
+		if b.retryMax > 0 {
+			hi = max(int64(b.retryMax), lo)
+		}
+		next := lo
 		if old > 0 {
-			next = min(old*2, int64(CircuitMax))
+			next = min(old*2, hi)
 		}
 		if b.backoff.CompareAndSwap(old, next) {
 			b.downUntil.Store(now.UnixNano() + next)

@@ -154,3 +154,23 @@ func BenchmarkAvailable(b *testing.B) {
 		_ = be.Available()
 	}
 }
+
+// TestRetryBackoffFromRegistry: the registry's back-off settings reach the
+// backends it adds.
+func TestRetryBackoffFromRegistry(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	r.SetRetryBackoff(100*time.Millisecond, 250*time.Millisecond)
+	b := &Backend{ID: "a", Addr: "127.0.0.1:1"}
+	r.Add(b)
+	now := time.Unix(100, 0)
+	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond} {
+		if got := b.MarkFailed(now); got != want {
+			t.Fatalf("failure %d: out for %v, want %v", i+1, got, want)
+		}
+	}
+	b.MarkOK()
+	if got := b.MarkFailed(now); got != 100*time.Millisecond {
+		t.Fatalf("after success: %v", got)
+	}
+}

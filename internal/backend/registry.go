@@ -3,6 +3,7 @@ package backend
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // EventKind tells what happened to a backend in the pool.
@@ -57,6 +58,18 @@ type Registry struct {
 	// delivering is true while one goroutine drains pending; it keeps the
 	// order of events when writers race.
 	delivering bool
+	// retryMin, retryMax are given to every backend added (SetRetryBackoff).
+	retryMin, retryMax time.Duration
+}
+
+// SetRetryBackoff sets the back-off given to backends added from now on: a
+// backend whose dial fails is out of rotation for min, doubling on each
+// consecutive failure up to max. Zero values keep CircuitMin/CircuitMax.
+// Call it before the registry is shared.
+func (r *Registry) SetRetryBackoff(min, max time.Duration) {
+	r.mu.Lock()
+	r.retryMin, r.retryMax = min, max
+	r.mu.Unlock()
 }
 
 // NewRegistry returns an empty registry.
@@ -81,6 +94,7 @@ func (r *Registry) Len() int { return len(r.cur.Load().list) }
 // b must not be modified after Add.
 func (r *Registry) Add(b *Backend) (old *Backend) {
 	r.mu.Lock()
+	b.retryMin, b.retryMax = r.retryMin, r.retryMax
 	s := r.cur.Load()
 	next := &snapshot{list: make([]*Backend, 0, len(s.list)+1), byID: make(map[string]*Backend, len(s.byID)+1)}
 	var removed []*Backend

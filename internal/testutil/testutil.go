@@ -23,6 +23,7 @@ import (
 // are left behind. Call it from TestMain.
 func VerifyNoLeaks(m *testing.M) {
 	goleak.VerifyTestMain(m,
+		goleak.Cleanup(func(int) { RemoveSwitchboardBinary() }),
 		// net/http's keep-alive machinery of httptest clients winds down asynchronously.
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
