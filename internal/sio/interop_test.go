@@ -140,12 +140,17 @@ func TestInteropReconnectAfterRestart(t *testing.T) {
 	t.Parallel()
 	ts, conns, _ := echoServer(t, Config{})
 	n := testutil.StartNode(t, clientJS, nil, ts.URL, "reconnect")
-	n.Expect(t, "connected 1", waitFor)
-	// Stop only once upgraded: a session closed inside the upgrade window
-	// leaves engine.io-client 6.6 with its polling paused and the probe
-	// failed, so it notices only at the heartbeat (45 s by default). The
-	// same happens with the reference server, which closes the probe too.
-	n.Expect(t, "upgrade websocket", waitFor)
+	// Stop only once connected and upgraded (the client prints the two in
+	// either order): a session closed inside the upgrade window leaves
+	// engine.io-client 6.6 with its polling paused and the probe failed, so
+	// it notices only at the heartbeat (45 s by default). The same happens
+	// with the reference server, which closes the probe too.
+	for seen := map[string]bool{}; !seen["connected 1"] || !seen["upgrade websocket"]; {
+		l := n.Expect(t, "", waitFor)
+		if l == "connected 1" || l == "upgrade websocket" {
+			seen[l] = true
+		}
+	}
 	recv(t, conns, "socket")
 	addr := ts.Addr
 	ts.Stop()
