@@ -416,15 +416,7 @@ func (t *Tracker) preflight(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "not a CORS preflight from an allowed origin")
 		return
 	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-		h.Set("Access-Control-Allow-Headers", rh)
-	} else {
-		h.Set("Access-Control-Allow-Headers", "Content-Type")
-	}
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
+	eio.WritePreflight(w, r)
 }
 
 // refuse answers with a JSON error shaped like engine.io's.

@@ -152,15 +152,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, codeBadRequest)
 			return
 		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			h.Set("Access-Control-Allow-Headers", rh)
-		} else {
-			h.Set("Access-Control-Allow-Headers", "Content-Type")
-		}
-		h.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+		WritePreflight(w, r)
 		return
 	}
 
@@ -392,4 +384,19 @@ func newSID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// WritePreflight answers a CORS preflight for an Engine.IO endpoint (GET and
+// POST, the headers the browser asked for) with 204. The caller has checked
+// the origin and set Access-Control-Allow-Origin.
+func WritePreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+		h.Set("Access-Control-Allow-Headers", rh)
+	} else {
+		h.Set("Access-Control-Allow-Headers", "Content-Type")
+	}
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
 }
