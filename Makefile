@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: run test deps build vet bench fuzz
+.PHONY: run test deps build vet lint
 
 # Start Switchboard on its embedded defaults (127.0.0.1:8080, admin 127.0.0.1:9090).
 run:
@@ -14,7 +14,11 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The whole test suite (what CI runs): installs its npm and Debian needs first.
-test: deps vet
+test: deps vet lint
 	$(GO) test -race -count=1 -timeout 14m ./...

@@ -82,9 +82,6 @@ func (s *sb) start(tb testing.TB) {
 	})
 }
 
-// restart starts the same command again (after kill or stop).
-func (s *sb) restart(tb testing.TB) { s.start(tb) }
-
 func (s *sb) kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()

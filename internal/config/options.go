@@ -233,12 +233,6 @@ func (o *option) isBool() bool {
 	return ok
 }
 
-func (o *option) isList() bool {
-	var c Config
-	_, ok := o.field(&c).(*[]string)
-	return ok
-}
-
 // defaultText renders the option's default for help and docs.
 func (o *option) defaultText() string {
 	if o.def != "" {

@@ -36,7 +36,8 @@ func TestLimiter(t *testing.T) {
 	if l.Allow(a) {
 		t.Fatal("refilled past burst")
 	}
-	if u := New(-1, 1, time.Now); !u.Allow(a) || !u.Allow(a) {
+	u := New(-1, 1, time.Now)
+	if first, second := u.Allow(a), u.Allow(a); !first || !second {
 		t.Fatal("negative rate limits")
 	}
 }

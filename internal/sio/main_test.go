@@ -87,11 +87,6 @@ func (ts *testServer) Stop() {
 	<-ts.done
 }
 
-func newTestServer(tb testing.TB, cfg Config) *testServer {
-	tb.Helper()
-	return startServer(tb, NewServer(cfg, nil), "127.0.0.1:0")
-}
-
 // newTestClient returns a client closed at cleanup.
 func newTestClient(tb testing.TB, url, transport string, cfg ClientConfig) *Client {
 	tb.Helper()

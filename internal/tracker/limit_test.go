@@ -43,7 +43,7 @@ func FuzzOrigin(f *testing.F) {
 		if origin == "" && !ok {
 			t.Fatal("no Origin refused")
 		}
-		if sameOrigin(origin, host) != sameOrigin(origin, host) {
+		if first, second := sameOrigin(origin, host), sameOrigin(origin, host); first != second {
 			t.Fatal("not deterministic")
 		}
 	})

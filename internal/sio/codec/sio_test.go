@@ -196,14 +196,14 @@ func TestAppendEvent(t *testing.T) {
 func TestReassembler(t *testing.T) {
 	t.Parallel()
 	var r Reassembler
-	h, atts, done, err := r.Feed([]byte(`52-/x,9["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), false)
+	h, _, done, err := r.Feed([]byte(`52-/x,9["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), false)
 	if err != nil || done || !r.Pending() {
 		t.Fatalf("text: %v %v", done, err)
 	}
 	if _, _, done, err = r.Feed([]byte{1, 2}, true); err != nil || done {
 		t.Fatalf("first: %v %v", done, err)
 	}
-	h, atts, done, err = r.Feed([]byte{3}, true)
+	h, atts, done, err := r.Feed([]byte{3}, true)
 	if err != nil || !done || h.NspString() != "/x" || h.ID != 9 || len(atts) != 2 || !bytes.Equal(atts[1], []byte{3}) {
 		t.Fatalf("second: %+v %v %v %v", h, atts, done, err)
 	}

@@ -354,18 +354,6 @@ func (c *Conn) closeWith(reason string, graceful bool) {
 	}
 }
 
-// enter registers an owner that may call the handler (a reader goroutine,
-// a POST dispatch); false if the session is already closed.
-func (c *Conn) enter() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != stateOpen {
-		return false
-	}
-	c.refs++
-	return true
-}
-
 // leave ends an owner's turn; the last one out after close reports OnClose.
 func (c *Conn) leave() {
 	c.mu.Lock()
