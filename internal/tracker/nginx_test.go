@@ -168,7 +168,7 @@ func TestNginxLayout(t *testing.T) {
 }
 
 func testNginxLayout(t *testing.T, pubURL func(front string, port int) string) {
-	st := startStack(t, true)
+	st := struct{ URL string }{startBinary(t, true)} // the real binary, --tracker-only
 	base := freePorts(t, 3)
 	front := startNginx(t, st.URL, base)
 
@@ -243,7 +243,7 @@ func testNginxLayout(t *testing.T, pubURL func(front string, port int) string) {
 // their own addresses.
 func TestNginxBrowser(t *testing.T) {
 	needChromium(t)
-	st := startStack(t, true)
+	st := struct{ URL string }{startBinary(t, true)} // the real binary, --tracker-only
 	base := freePorts(t, 3)
 	front := startNginx(t, st.URL, base)
 	shot := filepath.Join(artifactDir(t), "tracker-page-nginx.png")

@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,8 +29,8 @@ import (
 // stack is Switchboard's main listener as internal/app wires it for the
 // tracker layouts: the /list channel (control + router + memory engine),
 // the tracker, and (unless trackerOnly) the proxy for every other path.
-// It stands in for the binary while app does not wire control and tracker
-// yet; the routing is app's: exact paths, everything else to the proxy.
+// In-process (unlike startBinary) so a test can read the Tracker's Stats;
+// the routing is app's: exact paths, everything else to the proxy.
 type stack struct {
 	URL string
 	Reg *backend.Registry
@@ -94,6 +97,69 @@ func startStack(tb testing.TB, trackerOnly bool) *stack {
 		_ = rooms.Close(context.Background())
 	})
 	return &stack{URL: srv.URL, Reg: reg, Tr: tr}
+}
+
+// startBinary runs the real Switchboard binary (cmd/switchboard, as built
+// by testutil.SwitchboardBinary) on a free loopback port, in tracker-only
+// mode if asked, and returns its main URL once its admin listener answers.
+func startBinary(tb testing.TB, trackerOnly bool) string {
+	tb.Helper()
+	port, admin := testutil.FreePort(tb), testutil.FreePort(tb)
+	args := []string{"--port", fmt.Sprint(port), "--admin", fmt.Sprintf("127.0.0.1:%d", admin),
+		"--shutdown-drain-delay", "0s", "--log-level", "warn"}
+	if trackerOnly {
+		args = append(args, "--tracker-only")
+	}
+	cmd := exec.Command(testutil.SwitchboardBinary(tb), args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &lockedWriter{b: &out}, &lockedWriter{b: &out}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", admin))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return fmt.Sprintf("http://127.0.0.1:%d", port)
+			}
+		}
+		select {
+		case <-exited:
+			tb.Fatalf("switchboard exited: %s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("switchboard not ready: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.b.Len() < 1<<16 {
+		w.b.Write(p)
+	}
+	return len(p), nil
 }
 
 // freePorts returns n consecutive free loopback ports after a base port
@@ -185,5 +251,19 @@ func TestBrowserExample(t *testing.T) {
 	t.Logf("screenshot: %s", shot)
 	if s := st.Tr.Stats(); s.UnknownEvents != 0 || s.Changes < 2 {
 		t.Fatalf("tracker stats %+v", s)
+	}
+}
+
+// TestBrowserExampleBinary is TestBrowserExample against the real binary:
+// its own proxy front end serves the page, its tracker the list, its /list
+// channel the relay.
+func TestBrowserExampleBinary(t *testing.T) {
+	needChromium(t)
+	url := startBinary(t, false)
+	base := freePorts(t, 3)
+	shot := filepath.Join(artifactDir(t), "tracker-page-binary.png")
+	runBrowserCheck(t, []string{"SB_URL=" + url, fmt.Sprintf("BASE_PORT=%d", base), "SCREENSHOT=" + shot})
+	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
+		t.Fatalf("no screenshot: %v", err)
 	}
 }
