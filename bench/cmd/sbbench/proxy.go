@@ -670,40 +670,13 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 	ir.RSSBeforeKiB, ir.FDsBefore = before.RSSKiB, before.FDs
 	ir.GoroutinesBefore = goroutines(t)
 
-	var holders []*Proc
-	defer func() {
-		for _, h := range holders {
-			h.Stop()
-		}
-	}()
-	left := p.idleConns
-	for i := 0; left > 0; i++ {
-		n := min(left, p.perProc)
-		left -= n
-		h, err := env.Start(ProcSpec{Name: fmt.Sprintf("wshold-%s-%d", t.Name, i), Capture: true, CPUs: env.LoadCPUs,
+	stopHolders, err := startHolders(ctx, env, p.idleConns, p.perProc, p.idleWait, func(i, n int) ProcSpec {
+		return ProcSpec{Name: fmt.Sprintf("wshold-%s-%d", t.Name, i), Capture: true, CPUs: env.LoadCPUs,
 			Argv: env.SelfArgv("wshold", "-url", strings.Replace(t.url("/ws"), "http://", "ws://", 1),
-				"-n", strconv.Itoa(n), "-max", (p.idleWait + 10*time.Minute).String(), "-ws", wsImpl)})
-		if err != nil {
-			return ir, err
-		}
-		holders = append(holders, h)
-	}
-	for _, h := range holders {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		l, err := h.WaitLine(rctx, "ready ")
-		cancel()
-		if err != nil {
-			return ir, err
-		}
-		var ok, failed int
-		fmt.Sscanf(l, "ready %d failed %d", &ok, &failed)
-		ir.Conns += ok
-		ir.Failed += failed
-	}
-	if ir.Conns == 0 {
-		return ir, fmt.Errorf("no connection could be opened (see %s)", holders[0].Log)
-	}
-	if err := sleepCtx(ctx, p.idleWait); err != nil {
+				"-n", strconv.Itoa(n), "-max", (p.idleWait + 10*time.Minute).String(), "-ws", wsImpl)}
+	}, &ir)
+	defer stopHolders()
+	if err != nil {
 		return ir, err
 	}
 	after := SampleTree(pid)
@@ -717,11 +690,9 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 			ir.GoroutinesBefore = p.baselineGoroutines(ctx, env, t)
 		}
 	}
-	n := float64(ir.Conns)
-	ir.KiBPerConn = float64(ir.RSSAfterKiB-ir.RSSBeforeKiB) / n
-	ir.FDsPerConn = float64(ir.FDsAfter-ir.FDsBefore) / n
+	ir.perConn()
 	if ir.GoroutinesBefore > 0 && ir.GoroutinesAfter > 0 {
-		ir.GoroutinesPerConn = float64(ir.GoroutinesAfter-ir.GoroutinesBefore) / n
+		ir.GoroutinesPerConn = float64(ir.GoroutinesAfter-ir.GoroutinesBefore) / float64(ir.Conns)
 	}
 	return ir, nil
 }

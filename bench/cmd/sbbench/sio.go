@@ -541,16 +541,7 @@ func (s *sioScenario) idleOne(ctx context.Context, env *Env, t *sioTarget, hold 
 	pid := t.proc.PID()
 	before := SampleTree(pid)
 	ir.RSSBeforeKiB, ir.FDsBefore = before.RSSKiB, before.FDs
-	var holders []*Proc
-	defer func() {
-		for _, h := range holders {
-			h.Stop()
-		}
-	}()
-	left := s.idleConns
-	for i := 0; left > 0; i++ {
-		n := min(left, s.perProc)
-		left -= n
+	stopHolders, err := startHolders(ctx, env, s.idleConns, s.perProc, s.idleWait, func(i, n int) ProcSpec {
 		spec := ProcSpec{Name: fmt.Sprintf("siohold-%s-%d", t.Name, i), Capture: true, CPUs: env.LoadCPUs}
 		maxHold := s.idleWait + 10*time.Minute
 		if hold == "go" {
@@ -559,34 +550,14 @@ func (s *sioScenario) idleOne(ctx context.Context, env *Env, t *sioTarget, hold 
 			spec.Argv = []string{"node", filepath.Join(env.Root, "bench", "node", "load.js"), "--url", t.base(), "--mode", "hold",
 				"--conns", strconv.Itoa(n), "--max", fmt.Sprintf("%.0f", maxHold.Seconds())}
 		}
-		h, err := env.Start(spec)
-		if err != nil {
-			return ir, err
-		}
-		holders = append(holders, h)
-	}
-	for _, h := range holders {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		l, err := h.WaitLine(rctx, "ready ")
-		cancel()
-		if err != nil {
-			return ir, err
-		}
-		var ok, failed int
-		fmt.Sscanf(l, "ready %d failed %d", &ok, &failed)
-		ir.Conns += ok
-		ir.Failed += failed
-	}
-	if ir.Conns == 0 {
-		return ir, fmt.Errorf("no connection could be opened (see %s)", holders[0].Log)
-	}
-	if err := sleepCtx(ctx, s.idleWait); err != nil {
+		return spec
+	}, &ir)
+	defer stopHolders()
+	if err != nil {
 		return ir, err
 	}
 	after := SampleTree(pid)
 	ir.RSSAfterKiB, ir.FDsAfter, ir.ThreadsAfter, ir.Processes = after.RSSKiB, after.FDs, after.Threads, after.Processes
-	n := float64(ir.Conns)
-	ir.KiBPerConn = float64(ir.RSSAfterKiB-ir.RSSBeforeKiB) / n
-	ir.FDsPerConn = float64(ir.FDsAfter-ir.FDsBefore) / n
+	ir.perConn()
 	return ir, nil
 }
