@@ -655,13 +655,7 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 		t.proc = nil
 	}()
 	// One tunnel opened and closed first, so lazily initialised state is in "before".
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if c, err := wsDial(wctx, strings.Replace(t.url("/ws"), "http://", "ws://", 1)); err == nil {
-		c.Write(1, []byte("warm"))
-		c.Read()
-		c.Close()
-	}
-	cancel()
+	warmTunnel(ctx, t)
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return ir, err
 	}
@@ -695,6 +689,18 @@ func (p *proxyScenario) idleOne(ctx context.Context, env *Env, t *proxyTarget) (
 		ir.GoroutinesPerConn = float64(ir.GoroutinesAfter-ir.GoroutinesBefore) / float64(ir.Conns)
 	}
 	return ir, nil
+}
+
+// warmTunnel opens one tunnel to t, echoes one message and closes it, so
+// lazily initialised state exists before a measurement starts.
+func warmTunnel(ctx context.Context, t *proxyTarget) {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if c, err := wsDial(wctx, strings.Replace(t.url("/ws"), "http://", "ws://", 1)); err == nil {
+		c.Write(1, []byte("warm"))
+		c.Read()
+		c.Close()
+	}
 }
 
 // goroutines asks a Switchboard admin listener for its goroutine count
@@ -771,13 +777,7 @@ func (p *proxyScenario) baselineGoroutines(ctx context.Context, env *Env, t *pro
 		t.proc.Stop()
 		t.proc = nil
 	}()
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if c, err := wsDial(wctx, strings.Replace(t.url("/ws"), "http://", "ws://", 1)); err == nil {
-		c.Write(1, []byte("warm"))
-		c.Read()
-		c.Close()
-	}
-	cancel()
+	warmTunnel(ctx, t)
 	if sleepCtx(ctx, time.Second) != nil {
 		return 0
 	}
