@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,4 +56,41 @@ func (ir *IdleResult) perConn() {
 	n := float64(ir.Conns)
 	ir.KiBPerConn = float64(ir.RSSAfterKiB-ir.RSSBeforeKiB) / n
 	ir.FDsPerConn = float64(ir.FDsAfter-ir.FDsBefore) / n
+}
+
+// openHeld opens up to n connections with open, at most par at a time,
+// stopping early when ctx ends, and returns those that opened. It prints the
+// first failure to stderr as "first <what> error: ..." and then the
+// "ready OK failed FAILED" line that startHolders waits for.
+func openHeld[C any](ctx context.Context, n, par int, what string, open func(context.Context) (C, error)) []C {
+	var mu sync.Mutex
+	var held []C
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for range n {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := open(ctx)
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "first %s error: %v\n", what, e)
+	}
+	fmt.Printf("ready %d failed %d\n", len(held), failed.Load())
+	return held
 }

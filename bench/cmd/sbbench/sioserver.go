@@ -246,39 +246,17 @@ func cmdSIOHold(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *maxRun)
 	defer cancel()
-	var mu sync.Mutex
-	var held []*sio.Client
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	sem := make(chan struct{}, *par)
-	var wg sync.WaitGroup
-	for range *n {
-		if ctx.Err() != nil {
-			break
+	held := openHeld(ctx, *n, *par, "connect", func(ctx context.Context) (*sio.Client, error) {
+		c := sio.NewClient(*base, sioClientConfig())
+		c.Socket("/", nil)
+		cctx, cc := context.WithTimeout(ctx, 30*time.Second)
+		defer cc()
+		if err := c.Connect(cctx); err != nil {
+			c.Close()
+			return nil, err
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			c := sio.NewClient(*base, sioClientConfig())
-			c.Socket("/", nil)
-			cctx, cc := context.WithTimeout(ctx, 30*time.Second)
-			defer cc()
-			if err := c.Connect(cctx); err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				c.Close()
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if e := firstErr.Load(); e != nil {
-		fmt.Fprintln(os.Stderr, "first connect error:", e)
-	}
-	fmt.Printf("ready %d failed %d\n", len(held), failed.Load())
+		return c, nil
+	})
 	<-ctx.Done()
 	var cw sync.WaitGroup
 	for _, c := range held {

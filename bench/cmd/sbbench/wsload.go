@@ -119,37 +119,11 @@ func cmdWSHold(args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *maxRun)
 	defer cancel()
 
-	var mu sync.Mutex
-	var held []wsConn
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	sem := make(chan struct{}, *par)
-	var wg sync.WaitGroup
-	for range *n {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			dctx, dc := context.WithTimeout(ctx, 15*time.Second)
-			defer dc()
-			c, err := wsDial(dctx, *target)
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if e := firstErr.Load(); e != nil {
-		fmt.Fprintln(os.Stderr, "first dial error:", e)
-	}
-	fmt.Printf("ready %d failed %d\n", len(held), failed.Load())
+	held := openHeld(ctx, *n, *par, "dial", func(ctx context.Context) (wsConn, error) {
+		dctx, dc := context.WithTimeout(ctx, 15*time.Second)
+		defer dc()
+		return wsDial(dctx, *target)
+	})
 	<-ctx.Done()
 	for _, c := range held {
 		c.Close()
