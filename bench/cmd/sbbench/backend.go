@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -52,24 +47,7 @@ func cmdBackend(args []string) error {
 	mux.HandleFunc("/_stats", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"ws_open": wsOpen.Load(), "ws_impl": implName()})
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("listening %s ws=%s\n", ln.Addr(), implName())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *maxRun)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	err = srv.Serve(ln)
-	if err == http.ErrServerClosed {
-		err = nil
-	}
+	err := serveBounded(*addr, mux, *maxRun, " ws="+implName(), nil)
 	os.Stdout.Sync()
 	return err
 }

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -45,22 +39,5 @@ func cmdGoProxy(args []string) error {
 		},
 		Transport: tr,
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("listening %s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *maxRun)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveBounded(*addr, rp, *maxRun, "", nil)
 }

@@ -3,18 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/sio"
@@ -80,25 +76,7 @@ func cmdSIOServer(args []string) error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(sioCounters{Ev: ev.Load(), Echo: echo.Load(), Conns: conns.Load(), Impl: "switchboard internal/sio"})
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("listening %s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *maxRun)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-		hs.Close()
-	}()
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveBounded(*addr, mux, *maxRun, "", func() { srv.Close() })
 }
 
 // SIOLoadResult is the JSON line of a load process (Go or npm).
@@ -242,9 +220,7 @@ func cmdSIOHold(args []string) error {
 	if err := sioReady(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *maxRun)
+	ctx, cancel := boundedContext(*maxRun)
 	defer cancel()
 	held := openHeld(ctx, *n, *par, "connect", func(ctx context.Context) (*sio.Client, error) {
 		c := sio.NewClient(*base, sioClientConfig())

@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -114,9 +112,7 @@ func cmdWSHold(args []string) error {
 	fs.StringVar(&wsImpl, "ws", wsImpl, "WebSocket implementation: auto|internal|mini")
 	fs.Parse(args)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *maxRun)
+	ctx, cancel := boundedContext(*maxRun)
 	defer cancel()
 
 	held := openHeld(ctx, *n, *par, "dial", func(ctx context.Context) (wsConn, error) {
