@@ -11,6 +11,7 @@
 // Prints one JSON line: {sent, acked, errors, secs, rate, busy}.
 'use strict';
 const { io } = require('socket.io-client');
+const { parseArgs, sleep } = require('./common');
 
 const a = parseArgs(process.argv.slice(2), {
   url: 'http://127.0.0.1:8202', mode: 'ack', conns: 4, inflight: 16, duration: 10,
@@ -105,19 +106,6 @@ function evLoop(s, end) {
     s.on('disconnect', () => { errors++; resolve(); });
     pump();
   });
-}
-
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-function parseArgs(argv, def) {
-  const out = Object.assign({}, def);
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) continue;
-    const v = m[2] !== undefined ? m[2] : argv[++i];
-    out[m[1]] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-  }
-  return out;
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

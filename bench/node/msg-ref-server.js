@@ -12,6 +12,7 @@ const http = require('http');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
+const { parseArgs } = require('./common');
 
 const a = parseArgs(process.argv.slice(2), { port: 8301, host: '127.0.0.1', redis: 'redis://127.0.0.1:6390', max: 7200 });
 let dms = 0;
@@ -60,17 +61,6 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   setTimeout(stop, a.max * 1000).unref();
-}
-
-function parseArgs(argv, def) {
-  const out = Object.assign({}, def);
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) continue;
-    const v = m[2] !== undefined ? m[2] : argv[++i];
-    out[m[1]] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-  }
-  return out;
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

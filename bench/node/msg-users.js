@@ -16,6 +16,7 @@
 // (bucket key = lower bound in µs).
 'use strict';
 const { io } = require('socket.io-client');
+const { parseArgs, sleep } = require('./common');
 
 const a = parseArgs(process.argv.slice(2), {
   ports: '8301,8302,8303', host: '127.0.0.1', users: 300, from: 0, count: 100, kind: 'dm',
@@ -124,19 +125,6 @@ async function main() {
     busy: (cpu.user + cpu.system) / 1e6 / secs, hist: h }));
   users.forEach((u) => u.s.close());
   setTimeout(() => process.exit(0), 100);
-}
-
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-function parseArgs(argv, def) {
-  const out = Object.assign({}, def);
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) continue;
-    const v = m[2] !== undefined ? m[2] : argv[++i];
-    out[m[1]] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-  }
-  return out;
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
