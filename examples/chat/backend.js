@@ -307,9 +307,18 @@ hub.on('disconnect', (reason) => {
 hub.on('error', (e) => log('error from Switchboard:', JSON.stringify(e)))
 
 // A message relayed by Switchboard: {id, from, backend, to, room, data}. Direct messages come
-// with an ack callback (we announced ack: true): call it once the users have it.
+// with an ack callback (we announced ack: true): call it once the users have it, naming the
+// recipients who are not here any more ({missing}) so Switchboard finds them elsewhere.
 hub.on('message', (m, ack) => {
-  if (typeof ack === 'function') ack()
+  const missing = []
+  try {
+    handleHubMessage(m, missing)
+  } finally {
+    if (typeof ack === 'function') ack(missing.length > 0 ? { missing } : undefined)
+  }
+})
+
+function handleHubMessage (m, missing) {
   if (!m || typeof m !== 'object') return
   const d = m.data
   const text = d && typeof d.text === 'string' ? d.text : typeof d === 'string' ? d : JSON.stringify(d)
@@ -318,14 +327,17 @@ hub.on('message', (m, ack) => {
     for (const name of m.to) {
       const s = users.get(name)
       if (s && s.data.name === name) s.emit('msg', { kind: 'dm', from, room: null, text, via: m.backend })
-      else log(`message ${m.id} for ${name}, who is not here`)
+      else {
+        missing.push(name)
+        log(`message ${m.id} for ${name}, who is not here: reported missing`)
+      }
     }
   } else if (typeof m.room === 'string' && m.room !== '*') {
     deliverLocal(m.room, { kind: 'room', from, room: m.room, text, via: m.backend }, null)
   } else {
     deliverLocal(null, { kind: 'pub', from, room: null, text, via: m.backend }, null)
   }
-})
+}
 
 server.listen(PORT, HOST, () => {
   log(`chat on http://${HOST}:${server.address().port}/ ; joining Switchboard at ${SB_URL}`)

@@ -504,3 +504,36 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingRedelivered: a backend acks a direct message with
+// {missing:["bob"]} — bob moved to another backend while the message was in
+// flight — and Switchboard delivers it to bob's new holder.
+func TestMissingRedelivered(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := newPeer(t, h, "")
+	acks := make(chan sio.Ack, 1)
+	b.S.On("message", func(_ sio.Message, ack sio.Ack) { acks <- ack }) // acks later
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.C.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b.res(t, "join_subs", quote("bob"))
+	c := dialPeer(t, h, "")
+	c.register(t, "http://127.0.0.1:3003")
+
+	a.res(t, "message", `{"to":"bob","data":"in flight"}`)
+	ack := <-acks
+	// bob leaves b and logs in on c; then b reports him missing.
+	b.res(t, "leave_subs", quote("bob"))
+	c.res(t, "join_subs", quote("bob"))
+	if err := ack(sio.Args(json.RawMessage(`{"missing":["bob"]}`))); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.next(t); string(d.Data) != `"in flight"` || fmt.Sprint(d.To) != "[bob]" {
+		t.Fatalf("redelivered %+v", d)
+	}
+}

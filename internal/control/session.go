@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,19 +89,48 @@ func (s *session) deliverConfirmed(d *router.Delivery) error {
 		return sio.ErrSlowConsumer
 	}
 	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
-	err := s.sock.EmitWithAckFunc("message", m, s.ch.cfg.AckWait, func(_ sio.Message, err error) {
+	err := s.sock.EmitWithAckFunc("message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
 		if errors.Is(err, sio.ErrClosed) {
 			return // the session ended: endAs gives it back to the router
 		}
 		if err != nil {
 			s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", d.ID, "err", err)
 		}
-		s.unconf.remove(d)
+		if s.unconf.remove(d) && err == nil {
+			s.redeliverMissing(d, a)
+		}
 	})
 	if err != nil && !s.unconf.remove(d) {
 		return nil // endAs already took it and gives it back
 	}
 	return err
+}
+
+// redeliverMissing handles an ack {missing: [names]}: the backend no longer
+// has those users (they left or moved a moment ago), so the router finds
+// them again — their new holder, or their mailbox.
+func (s *session) redeliverMissing(d *router.Delivery, a sio.Message) {
+	if len(a.Args) == 0 || len(a.Args[0]) == 0 || a.Args[0][0] != '{' {
+		return
+	}
+	var r struct {
+		Missing []string `json:"missing"`
+	}
+	if json.Unmarshal(a.Args[0], &r) != nil || len(r.Missing) == 0 {
+		return
+	}
+	var names []string
+	for _, n := range r.Missing {
+		if slices.Contains(d.To, n) && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ch.ctx, opTimeout)
+	defer cancel()
+	s.ch.rt.Redeliver(ctx, s.BackendID(), []*router.Delivery{d.For(names)})
 }
 
 // encodeDelivery builds the shared `message` event for d.

@@ -62,3 +62,12 @@ func (d *Delivery) forName(name string) *Delivery {
 	return &Delivery{ID: d.ID, From: d.From, Backend: d.Backend, To: []string{name},
 		Room: d.Room, Data: d.Data, Attachments: d.Attachments, seq: d.seq}
 }
+
+// For returns a copy of d addressed to names alone (a subset of d.To),
+// keeping its routing order, e.g. for Redeliver of the recipients a backend
+// reported missing.
+func (d *Delivery) For(names []string) *Delivery {
+	c := *d.forName("")
+	c.To = names
+	return &c
+}
