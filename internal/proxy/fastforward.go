@@ -347,24 +347,11 @@ func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
 			}
 			h.contentLength = n
 		case asciiEqualFold(name, "transfer-encoding"):
-			h.hasTE = true
-			last := val
-			if i := bytes.LastIndexByte(val, ','); i >= 0 {
-				last = trimOWS(val[i+1:])
-			}
-			h.chunked = asciiEqualFold(last, "chunked")
+			h.transferEncoding(val)
 		case asciiEqualFold(name, "connection"):
-			forEachToken(val, func(tok []byte) {
-				switch {
-				case asciiEqualFold(tok, "close"):
-					h.close = true
-				case asciiEqualFold(tok, "keep-alive"):
-					keepAlive = true
-				case asciiEqualFold(tok, "upgrade"):
-				default:
-					h.connTokens = append(h.connTokens, bytesToString(tok))
-				}
-			})
+			if h.connection(val, bytesToString) {
+				keepAlive = true
+			}
 		case asciiEqualFold(name, "content-type"):
 			h.eventStream = len(val) >= 17 && asciiEqualFold(val[:17], "text/event-stream")
 		}

@@ -105,26 +105,12 @@ func readOneHead(br *bufio.Reader, h *respHead, hdr http.Header, max int64) erro
 			}
 			h.contentLength = n
 		case "Transfer-Encoding":
-			h.hasTE = true
-			// The final coding decides; "chunked" must be last (RFC 9112 §6.1).
-			last := val
-			if i := bytes.LastIndexByte(val, ','); i >= 0 {
-				last = trimOWS(val[i+1:])
-			}
-			h.chunked = len(last) == 7 && asciiEqualFold(last, "chunked")
+			h.transferEncoding(val)
 			continue
 		case "Connection":
-			forEachToken(val, func(tok []byte) {
-				switch {
-				case asciiEqualFold(tok, "close"):
-					h.close = true
-				case asciiEqualFold(tok, "keep-alive"):
-					connKeepAlive = true
-				case asciiEqualFold(tok, "upgrade"):
-				default:
-					h.connTokens = append(h.connTokens, textproto.CanonicalMIMEHeaderKey(string(tok)))
-				}
-			})
+			if h.connection(val, func(tok []byte) string { return textproto.CanonicalMIMEHeaderKey(string(tok)) }) {
+				connKeepAlive = true
+			}
 			continue
 		case "Upgrade":
 			h.upgrade = string(val)
@@ -506,4 +492,33 @@ func (b *bodyReader) chunkHeader() error {
 	}
 	b.done = true
 	return nil
+}
+
+// transferEncoding records a Transfer-Encoding value. The final coding
+// decides: "chunked" must be last (RFC 9112 §6.1).
+func (h *respHead) transferEncoding(val []byte) {
+	h.hasTE = true
+	last := val
+	if i := bytes.LastIndexByte(val, ','); i >= 0 {
+		last = trimOWS(val[i+1:])
+	}
+	h.chunked = asciiEqualFold(last, "chunked")
+}
+
+// connection records a Connection value: close, and the header names it
+// lists (as name gives them) to strip before forwarding. It reports whether
+// keep-alive was listed.
+func (h *respHead) connection(val []byte, name func(tok []byte) string) (keepAlive bool) {
+	forEachToken(val, func(tok []byte) {
+		switch {
+		case asciiEqualFold(tok, "close"):
+			h.close = true
+		case asciiEqualFold(tok, "keep-alive"):
+			keepAlive = true
+		case asciiEqualFold(tok, "upgrade"):
+		default:
+			h.connTokens = append(h.connTokens, name(tok))
+		}
+	})
+	return keepAlive
 }
