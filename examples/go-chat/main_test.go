@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-lb/switchboard/client"
-	"github.com/switchboard-lb/switchboard/internal/app"
-	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/app/apptest"
 	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
@@ -24,28 +23,7 @@ func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
 const wait = 30 * time.Second
 
 // startHub runs Switchboard in process on a free loopback port.
-func startHub(t *testing.T) string {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Listen.Port = 0
-	cfg.Admin.Disabled = true
-	cfg.Shutdown.DrainDelay = 0
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Ready: func(a app.Addrs) { ready <- a }})
-	}()
-	select {
-	case a := <-ready:
-		t.Cleanup(func() { cancel(); <-done })
-		return "http://" + a.Main.String()
-	case err := <-done:
-		cancel()
-		t.Fatal(err)
-	}
-	return ""
-}
+func startHub(t *testing.T) string { return apptest.StartTB(t) }
 
 // startGoChat runs one Go chat backend in process; it returns its URL.
 func startGoChat(t *testing.T, hub string) string {
