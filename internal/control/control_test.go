@@ -99,15 +99,8 @@ func TestErrorEventWithoutAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"NOT_REGISTERED", "UNKNOWN_EVENT"} {
-		select {
-		case raw := <-p.Errs:
-			var f control.Failure
-			_ = json.Unmarshal(raw, &f)
-			if f.OK || f.Code != want || f.Event == "" {
-				t.Fatalf("error event %s, want %s", raw, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no error event for %s", want)
+		if f := p.nextError(t); f.OK || f.Code != want || f.Event == "" {
+			t.Fatalf("error event %+v, want %s", f, want)
 		}
 	}
 }
@@ -142,23 +135,11 @@ func TestReplaced(t *testing.T) {
 	}
 	b := dialPeer(t, h, "")
 	rb := b.register(t, "http://127.0.0.1:3001")
-	select {
-	case raw := <-a.Errs:
-		var f control.Failure
-		_ = json.Unmarshal(raw, &f)
-		if f.Code != "REPLACED" {
-			t.Fatalf("error %s", raw)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("old session not told it was replaced")
+	if f := a.nextError(t); f.Code != "REPLACED" {
+		t.Fatalf("old session told %+v, want REPLACED", f)
 	}
-	select {
-	case reason := <-a.Disc:
-		if reason != sio.ReasonIOServerDisconnect {
-			t.Fatalf("old session disconnected with %q", reason)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("old session not disconnected")
+	if reason := recv(t, a.Disc, "the old session's disconnect"); reason != sio.ReasonIOServerDisconnect {
+		t.Fatalf("old session disconnected with %q", reason)
 	}
 	if h.Reg.Len() != 1 || h.Reg.Get(rb.ID) == nil || h.Reg.Get(ra.ID) != nil {
 		t.Fatalf("pool: %d backends", h.Reg.Len())
@@ -348,13 +329,8 @@ func TestBinaryRelay(t *testing.T) {
 	if err != nil || len(ack.Args) != 1 {
 		t.Fatalf("ack %v %v", ack, err)
 	}
-	select {
-	case m := <-got:
-		if len(m.Attachments) != 1 || string(m.Attachments[0]) != string(payload) {
-			t.Fatalf("attachments %v", m.Attachments)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("binary message not relayed")
+	if m := recv(t, got, "the binary message"); len(m.Attachments) != 1 || string(m.Attachments[0]) != string(payload) {
+		t.Fatalf("attachments %v", m.Attachments)
 	}
 }
 
@@ -486,13 +462,8 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 	for i := range 4 {
 		a.res(t, "message", fmt.Sprintf(`{"to":"bob","data":%d}`, i))
 	}
-	select {
-	case reason := <-b.Disc:
-		if reason != sio.ReasonTransportClose {
-			t.Fatalf("cut off with %q, want a transport close (the client reconnects)", reason)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("backend not cut off")
+	if reason := recv(t, b.Disc, "the backend being cut off"); reason != sio.ReasonTransportClose {
+		t.Fatalf("cut off with %q, want a transport close (the client reconnects)", reason)
 	}
 	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
 	c := dialPeer(t, h, "")

@@ -175,17 +175,35 @@ type delivery struct {
 
 func (p *peer) next(tb testing.TB) delivery {
 	tb.Helper()
-	select {
-	case raw := <-p.Msgs:
-		var d delivery
-		if err := json.Unmarshal(raw, &d); err != nil {
-			tb.Fatalf("message %s: %v", raw, err)
-		}
-		return d
-	case <-time.After(10 * time.Second):
-		tb.Fatal("no message")
+	raw := recv(tb, p.Msgs, "a message")
+	var d delivery
+	if err := json.Unmarshal(raw, &d); err != nil {
+		tb.Fatalf("message %s: %v", raw, err)
 	}
-	return delivery{}
+	return d
+}
+
+// nextError returns the next `error` event the peer got.
+func (p *peer) nextError(tb testing.TB) control.Failure {
+	tb.Helper()
+	raw := recv(tb, p.Errs, "an error event")
+	var f control.Failure
+	if err := json.Unmarshal(raw, &f); err != nil {
+		tb.Fatalf("error event %s: %v", raw, err)
+	}
+	return f
+}
+
+// recv waits up to 10s (a deadlock guard) for a value on ch.
+func recv[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("timeout waiting for %s", what)
+		panic("unreachable")
+	}
 }
 
 // none asserts no message is pending after the given peer round-trip
