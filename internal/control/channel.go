@@ -203,7 +203,7 @@ func (c *Channel) detach(s *sio.Socket, reason string) {
 	if sess == nil {
 		return
 	}
-	sess.end(reason)
+	sess.endAs(reason)
 }
 
 // announce tells every registered session about a pool change (except the
@@ -220,7 +220,10 @@ func (c *Channel) announce(ev backend.Event) {
 	}
 	for _, s := range c.nsp.Sockets() {
 		sess, _ := s.Data().(*session)
-		if sess == nil || sess.backendID() == "" || sess.backendID() == ev.Backend.ID {
+		if sess == nil {
+			continue
+		}
+		if id := sess.BackendID(); id == "" || id == ev.Backend.ID {
 			continue
 		}
 		_ = s.Send(enc)

@@ -42,8 +42,6 @@ func (s *session) BackendID() string {
 	return ""
 }
 
-func (s *session) backendID() string { return s.BackendID() }
-
 // Address implements router.Session.
 func (s *session) Address() string {
 	if p := s.addr.Load(); p != nil {
@@ -301,9 +299,6 @@ func (s *session) replace(by *session) {
 	s.endAs("replaced")
 	s.sock.Disconnect("replaced")
 }
-
-// end runs when the socket disconnected.
-func (s *session) end(reason string) { s.endAs(reason) }
 
 // endAs removes the session from the pool and the router once: its names
 // become orphaned for the grace period.
