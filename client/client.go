@@ -36,6 +36,10 @@ type Client struct {
 	done   chan struct{} // closed when the supervisor has exited
 	first  chan struct{} // closed on the first registration
 
+	// window holds one token per SendMessageAsync message awaiting its
+	// answer (capacity: cfg.maxInFlight).
+	window chan struct{}
+
 	onMessage atomic.Pointer[func(Message)]
 	onJoined  atomic.Pointer[func(Server)]
 	onLeft    atomic.Pointer[func(Server)]
@@ -174,6 +178,7 @@ func newClient(hubURLs []string, opts []Option) (*Client, error) {
 	if cfg.onLeft != nil {
 		c.OnServerLeft(cfg.onLeft)
 	}
+	c.window = make(chan struct{}, cfg.maxInFlight)
 	c.up = make(chan struct{})
 	c.done = make(chan struct{})
 	c.first = make(chan struct{})
@@ -452,7 +457,10 @@ func (c *Client) connect(h hub) (*conn, error) {
 	sc := sio.NewClient(h.base, sio.ClientConfig{
 		DialConfig: eio.DialConfig{Path: c.cfg.path},
 		AckTimeout: c.cfg.ackTimeout,
-		Logger:     c.log,
+		// Room for every asynchronous message in flight plus the
+		// synchronous calls (whose own bound is the sio default).
+		MaxPendingAcks: c.cfg.maxInFlight + sio.DefaultMaxPendingAcks,
+		Logger:         c.log,
 	})
 	var auth func() json.RawMessage
 	if c.cfg.token != "" {

@@ -34,6 +34,9 @@ var (
 	ErrReplaced = errors.New("client: replaced by another session")
 	// ErrClosed: the client was closed (or stopped for the reason Err gives).
 	ErrClosed = errors.New("client: closed")
+	// ErrNotConnected: SendMessageAsync found the client between two
+	// connections to the hub (reconnecting); the message was not sent.
+	ErrNotConnected = errors.New("client: not connected to a hub")
 	// ErrDisconnected: the hub ended this backend's session on purpose
 	// (a server-side disconnect other than REPLACED). Final.
 	ErrDisconnected = errors.New("client: disconnected by the hub")

@@ -141,6 +141,72 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 	return decodeSendResult(raw)
 }
 
+// SendMessageAsync routes o through the hub without waiting for its
+// answer: done receives the answer (or why there is none) exactly once,
+// unless SendMessageAsync returns an error, in which case done is never
+// called and nothing was sent.
+//
+// Messages are written to the hub in the order of the calls that returned
+// nil, so one goroutine's messages are routed in the order it sent them.
+// The call waits only while WithMaxInFlight messages already await their
+// answer, until one is answered or ctx ends; unlike SendMessage it does not
+// wait for a reconnect: between connections it fails with ErrNotConnected.
+// As with SendMessage, a message whose answer was lost with the connection
+// may or may not have been routed (done gets the error).
+//
+// done runs on the connection's reader goroutine (or the goroutine failing
+// the pending answers when the connection closes, or a timer's after
+// WithAckTimeout): it must not block nor wait for the hub.
+func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(SendResult, error)) error {
+	if done == nil {
+		return errors.New("client: message: nil done callback")
+	}
+	m, err := encodeOutgoing(&o)
+	if err != nil {
+		return err
+	}
+	select {
+	case c.window <- struct{}{}:
+	default:
+		select {
+		case c.window <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			return c.Err()
+		}
+	}
+	c.mu.Lock()
+	cn, cerr := c.cn, c.err
+	c.mu.Unlock()
+	if cn == nil {
+		<-c.window
+		if cerr != nil {
+			return cerr
+		}
+		return ErrNotConnected
+	}
+	err = cn.sock.EmitWithAckFunc("message", m, c.cfg.ackTimeout, func(res sio.Message, err error) {
+		<-c.window
+		switch {
+		case err != nil:
+			done(SendResult{}, fmt.Errorf("client: message: %w", err))
+		case len(res.Args) == 0:
+			done(SendResult{}, errors.New("client: message: empty reply"))
+		default:
+			done(decodeSendResult(res.Args[0]))
+		}
+	})
+	if err != nil {
+		<-c.window
+		if errors.Is(err, sio.ErrNotConnected) {
+			return ErrNotConnected
+		}
+		return fmt.Errorf("client: message: %w", err)
+	}
+	return nil
+}
+
 func decodeSendResult(raw []byte) (SendResult, error) {
 	if r, ok := decodeSendResultFast(raw); ok {
 		return r, nil

@@ -14,6 +14,7 @@ const (
 	DefaultDialTimeout  = 10 * time.Second
 	DefaultAckTimeout   = 10 * time.Second
 	DefaultDrainTimeout = 30 * time.Second
+	DefaultMaxInFlight  = 1024
 	DefaultPath         = "/list"
 	DefaultNamespace    = "/list"
 )
@@ -34,6 +35,7 @@ type config struct {
 	dialTimeout  time.Duration
 	ackTimeout   time.Duration
 	drainTimeout time.Duration
+	maxInFlight  int
 	path         string
 	nameLost     func(name, holder string)
 	onMessage    func(Message)
@@ -51,6 +53,7 @@ func defaultConfig() config {
 		dialTimeout:  DefaultDialTimeout,
 		ackTimeout:   DefaultAckTimeout,
 		drainTimeout: DefaultDrainTimeout,
+		maxInFlight:  DefaultMaxInFlight,
 		path:         DefaultPath,
 	}
 }
@@ -140,6 +143,19 @@ func WithDialTimeout(d time.Duration) Option {
 // context has no deadline (default 10s).
 func WithAckTimeout(d time.Duration) Option {
 	return func(c *config) error { c.ackTimeout = d; return nil }
+}
+
+// WithMaxInFlight bounds the messages sent with SendMessageAsync whose
+// answer has not arrived yet (default 1024): past it, SendMessageAsync
+// waits for a slot (backpressure on the sender) instead of queueing more.
+func WithMaxInFlight(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("client: max in flight %d: must be at least 1", n)
+		}
+		c.maxInFlight = n
+		return nil
+	}
 }
 
 // WithDrainTimeout bounds the drain Serve runs on shutdown (default 30s).

@@ -33,15 +33,16 @@ type user struct {
 type chat struct {
 	port int
 	log  *slog.Logger
-	hub  *client.Client // set before the user server serves
+	hub  *client.Client  // set before the user server serves
+	ctx  context.Context // ends at shutdown: bounds waiting for a send slot
 
 	mu    sync.Mutex                // guards users, rooms and every user's name and rooms
 	users map[string]*user          // name → user; reserved while its claim is pending
 	rooms map[string]map[*user]bool // room → this backend's members
 }
 
-func newChat(port int, log *slog.Logger) *chat {
-	return &chat{port: port, log: log, users: map[string]*user{}, rooms: map[string]map[*user]bool{}}
+func newChat(ctx context.Context, port int, log *slog.Logger) *chat {
+	return &chat{port: port, log: log, ctx: ctx, users: map[string]*user{}, rooms: map[string]map[*user]bool{}}
 }
 
 // failure is the {ok:false, code, message} answer of the page protocol.
@@ -63,8 +64,8 @@ var (
 
 // validName returns the trimmed name, or "" if it is not a usable user or room name.
 func validName(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	s, ok := plainString(raw)
+	if !ok && json.Unmarshal(raw, &s) != nil {
 		return ""
 	}
 	s = strings.TrimSpace(s)
@@ -93,28 +94,19 @@ func reply(ack sio.Ack, v any) {
 	_ = ack(sio.Args(b))
 }
 
+// replyJSON answers an event's ack with b, encoded JSON.
+func replyJSON(ack sio.Ack, b []byte) {
+	if ack != nil {
+		_ = ack(sio.Args(b))
+	}
+}
+
 // arg returns the event's first argument (JSON null when absent).
 func arg(m sio.Message) json.RawMessage {
 	if len(m.Args) == 0 {
 		return json.RawMessage("null")
 	}
 	return m.Args[0]
-}
-
-// outMsg is what the page receives as `msg`.
-type outMsg struct {
-	Kind string  `json:"kind"` // dm, pub, room
-	From *string `json:"from"`
-	Room *string `json:"room"`
-	Text string  `json:"text"`
-	Via  string  `json:"via"` // the sending backend's address, or "local"
-}
-
-func ptr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // mount registers the page protocol on the user-facing namespace.
@@ -205,48 +197,64 @@ func failureOf(err error) failure {
 		return f
 	case errors.As(err, &he):
 		return fail(he.Code, he.Message)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sio.ErrAckTimeout):
 		return fail("HUB_TIMEOUT", "no answer from Switchboard")
+	case errors.Is(err, client.ErrNotConnected):
+		return hubDown
 	}
 	return fail("HUB_UNAVAILABLE", err.Error())
 }
 
-// send routes o through Switchboard and answers the page with the hub's result.
+// send routes o through Switchboard and answers the page with the hub's
+// result once it arrives. It does not wait for it: the user's next events
+// are read meanwhile, and their messages are routed in the order sent
+// (the SDK writes them in call order; the hub routes a connection's
+// messages in order). The SDK bounds the messages awaiting an answer;
+// past that bound this waits (backpressure on the user's connection).
 func (c *chat) send(o client.Outgoing, ack sio.Ack) {
-	if !c.hub.Connected() {
-		reply(ack, hubDown)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
-	defer cancel()
-	res, err := c.hub.SendMessage(ctx, o)
+	err := c.hub.SendMessageAsync(c.ctx, o, func(res client.SendResult, err error) {
+		if err != nil {
+			reply(ack, failureOf(err))
+			return
+		}
+		replyJSON(ack, appendSent(make([]byte, 0, 96), res))
+	})
 	if err != nil {
 		reply(ack, failureOf(err))
-		return
 	}
-	reply(ack, map[string]any{"ok": true, "id": res.ID, "delivered": nonNil(res.Delivered),
-		"held": nonNil(res.Held), "unknown": nonNil(res.Unknown)})
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 type textArg struct {
 	To   json.RawMessage `json:"to"`
 	Room json.RawMessage `json:"room"`
 	Text *string         `json:"text"`
+
+	textJSON []byte // Text as a JSON string token
 }
 
 func parseText(a json.RawMessage) (textArg, bool) {
-	var t textArg
-	if json.Unmarshal(a, &t) != nil || t.Text == nil || !validText(*t.Text) {
+	t, ok := scanTextArg(a)
+	if !ok {
+		t = textArg{}
+		if json.Unmarshal(a, &t) != nil {
+			return t, false
+		}
+		if t.Text != nil {
+			t.textJSON, _ = json.Marshal(*t.Text)
+		}
+	}
+	if t.Text == nil || !validText(*t.Text) {
 		return t, false
 	}
 	return t, true
+}
+
+// textData is the hub payload of a chat line: {"text": …}.
+func textData(t textArg) json.RawMessage {
+	b := make([]byte, 0, len(t.textJSON)+10)
+	b = append(b, `{"text":`...)
+	b = append(b, t.textJSON...)
+	return append(b, '}')
 }
 
 func (c *chat) dm(u *user, a json.RawMessage, ack sio.Ack) {
@@ -267,7 +275,7 @@ func (c *chat) dm(u *user, a json.RawMessage, ack sio.Ack) {
 	}
 	// Always through Switchboard, even for a user on this backend: one path,
 	// and the answer says delivered, held or unknown.
-	c.send(client.Outgoing{To: []string{to}, From: from, Data: map[string]string{"text": *t.Text}}, ack)
+	c.send(client.Outgoing{To: []string{to}, From: from, Data: textData(t)}, ack)
 }
 
 func (c *chat) pub(u *user, a json.RawMessage, ack sio.Ack) {
@@ -283,8 +291,8 @@ func (c *chat) pub(u *user, a json.RawMessage, ack sio.Ack) {
 	}
 	// Switchboard never echoes a public message to its sender: local users
 	// get it from us.
-	c.deliverLocal("", outMsg{Kind: "pub", From: &from, Text: *t.Text, Via: "local"}, u)
-	c.send(client.Outgoing{From: from, Data: map[string]string{"text": *t.Text}}, ack)
+	c.deliverLocal("", appendMsg(nil, "pub", from, "", t.textJSON, "local"), u)
+	c.send(client.Outgoing{From: from, Data: textData(t)}, ack)
 }
 
 func (c *chat) join(u *user, a json.RawMessage, ack sio.Ack) {
@@ -349,8 +357,8 @@ func (c *chat) say(u *user, a json.RawMessage, ack sio.Ack) {
 		reply(ack, badText)
 		return
 	}
-	c.deliverLocal(room, outMsg{Kind: "room", From: &from, Room: &room, Text: *t.Text, Via: "local"}, u)
-	c.send(client.Outgoing{Room: room, From: from, Data: map[string]string{"text": *t.Text}}, ack)
+	c.deliverLocal(room, appendMsg(nil, "room", from, room, t.textJSON, "local"), u)
+	c.send(client.Outgoing{Room: room, From: from, Data: textData(t)}, ack)
 }
 
 // gone cleans up after a page disconnected: its rooms, then its name.
@@ -415,10 +423,9 @@ func (c *chat) hubRoom(room string, join bool) {
 }
 
 // deliverLocal sends m to this backend's users: a room's members, or
-// everyone (room ""), except skip.
-func (c *chat) deliverLocal(room string, m outMsg, skip *user) {
-	b, _ := json.Marshal(m)
-	enc, err := sio.Encode("/", "msg", sio.Args(b))
+// everyone (room ""), except skip. m is the encoded `msg` object.
+func (c *chat) deliverLocal(room string, m []byte, skip *user) {
+	enc, err := sio.Encode("/", "msg", sio.Args(m))
 	if err != nil {
 		return
 	}
@@ -444,19 +451,25 @@ func (c *chat) deliverLocal(room string, m outMsg, skip *user) {
 }
 
 // onHubMessage relays a message Switchboard routed here to the users it is for.
+// The text is relayed as the JSON string token it arrived as (a chat
+// line's {"text": …}); other payloads are shown as their text or JSON.
 func (c *chat) onHubMessage(m client.Message) {
-	var d struct {
-		Text *string `json:"text"`
+	text, ok := textToken(m.Data)
+	if !ok {
+		var d struct {
+			Text *string `json:"text"`
+		}
+		s := ""
+		if json.Unmarshal(m.Data, &d) == nil && d.Text != nil {
+			s = *d.Text
+		} else if json.Unmarshal(m.Data, &s) != nil {
+			s = string(m.Data)
+		}
+		text, _ = json.Marshal(s)
 	}
-	text := ""
-	if json.Unmarshal(m.Data, &d) == nil && d.Text != nil {
-		text = *d.Text
-	} else if json.Unmarshal(m.Data, &text) != nil {
-		text = string(m.Data)
-	}
-	from := ptr(m.From)
 	switch m.Kind() {
 	case client.KindDirect:
+		var b []byte
 		for _, name := range m.To {
 			c.mu.Lock()
 			u := c.users[name]
@@ -466,13 +479,15 @@ func (c *chat) onHubMessage(m client.Message) {
 				c.log.Info("message for a user not here", "id", m.ID, "user", name)
 				continue
 			}
-			b, _ := json.Marshal(outMsg{Kind: "dm", From: from, Text: text, Via: m.Backend})
+			if b == nil {
+				b = appendMsg(make([]byte, 0, 64+len(m.From)+len(text)+len(m.Backend)), "dm", m.From, "", text, m.Backend)
+			}
 			_ = u.sock.Emit("msg", sio.Args(b))
 		}
 	case client.KindRoom:
-		c.deliverLocal(m.Room, outMsg{Kind: "room", From: from, Room: ptr(m.Room), Text: text, Via: m.Backend}, nil)
+		c.deliverLocal(m.Room, appendMsg(nil, "room", m.From, m.Room, text, m.Backend), nil)
 	default:
-		c.deliverLocal("", outMsg{Kind: "pub", From: from, Text: text, Via: m.Backend}, nil)
+		c.deliverLocal("", appendMsg(nil, "pub", m.From, "", text, m.Backend), nil)
 	}
 }
 

@@ -66,7 +66,10 @@ func main() {
 	o.Ready = func(addr string, c *client.Client) { fmt.Printf("registered as %s\n", c.Address()) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	stopProfile := startProfile()
+	err := run(ctx, o)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-chat:", err)
 		os.Exit(1)
 	}
@@ -84,7 +87,7 @@ func run(ctx context.Context, o options) error {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	log := o.Logger.With("chat", port)
-	ch := newChat(port, log)
+	ch := newChat(ctx, port, log)
 
 	// The users' Socket.IO server. A user too slow to take its messages is
 	// cut off after a second, so it cannot stall the hub connection.
@@ -116,6 +119,7 @@ func run(ctx context.Context, o options) error {
 		client.WithToken(o.Token),
 		client.WithLogger(o.Logger),
 		client.WithDrainTimeout(o.Drain),
+		client.WithAckTimeout(hubTimeout),
 		client.WithOnMessage(ch.onHubMessage),
 		client.WithNameLost(ch.onNameLost),
 	}, o.clientOpts...)
