@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
@@ -95,6 +96,7 @@ type Channel struct {
 	own  []netip.AddrPort
 	ctx  context.Context // cancelled by Close; bounds router calls
 	stop context.CancelFunc
+	opc  atomic.Pointer[opCtx] // see opContext
 
 	mu     sync.Mutex          // guards byAddr, closed
 	byAddr map[string]*session // backend Addr → the session holding it
@@ -288,3 +290,25 @@ func peerIP(remote string) netip.Addr {
 
 // opTimeout bounds one router call made for a channel event.
 const opTimeout = 10 * time.Second
+
+// opCtx is a shared context for router calls on the relay path, so a
+// message does not pay for a context and a timer of its own: it is renewed
+// once half of its opTimeout has passed, so a call made with it has between
+// opTimeout/2 and opTimeout.
+type opCtx struct {
+	ctx     context.Context
+	cancel  context.CancelFunc // kept for vet; the context ends at its deadline or with Channel.ctx
+	renewAt time.Time
+}
+
+// opContext returns the channel's current shared router-call context.
+func (c *Channel) opContext() context.Context {
+	now := time.Now()
+	if p := c.opc.Load(); p != nil && now.Before(p.renewAt) {
+		return p.ctx
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, opTimeout)
+	n := &opCtx{ctx: ctx, cancel: cancel, renewAt: now.Add(opTimeout / 2)}
+	c.opc.Store(n) // calls may still hold the old one: it ends at its own deadline
+	return ctx
+}

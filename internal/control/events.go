@@ -339,21 +339,14 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		s.replyFail(ev, ack, f)
 		return
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	res, err := s.ch.rt.Route(ctx, s, msg)
+	res, err := s.ch.rt.Route(s.ch.opContext(), s, msg)
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return
 	}
-	reply(ack, struct {
-		OK        bool     `json:"ok"`
-		ID        string   `json:"id"`
-		Delivered []string `json:"delivered"`
-		Held      []string `json:"held"`
-		Unknown   []string `json:"unknown"`
-		Dropped   []string `json:"dropped,omitempty"`
-	}{true, res.ID, nonNil(res.Delivered), nonNil(res.Held), nonNil(res.Unknown), res.Dropped})
+	if ack != nil {
+		_ = ack(sio.Args(routeReply(res)))
+	}
 }
 
 // parseMessage decodes the argument of `message` or `broadcast`; data stays
@@ -379,6 +372,20 @@ func parseMessage(ev string, m sio.Message, broadcast bool) (router.Message, *Fa
 			msg.From = *w.From
 		}
 		msg.Data = w.Data
+	} else if fm, toSet, room, from, ok := parseWireFast(m.Args[0]); ok {
+		if toSet && len(fm.To) == 0 {
+			return msg, fail(CodeBadRequest, "to is an empty list")
+		}
+		if room != nil {
+			if *room == "" {
+				return msg, fail(CodeBadRequest, "room is empty")
+			}
+			fm.Room = *room
+		}
+		if from != nil {
+			fm.From = *from
+		}
+		msg = fm
 	} else {
 		var w wireMessage
 		if err := json.Unmarshal(m.Args[0], &w); err != nil {

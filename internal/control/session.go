@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,17 +144,16 @@ func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
 func deliveryJSON(d *router.Delivery) json.RawMessage {
 	buf := make([]byte, 0, 96+len(d.Data)+len(d.Backend))
 	buf = append(buf, `{"id":`...)
-	buf = strconv.AppendQuote(buf, d.ID)
+	buf = appendJSONString(buf, d.ID)
 	buf = append(buf, `,"from":`...)
 	buf = appendNullableString(buf, d.From)
 	buf = append(buf, `,"backend":`...)
-	buf = strconv.AppendQuote(buf, d.Backend)
+	buf = appendJSONString(buf, d.Backend)
 	buf = append(buf, `,"to":`...)
 	if d.To == nil {
 		buf = append(buf, "null"...)
 	} else {
-		to, _ := json.Marshal(d.To) // []string always encodes
-		buf = append(buf, to...)
+		buf = appendJSONStrings(buf, d.To)
 	}
 	buf = append(buf, `,"room":`...)
 	buf = appendNullableString(buf, d.Room)
@@ -240,8 +238,7 @@ func appendNullableString(buf []byte, s string) []byte {
 	if s == "" {
 		return append(buf, "null"...)
 	}
-	b, _ := json.Marshal(s) // escapes like JSON, valid UTF-8 guaranteed
-	return append(buf, b...)
+	return appendJSONString(buf, s)
 }
 
 // register makes the session a pool member at u. A session registers one

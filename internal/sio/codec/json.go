@@ -286,3 +286,13 @@ func jsonAppendString(dst []byte, s string) []byte {
 }
 
 const jsonHex = "0123456789abcdef"
+
+// SkipJSON validates the JSON value starting at b[i] (leading whitespace
+// allowed) and returns the index just past it, or false when there is no
+// valid value there. It allocates nothing; parsers of hot event payloads
+// use it to step over values they keep raw.
+func SkipJSON(b []byte, i int) (int, bool) {
+	end, err := jsonSkipValue(b, jsonSkipWS(b, i), 0)
+	return end, err == nil
+}
+

@@ -1,0 +1,138 @@
+package control
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/switchboard-lb/switchboard/internal/router"
+	"github.com/switchboard-lb/switchboard/internal/sio"
+)
+
+// slowParse is parseMessage's encoding/json path, the reference for the
+// fast decoder.
+func slowParse(b []byte) (router.Message, *Failure) {
+	var msg router.Message
+	var w wireMessage
+	if err := json.Unmarshal(b, &w); err != nil {
+		return msg, fail(CodeBadRequest, "x")
+	}
+	if len(w.To) > 0 && !isNull(w.To) {
+		if w.To[0] == '[' {
+			if err := json.Unmarshal(w.To, &msg.To); err != nil {
+				return msg, fail(CodeBadRequest, "x")
+			}
+			if len(msg.To) == 0 {
+				return msg, fail(CodeBadRequest, "x")
+			}
+		} else {
+			var one string
+			if err := json.Unmarshal(w.To, &one); err != nil {
+				return msg, fail(CodeBadRequest, "x")
+			}
+			msg.To = []string{one}
+		}
+	}
+	if w.Room != nil {
+		if *w.Room == "" {
+			return msg, fail(CodeBadRequest, "x")
+		}
+		msg.Room = *w.Room
+	}
+	if w.From != nil {
+		msg.From = *w.From
+	}
+	msg.Data = w.Data
+	if len(msg.Data) == 0 {
+		msg.Data = json.RawMessage("null")
+	}
+	return msg, nil
+}
+
+var wireSeeds = []string{
+	`{"to":"bob","data":{"text":"hi"}}`, `{"to":["a","b"],"from":"c","data":[1,2]}`,
+	`{"room":"lobby","data":"x"}`, `{"data":null}`, `{"to":5}`, `{"to":[]}`, `{"room":""}`,
+	`{"To":"bob","data":1}`, `{"to":"a","to":"b"}`, `{"to":"b\u00e9"}`, `{"to":"\u0062"}`,
+	` { "to" : [ "x" , "y" ] , "data" : { "a" : [ 1 , 2 ] } , "extra" : true } `,
+	`{"to":"a","data":1}x`, `{"to":"a",}`, `{"to":null,"room":null,"from":null}`, `{}`,
+	`{"data":"<&>"}`, `{"to":["a",1]}`, `{"room":5}`, `{"from":"\ud800"}`, "{\"to\":\"\xff\"}",
+	`{"to":"é","from":"ü","data":"ß"}`, `{"data":{"_placeholder":true,"num":0}}`, `[1]`, `"x"`,
+	`{"to":"a","data":[1,2}`, `{"x":{"to":"a"},"to":"b"}`,
+}
+
+// FuzzWireFast checks that the hand-written decoder of `message` agrees
+// with encoding/json on every input it accepts (and that parseMessage as a
+// whole does too).
+func FuzzWireFast(f *testing.F) {
+	for _, s := range wireSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wf := slowParse(b)
+		got, gf := parseMessage("message", sio.Message{Args: []json.RawMessage{b}}, false)
+		if (wf == nil) != (gf == nil) {
+			t.Fatalf("%q: fast failure %v, encoding/json failure %v", b, gf, wf)
+		}
+		if wf != nil {
+			return
+		}
+		got.Attachments = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", b, got, want)
+		}
+	})
+}
+
+func TestRouteReplyMatchesEncodingJSON(t *testing.T) {
+	for _, res := range []router.Result{
+		{ID: "m-1"},
+		{ID: "m-2", Delivered: []string{"a", "b<&>"}, Held: []string{"é"}, Unknown: []string{"\x01"}, Dropped: []string{"z"}},
+		{ID: "m-3", Delivered: []string{}, Dropped: nil},
+	} {
+		want, _ := json.Marshal(struct {
+			OK        bool     `json:"ok"`
+			ID        string   `json:"id"`
+			Delivered []string `json:"delivered"`
+			Held      []string `json:"held"`
+			Unknown   []string `json:"unknown"`
+			Dropped   []string `json:"dropped,omitempty"`
+		}{true, res.ID, nonNil(res.Delivered), nonNil(res.Held), nonNil(res.Unknown), res.Dropped})
+		if got := routeReply(res); string(got) != string(want) {
+			t.Errorf("routeReply = %s, want %s", got, want)
+		}
+	}
+}
+
+func TestDeliveryJSONIsValid(t *testing.T) {
+	d := &router.Delivery{ID: "m-1", From: "a<b", Backend: "http://127.0.0.1:1", To: []string{"x", "ü"}, Data: json.RawMessage(`{"k":1}`)}
+	var v struct {
+		ID, From, Backend string
+		To                []string
+		Room              *string
+		Data              json.RawMessage
+	}
+	if err := json.Unmarshal(deliveryJSON(d), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.ID != d.ID || v.From != d.From || v.Backend != d.Backend || !reflect.DeepEqual(v.To, d.To) || v.Room != nil || string(v.Data) != `{"k":1}` {
+		t.Fatalf("round trip: %+v", v)
+	}
+}
+
+func BenchmarkParseMessage(b *testing.B) {
+	m := sio.Message{Args: []json.RawMessage{json.RawMessage(`{"to":"user-123","from":"user-7","data":{"text":"hello there, a chat message","t":1732700000000}}`)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, f := parseMessage("message", m, false); f != nil {
+			b.Fatal(f)
+		}
+	}
+}
+
+func BenchmarkRouteReply(b *testing.B) {
+	res := router.Result{ID: "m-123456", Delivered: []string{"user-123"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = routeReply(res)
+	}
+}
