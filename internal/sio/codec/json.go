@@ -295,4 +295,3 @@ func SkipJSON(b []byte, i int) (int, bool) {
 	end, err := jsonSkipValue(b, jsonSkipWS(b, i), 0)
 	return end, err == nil
 }
-
