@@ -2,6 +2,8 @@ package sio
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -11,11 +13,30 @@ type ackFunc func(m Message, err error)
 
 // ackTable holds the acks a socket waits for. The zero value is ready; the
 // map is created on first use so idle sockets pay nothing for it.
+//
+// Callback acks (callbackAck) have deadlines but no timer each: their
+// deadlines wait in order in dl, and one timer per table, armed for the
+// earliest, fails the expired ones (sweep). Whoever removes an entry from
+// pending (resolve, sweep, close) calls its func, so it runs once.
 type ackTable struct {
 	mu      sync.Mutex
 	next    int64
 	pending map[int64]ackFunc // guarded by mu
 	closed  bool              // guarded by mu
+	dl      *ackDeadlines     // guarded by mu; nil until the first callback ack
+}
+
+// ackDeadlines is the callback acks' deadlines, ascending.
+type ackDeadlines struct {
+	q       []ackDeadline // q[head:] waits; entries whose ack came are skipped lazily
+	head    int
+	timer   *time.Timer // runs sweep
+	timerAt time.Time   // when timer is due; zero when it is not armed
+}
+
+type ackDeadline struct {
+	id int64
+	at time.Time
 }
 
 // add registers fn and returns its packet id.
@@ -63,6 +84,7 @@ func (t *ackTable) close(err error) {
 	t.mu.Lock()
 	p := t.pending
 	t.pending, t.closed = nil, true
+	t.dropDeadlinesLocked()
 	t.mu.Unlock()
 	for _, fn := range p {
 		fn(Message{}, err)
@@ -75,6 +97,7 @@ func (t *ackTable) failAll(err error) {
 	t.mu.Lock()
 	p := t.pending
 	t.pending = nil
+	t.dropDeadlinesLocked()
 	t.mu.Unlock()
 	for _, fn := range p {
 		fn(Message{}, err)
@@ -131,44 +154,126 @@ func waitAck(ctx context.Context, t *ackTable, limit int, def time.Duration, don
 	return Message{}, err
 }
 
-// callbackAck registers fn with a timer and sends. Unless it returns an
+// callbackAck registers fn with a deadline and sends. Unless it returns an
 // error, fn runs exactly once, with the ack or ErrAckTimeout/ErrClosed, on
-// the reader goroutine, the timer's, or the one closing the socket.
+// the reader goroutine, the table's timer's, or the one closing the socket.
+// No timer is made per call: the table's one timer sweeps expired deadlines.
 func callbackAck(t *ackTable, limit int, timeout time.Duration, fn func(Message, error), send func(id int64) error) error {
-	var (
-		once sync.Once
-		tm   *time.Timer
-		mu   sync.Mutex
-	)
-	call := func(m Message, err error) {
-		once.Do(func() {
-			mu.Lock()
-			if tm != nil {
-				tm.Stop()
-			}
-			mu.Unlock()
-			fn(m, err)
-		})
-	}
-	id, err := t.add(call, limit)
+	id, err := t.addTimed(fn, limit, timeout)
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	tm = time.AfterFunc(timeout, func() {
-		if t.take(id) != nil {
-			call(Message{}, ErrAckTimeout)
-		}
-	})
-	mu.Unlock()
 	if err := send(id); err != nil {
 		if t.take(id) != nil {
-			mu.Lock()
-			tm.Stop()
-			mu.Unlock()
 			return err
 		}
-		// Already failed by close (fn ran or runs with that error).
+		// Already taken by close or the sweep (fn ran or runs with that error).
 	}
 	return nil
+}
+
+// addTimed is add with a deadline timeout from now.
+func (t *ackTable) addTimed(fn ackFunc, limit int, timeout time.Duration) (int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return 0, ErrClosed
+	}
+	if len(t.pending) >= limit {
+		return 0, ErrTooManyAcks
+	}
+	if t.pending == nil {
+		t.pending = make(map[int64]ackFunc)
+	}
+	id := t.next
+	t.next++
+	if t.next > 1<<53-1 {
+		t.next = 0
+	}
+	t.pending[id] = fn
+	if t.dl == nil {
+		t.dl = &ackDeadlines{}
+	}
+	d := t.dl
+	now := time.Now()
+	e := ackDeadline{id: id, at: now.Add(timeout)}
+	if n := len(d.q); n == d.head || !e.at.Before(d.q[n-1].at) {
+		d.q = append(d.q, e)
+	} else {
+		// A shorter timeout than an earlier call's: keep q sorted.
+		k := d.head + sort.Search(n-d.head, func(k int) bool { return e.at.Before(d.q[d.head+k].at) })
+		d.q = slices.Insert(d.q, k, e)
+	}
+	if waiting := len(d.q) - d.head; waiting > 64 && waiting > 2*len(t.pending) {
+		t.compactLocked()
+	}
+	switch {
+	case d.timer == nil:
+		d.timer = time.AfterFunc(timeout, t.sweep)
+		d.timerAt = e.at
+	case d.timerAt.IsZero() || e.at.Before(d.timerAt):
+		d.timer.Reset(e.at.Sub(now))
+		d.timerAt = e.at
+	}
+	return id, nil
+}
+
+// compactLocked drops the deadlines of acks that came, so q stays
+// proportional to what is pending.
+func (t *ackTable) compactLocked() {
+	d := t.dl
+	q := d.q[:0]
+	for _, e := range d.q[d.head:] {
+		if _, ok := t.pending[e.id]; ok {
+			q = append(q, e)
+		}
+	}
+	clear(d.q[len(q):])
+	d.q, d.head = q, 0
+}
+
+// sweep runs on the table's timer: it fails the expired callback acks with
+// ErrAckTimeout and re-arms the timer for the next deadline.
+func (t *ackTable) sweep() {
+	var expired []ackFunc
+	t.mu.Lock()
+	d := t.dl
+	if d == nil {
+		t.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	for d.head < len(d.q) {
+		e := d.q[d.head]
+		fn, ok := t.pending[e.id]
+		if ok && e.at.After(now) {
+			break
+		}
+		d.head++
+		if ok {
+			delete(t.pending, e.id)
+			expired = append(expired, fn)
+		}
+	}
+	if d.head == len(d.q) {
+		d.q, d.head = d.q[:0], 0
+		d.timerAt = time.Time{}
+	} else {
+		d.timerAt = d.q[d.head].at
+		d.timer.Reset(d.timerAt.Sub(now))
+	}
+	t.mu.Unlock()
+	for _, fn := range expired {
+		fn(Message{}, ErrAckTimeout)
+	}
+}
+
+// dropDeadlinesLocked forgets every deadline (their acks were failed).
+func (t *ackTable) dropDeadlinesLocked() {
+	if d := t.dl; d != nil {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+		t.dl = nil
+	}
 }
