@@ -118,6 +118,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 			PingTimeout:     cfg.Control.PingTimeout,
 			MaxPayloadBytes: cfg.Control.MaxPayloadBytes,
 			SendQueue:       cfg.Control.SendQueueMessages,
+			WriteLinger:     cfg.Control.WriteLinger,
 		}},
 	}, reg, rt, logger)
 	if err != nil {

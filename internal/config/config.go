@@ -124,6 +124,12 @@ type Control struct {
 	// SendQueueMessages bounds each session's outbound queue; a session
 	// whose queue overflows is cut off as a slow consumer (default 1024).
 	SendQueueMessages int `yaml:"send_queue_messages"`
+	// WriteLinger is how long a session's writer may wait for more
+	// messages before writing a small batch: under a steady stream, one
+	// write system call and one wake-up per WriteLinger instead of one per
+	// message, for at most WriteLinger of added latency (default 0: off;
+	// at most 10ms).
+	WriteLinger time.Duration `yaml:"write_linger"`
 }
 
 // Presence configures user names held by backends and their mailboxes.

@@ -99,6 +99,9 @@ func (c *Config) Validate() error {
 	v.positiveInt("control.max_meta_bytes", c.Control.MaxMetaBytes)
 	v.positiveInt("control.max_sessions", int64(c.Control.MaxSessions))
 	v.positiveInt("control.send_queue_messages", int64(c.Control.SendQueueMessages))
+	if d := c.Control.WriteLinger; d < 0 || d > 10*time.Millisecond {
+		v.add("control.write_linger", "must be between 0 and 10ms, got %s", d)
+	}
 
 	v.positiveDur("presence.grace", c.Presence.Grace)
 	v.positiveInt("presence.max_name_bytes", c.Presence.MaxNameBytes)

@@ -339,7 +339,7 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		s.replyFail(ev, ack, f)
 		return
 	}
-	res, err := s.ch.rt.Route(s.ch.opContext(), s, msg)
+	res, err := s.ch.rt.Route(context.WithValue(s.ch.opContext(), viaKey{}, s.sock), s, msg)
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return

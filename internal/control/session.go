@@ -58,16 +58,24 @@ func (s *session) Address() string {
 // the session ends first, the router gets it back (Redeliver) for the
 // recipient's mailbox, so a backend killed with messages in flight loses
 // none of them.
-func (s *session) Deliver(d *router.Delivery) error {
+//
+// When the router call came from a backend's `message` handler, ctx names
+// that backend's socket (viaKey): the write joins the ones its reader
+// starts after the burst it read (sio.Socket.SendVia).
+func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
+	via, _ := ctx.Value(viaKey{}).(*sio.Socket)
 	if d.To != nil && s.acks.Load() {
-		return s.deliverConfirmed(d)
+		return s.deliverConfirmed(via, d)
 	}
 	enc, err := d.Encode(s.ch.encodeDelivery)
 	if err != nil {
 		return err
 	}
-	return s.sock.Send(enc.Value.(*sio.Encoded))
+	return s.sock.SendVia(via, enc.Value.(*sio.Encoded))
 }
+
+// viaKey is the context key of the socket whose handler routes a message.
+type viaKey struct{}
 
 // deliverConfirmed sends d asking for an ack. It never waits for acks:
 // they are read by this backend's reader, which may itself be blocked
@@ -76,7 +84,7 @@ func (s *session) Deliver(d *router.Delivery) error {
 // MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
 // consumer by closing its transport — its client reconnects — and what it
 // had not confirmed goes back to the mailboxes.
-func (s *session) deliverConfirmed(d *router.Delivery) error {
+func (s *session) deliverConfirmed(via *sio.Socket, d *router.Delivery) error {
 	switch s.unconf.add(d, s.ch.cfg.MaxUnconfirmed, s.ch.cfg.MaxUnconfirmedBytes) {
 	case addClosed:
 		return sio.ErrClosed
@@ -86,7 +94,7 @@ func (s *session) deliverConfirmed(d *router.Delivery) error {
 		return sio.ErrSlowConsumer
 	}
 	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
-	err := s.sock.EmitWithAckFunc("message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
+	err := s.sock.EmitWithAckFuncVia(via, "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
 		if errors.Is(err, sio.ErrClosed) {
 			return // the session ended: endAs gives it back to the router
 		}

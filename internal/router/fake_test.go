@@ -32,7 +32,7 @@ func (f *fakeSession) Address() string   { return f.addr }
 
 var errFakeGone = errors.New("fake: session gone")
 
-func (f *fakeSession) Deliver(d *router.Delivery) error {
+func (f *fakeSession) Deliver(_ context.Context, d *router.Delivery) error {
 	if f.fail.Load() {
 		return errFakeGone
 	}
@@ -61,9 +61,9 @@ type discard struct {
 	n        atomic.Int64
 }
 
-func (d *discard) BackendID() string              { return d.id }
-func (d *discard) Address() string                { return d.addr }
-func (d *discard) Deliver(*router.Delivery) error { d.n.Add(1); return nil }
+func (d *discard) BackendID() string                               { return d.id }
+func (d *discard) Address() string                                 { return d.addr }
+func (d *discard) Deliver(context.Context, *router.Delivery) error { d.n.Add(1); return nil }
 
 // hub is a Router over a memory engine.
 type hub struct {

@@ -217,13 +217,13 @@ func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, er
 		}
 		t := r.sessions.Load()
 		for _, id := range members {
-			if e := t.get(id); e != nil && e != sender && r.deliverTo(e, base) == nil {
+			if e := t.get(id); e != nil && e != sender && r.deliverTo(ctx, e, base) == nil {
 				res.Sessions++
 			}
 		}
 	default:
 		for _, e := range r.sessions.Load().list {
-			if e != sender && r.deliverTo(e, base) == nil {
+			if e != sender && r.deliverTo(ctx, e, base) == nil {
 				res.Sessions++
 			}
 		}
@@ -295,7 +295,7 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 	for _, g := range groups {
 		d := &Delivery{ID: base.ID, From: base.From, Backend: base.Backend, To: g.names,
 			Data: base.Data, Attachments: base.Attachments, seq: base.seq}
-		if err := r.deliverTo(g.e, d); err != nil {
+		if err := r.deliverTo(ctx, g.e, d); err != nil {
 			r.rehold(ctx, g.e.id, d, res)
 			continue
 		}
@@ -315,7 +315,7 @@ func contains(s []string, v string) bool {
 }
 
 // deliverTo hands d to e, or queues it behind a running mailbox flush.
-func (r *Router) deliverTo(e *entry, d *Delivery) error {
+func (r *Router) deliverTo(ctx context.Context, e *entry, d *Delivery) error {
 	if e.flushing.Load() != 0 {
 		e.gateMu.Lock()
 		if e.gone {
@@ -329,7 +329,7 @@ func (r *Router) deliverTo(e *entry, d *Delivery) error {
 		}
 		e.gateMu.Unlock()
 	}
-	if err := e.s.Deliver(d); err != nil {
+	if err := e.s.Deliver(ctx, d); err != nil {
 		r.st.deliverFailed.Add(1)
 		return err
 	}
@@ -401,7 +401,7 @@ func (r *Router) rehold(ctx context.Context, failedID string, d *Delivery, res *
 			}
 		default:
 			mu.Unlock()
-			if r.deliverTo(e, d.forName(name)) != nil {
+			if r.deliverTo(ctx, e, d.forName(name)) != nil {
 				r.st.undeliverable.Add(1)
 				if res != nil {
 					res.Dropped = append(res.Dropped, name)
@@ -465,7 +465,7 @@ func (r *Router) Claim(ctx context.Context, s Session, name string) (prev engine
 func (r *Router) flush(ctx context.Context, e *entry, msgs []*Delivery) {
 	var back []*Delivery
 	for i, d := range msgs {
-		if err := e.s.Deliver(d); err != nil {
+		if err := e.s.Deliver(ctx, d); err != nil {
 			r.st.deliverFailed.Add(1)
 			back = append(back, msgs[i:]...)
 			break
@@ -492,7 +492,7 @@ func (r *Router) flush(ctx context.Context, e *entry, msgs []*Delivery) {
 		e.gateMu.Unlock()
 		for _, d := range batch {
 			if !failed {
-				if err := e.s.Deliver(d); err == nil {
+				if err := e.s.Deliver(ctx, d); err == nil {
 					r.st.deliveries.Add(1)
 					continue
 				}

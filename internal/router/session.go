@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -21,8 +22,11 @@ type Session interface {
 	// the queue is full (backpressure: the sender's read loop pauses) and
 	// returns an error if the session is gone or stalled past its bound;
 	// the router then keeps d's direct recipients in mailboxes. d is
-	// shared (see Delivery) and must not be modified.
-	Deliver(d *Delivery) error
+	// shared (see Delivery) and must not be modified. ctx is the one the
+	// router call that delivers it was given (values the caller put there
+	// reach the session, e.g. the channel's write batching); Deliver does
+	// not need to honour its deadline.
+	Deliver(ctx context.Context, d *Delivery) error
 }
 
 // Errors of the router, with their channel codes (engine.Code).

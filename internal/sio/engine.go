@@ -25,10 +25,21 @@ var _ engineConn = (*eio.Conn)(nil)
 // sendPacket sends a text packet followed by its attachments as one
 // ordered batch.
 func sendPacket(ec engineConn, text []byte, atts [][]byte) error {
+	return sendPacketVia(ec, nil, text, atts)
+}
+
+// sendPacketVia is sendPacket from the handler of via's socket: see
+// eio.Conn.SendVia (via may be nil).
+func sendPacketVia(ec engineConn, via *Socket, text []byte, atts [][]byte) error {
+	c, ok := ec.(*eio.Conn)
+	var from *eio.Conn
+	if via != nil {
+		from, _ = via.c.ec.(*eio.Conn)
+	}
 	if len(atts) == 0 {
-		if c, ok := ec.(*eio.Conn); ok {
+		if ok {
 			// The concrete call lets the variadic slice stay on the stack.
-			return mapSendErr(c.Send(eio.Message{Data: text}))
+			return mapSendErr(c.SendVia(from, eio.Message{Data: text}))
 		}
 		return mapSendErr(ec.Send(eio.Message{Data: text}))
 	}
@@ -36,6 +47,9 @@ func sendPacket(ec engineConn, text []byte, atts [][]byte) error {
 	msgs[0] = eio.Message{Data: text}
 	for i, a := range atts {
 		msgs[i+1] = eio.Message{Data: a, Binary: true}
+	}
+	if ok {
+		return mapSendErr(c.SendVia(from, msgs...))
 	}
 	return mapSendErr(ec.Send(msgs...))
 }

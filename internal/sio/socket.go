@@ -88,7 +88,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, m Message) (Mess
 	}
 	cfg := &s.c.srv.cfg
 	return waitAck(ctx, &s.acks, cfg.MaxPendingAcks, cfg.AckTimeout, s.done, func(id int64) error {
-		return s.emitID(event, m, id)
+		return s.emitID(nil, event, m, id)
 	})
 }
 
@@ -98,6 +98,15 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, m Message) (Mess
 // on the connection's reader or a timer goroutine and must not block long.
 // When it returns an error fn is never called.
 func (s *Socket) EmitWithAckFunc(event string, m Message, timeout time.Duration, fn func(Message, error)) error {
+	return s.EmitWithAckFuncVia(nil, event, m, timeout, fn)
+}
+
+// EmitWithAckFuncVia is EmitWithAckFunc called from a handler of via's
+// socket (on via's reader goroutine; via may be nil): the write joins the
+// ones via's reader starts once it has handled every message it had
+// buffered, so a burst of relayed events costs one write per destination
+// and wakes no writer goroutine (eio.Conn.SendVia).
+func (s *Socket) EmitWithAckFuncVia(via *Socket, event string, m Message, timeout time.Duration, fn func(Message, error)) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -106,25 +115,33 @@ func (s *Socket) EmitWithAckFunc(event string, m Message, timeout time.Duration,
 		timeout = cfg.AckTimeout
 	}
 	return callbackAck(&s.acks, cfg.MaxPendingAcks, timeout, fn, func(id int64) error {
-		return s.emitID(event, m, id)
+		return s.emitID(via, event, m, id)
 	})
 }
 
-func (s *Socket) emitID(event string, m Message, id int64) error {
+func (s *Socket) emitID(via *Socket, event string, m Message, id int64) error {
 	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(s.ns.name, event, m.Args)+8), s.ns.name, id, event, m.Args, len(m.Attachments))
 	if err != nil {
 		return err
 	}
-	return sendPacket(s.c.ec, buf, m.Attachments)
+	return sendPacketVia(s.c.ec, via, buf, m.Attachments)
 }
 
 // Send writes a pre-encoded packet (see Encode): one encoding shared by many sockets.
-func (s *Socket) Send(p *Encoded) error {
+func (s *Socket) Send(p *Encoded) error { return s.SendVia(nil, p) }
+
+// SendVia is Send called from a handler of via's socket (via may be nil):
+// see EmitWithAckFuncVia.
+func (s *Socket) SendVia(via *Socket, p *Encoded) error {
 	if p.nsp != s.ns.name {
 		return ErrNamespace
 	}
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if c, ok := s.c.ec.(*eio.Conn); ok && via != nil {
+		from, _ := via.c.ec.(*eio.Conn)
+		return mapSendErr(c.SendVia(from, p.msgs...))
 	}
 	return mapSendErr(s.c.ec.Send(p.msgs...))
 }

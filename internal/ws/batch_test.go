@@ -214,3 +214,55 @@ func TestTryWriteMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadMessagesIdle: the idle hook runs only once every message
+// received so far was given to fn: after a burst written in one piece,
+// never between its messages.
+func TestReadMessagesIdle(t *testing.T) {
+	type event struct {
+		idle bool
+		msg  string
+	}
+	events := make(chan event, 64)
+	url, errs := startServer(t, Config{}, func(c *Conn) error {
+		err := c.ReadMessagesIdle(func(op int, p []byte) error {
+			events <- event{msg: string(p)}
+			return nil
+		}, func() { events <- event{idle: true} })
+		if ce := (*CloseError)(nil); errors.As(err, &ce) {
+			return nil
+		}
+		return err
+	})
+	nc, br := rawClient(t, url, "")
+	var burst []byte
+	for _, m := range []string{"a", "b", "c"} {
+		burst = append(burst, rawFrame(true, 0, OpText, []byte(m), true)...)
+	}
+	if _, err := nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	// Events up to the idle that follows "c": idles may come before the
+	// burst arrives, never between its messages.
+	var seq []string
+	for {
+		e := recv(t, events)
+		if e.idle {
+			if len(seq) == 3 {
+				break
+			}
+			if len(seq) != 0 {
+				t.Fatalf("idle after %v, inside the burst", seq)
+			}
+			continue
+		}
+		seq = append(seq, e.msg)
+	}
+	if _, err := nc.Write(rawFrame(true, 0, OpClose, closePayload(make([]byte, maxCtrlLen), CloseNormal, ""), true)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, _ = readRawFrame(br)
+	if err := recv(t, errs); err != nil {
+		t.Fatal(err)
+	}
+}

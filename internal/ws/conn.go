@@ -56,6 +56,7 @@ type Conn struct {
 	drained   bool
 	loopCb    func(fd uintptr) bool
 	loopFn    func(op int, p []byte) error
+	loopIdle  func() // ReadMessagesIdle's hook
 	loopErr   error
 
 	maxMsg       int64
@@ -361,12 +362,26 @@ var errStopLoop = errors.New("ws: stop")
 // first failing a read. fn runs on the calling goroutine and may block (the
 // peer is not read meanwhile); it must not call ReadMessage(s).
 func (c *Conn) ReadMessages(fn func(op int, p []byte) error) error {
+	return c.ReadMessagesIdle(fn, nil)
+}
+
+// ReadMessagesIdle is ReadMessages with a hook: idle (if not nil) runs on
+// the calling goroutine whenever every message received so far has been
+// given to fn and the next one may have to wait for the network. A caller
+// that defers work while it dispatches a burst (replies to gather into one
+// write) does it there.
+func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) error {
+	c.loopIdle = idle
+	defer func() { c.loopIdle = nil }()
 	for {
 		if c.readErr != nil {
 			return c.readErr
 		}
 		if c.rc == nil || len(c.pending) > 0 || (c.rbuf != nil && !c.bufferedMessage()) {
 			// Not a whole buffered message (or not a socket): the plain way.
+			if idle != nil && (c.rbuf == nil || !c.bufferedMessage()) {
+				idle()
+			}
 			op, p, err := c.ReadMessage()
 			if err != nil {
 				return err
@@ -427,6 +442,9 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				// since then make it readable, and a wait inside the same
 				// rc.Read does not miss that.
 				c.drained = false
+				if c.loopIdle != nil {
+					c.loopIdle()
+				}
 				return false
 			}
 			if c.closed.Load() {
@@ -441,6 +459,9 @@ func (c *Conn) loopRead(fd uintptr) bool {
 			switch {
 			case err == syscall.EAGAIN:
 				readPool.Put(bp)
+				if c.loopIdle != nil {
+					c.loopIdle()
+				}
 				return false
 			case err != nil:
 				readPool.Put(bp)

@@ -49,6 +49,7 @@ type Conn struct {
 	timer      *time.Timer // heartbeat; after close, the close grace / hard stop
 	closed     atomic.Bool
 	replying   atomic.Bool // the WebSocket reader is delivering a message (see writeNow)
+	rb         *batch      // the WebSocket reader's burst (see SendVia); set before replying
 
 	mu        sync.Mutex // guards the fields below
 	state     uint8
@@ -58,6 +59,7 @@ type Conn struct {
 	notified  bool // OnClose has been (or is being) called
 	writing   bool // a writer goroutine (or POST, client side) owns the transport's output
 	awaitPong bool // server: a ping is out, timer measures PingTimeout
+	batched   bool // registered in a reader's batch, not flushed yet
 	getWait   bool // server polling: a GET is pending
 	postBusy  bool // server polling: a POST is being read or dispatched
 	refs      int32
@@ -69,6 +71,7 @@ type Conn struct {
 	queue     []codec.EIOPacket
 	spare     []codec.EIOPacket
 	spaceWake chan struct{} // closed when queue space frees (Send waiters)
+	lingerEnd chan struct{} // closed to end the writer's WriteLinger wait early
 	pollWake  chan struct{} // closed to wake the pending GET
 }
 
@@ -120,18 +123,41 @@ func (c *Conn) Reason() string {
 // packet and its attachments are one call). At most SendQueue messages wait
 // in the queue, besides the batch being written; a call with more messages
 // than SendQueue waits for an empty queue.
-func (c *Conn) Send(msgs ...Message) error {
+func (c *Conn) Send(msgs ...Message) error { return c.send(nil, msgs) }
+
+// SendVia is Send for a goroutine that runs from's handler (OnMessage on
+// from's WebSocket reader): instead of starting a write of its own, c is
+// written once from's reader has delivered every message it has buffered,
+// so a burst read in one system call costs one write per destination, and
+// no writer goroutine is woken for it. Called otherwise (from nil, not
+// delivering, polling) it is Send. Blocking on a full queue first starts
+// the writes deferred so far.
+func (c *Conn) SendVia(from *Conn, msgs ...Message) error {
+	var b *batch
+	if from != nil && from.replying.Load() {
+		b = from.rb
+	}
+	return c.send(b, msgs)
+}
+
+func (c *Conn) send(b *batch, msgs []Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	c.mu.Lock()
 	var stall *time.Timer
 	for c.state == stateOpen && len(c.queue) > 0 && len(c.queue)+len(msgs) > c.cfg.SendQueue {
+		if !c.writing {
+			c.kickLocked() // deferred in a batch: do not wait for its flush
+		}
 		if c.spaceWake == nil {
 			c.spaceWake = make(chan struct{})
 		}
 		wake := c.spaceWake
 		c.mu.Unlock()
+		if b != nil {
+			b.flush() // this goroutine's deferred writes must not wait while it blocks
+		}
 		if stall == nil {
 			stall = time.NewTimer(c.cfg.StallTimeout)
 			defer stall.Stop()
@@ -151,13 +177,80 @@ func (c *Conn) Send(msgs ...Message) error {
 	for _, m := range msgs {
 		c.queue = append(c.queue, codec.EIOPacket{Type: codec.EIOMessage, Data: m.Data, Binary: m.Binary})
 	}
-	if c.replying.Load() && c.transport == transWebSocket && !c.writing && c.ws != nil && !c.ws.Buffered() {
+	ws := c.transport == transWebSocket && c.ws != nil && c.cfg.WriteLinger <= 0
+	replying := ws && c.replying.Load()
+	if b == nil && replying && c.rb != nil && c.ws.Buffered() {
+		// A reply while more messages wait in the read buffer: write it
+		// with the replies to those.
+		b = c.rb
+	}
+	switch {
+	case c.writing || !ws:
+	case b != nil:
+		if !c.batched {
+			c.batched = true
+			b.add(c)
+		}
+		c.mu.Unlock()
+		return nil
+	case replying:
 		c.writeNow() // unlocks c.mu
 		return nil
 	}
 	c.kickLocked()
+	if len(c.queue) >= LingerFlushPackets {
+		c.endLingerLocked()
+	}
 	c.mu.Unlock()
 	return nil
+}
+
+// batch is the sessions a WebSocket reader's deliveries queued packets
+// for without starting their writes (SendVia, replies to a burst). The
+// reader flushes it when it has delivered everything it had buffered.
+// Lock order: Conn.mu, then batch.mu.
+type batch struct {
+	mu    sync.Mutex
+	conns []*Conn
+	spare []*Conn
+}
+
+func (b *batch) add(c *Conn) {
+	b.mu.Lock()
+	b.conns = append(b.conns, c)
+	b.mu.Unlock()
+}
+
+// flush starts the deferred writes: on the calling goroutine when the
+// socket takes them at once, else by a writer goroutine.
+func (b *batch) flush() {
+	b.mu.Lock()
+	cs := b.conns
+	if len(cs) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.conns, b.spare = b.spare[:0], nil
+	b.mu.Unlock()
+	for _, c := range cs {
+		c.mu.Lock()
+		c.batched = false
+		switch {
+		case c.writing || len(c.queue) == 0:
+			c.mu.Unlock()
+		case c.state == stateOpen && c.transport == transWebSocket && c.ws != nil && !c.ws.Pending():
+			c.writeNow() // unlocks c.mu
+		default:
+			c.kickLocked()
+			c.mu.Unlock()
+		}
+	}
+	clear(cs)
+	b.mu.Lock()
+	if b.spare == nil && cap(cs) <= 256 {
+		b.spare = cs[:0]
+	}
+	b.mu.Unlock()
 }
 
 // writeNow tries to write the queue on the calling goroutine without
@@ -231,6 +324,14 @@ func (c *Conn) wakePollLocked() {
 	}
 }
 
+// endLingerLocked ends the writer's WriteLinger wait, if it is waiting.
+func (c *Conn) endLingerLocked() {
+	if c.lingerEnd != nil {
+		close(c.lingerEnd)
+		c.lingerEnd = nil
+	}
+}
+
 func (c *Conn) wakeSpaceLocked() {
 	if c.spaceWake != nil {
 		close(c.spaceWake)
@@ -291,6 +392,7 @@ func (c *Conn) closeWith(reason string, graceful bool) {
 	c.reason = reason
 	c.graceful = graceful
 	c.wakeSpaceLocked()
+	c.endLingerLocked()
 	probe := c.probe
 	c.probe = nil
 	var drop *ws.Conn

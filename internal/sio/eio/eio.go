@@ -45,6 +45,16 @@ type Config struct {
 	StallTimeout time.Duration
 	// WriteTimeout bounds each network write (default 10s).
 	WriteTimeout time.Duration
+	// WriteLinger, when positive, lets the WebSocket writer wait up to this
+	// long for more messages before it writes a small batch (fewer than
+	// LingerFlushPackets queued), so a steady stream of messages costs one
+	// write system call and one wake-up per WriteLinger instead of one per
+	// message. It adds at most WriteLinger to a message's latency; a queue
+	// that reaches LingerFlushPackets, and a close, end the wait at once.
+	// Replies are then written by the writer too (not inline from the
+	// reader), so they coalesce with the rest. 0 (default): write at once.
+	// Polling transports ignore it.
+	WriteLinger time.Duration
 	// AllowedOrigins lists origins given CORS headers and allowed to open a
 	// WebSocket; "*" allows any. Empty: no CORS headers, any WebSocket origin.
 	AllowedOrigins []string
@@ -70,6 +80,8 @@ const (
 	DefaultSendQueue       = 1024
 	DefaultStallTimeout    = 10 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
+	// LingerFlushPackets is the queue length that ends a WriteLinger wait.
+	LingerFlushPackets = 64
 )
 
 // Transport names, as they appear in the "transport" query parameter.

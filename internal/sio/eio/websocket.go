@@ -29,8 +29,17 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 		_ = wsc.Close()
 		return
 	}
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		c.mu.Lock()
+		if d := c.cfg.WriteLinger; d > 0 && c.state == stateOpen && len(c.queue) > 0 && len(c.queue) < LingerFlushPackets {
+			linger = c.lingerLocked(linger, d) // unlocks and relocks c.mu
+		}
 		if len(c.queue) == 0 {
 			if c.state == stateOpen {
 				c.writing = false
@@ -63,6 +72,31 @@ func (c *Conn) wsWriteLoop(wsc *ws.Conn) {
 		}
 		c.recycle(batch)
 	}
+}
+
+// lingerLocked waits up to d, or until Send queues LingerFlushPackets or
+// the session closes, so that more messages join the next batch. c.mu is
+// held on entry and on return; t is the writer's reusable timer (nil the
+// first time), returned for the next wait.
+func (c *Conn) lingerLocked(t *time.Timer, d time.Duration) *time.Timer {
+	end := make(chan struct{})
+	c.lingerEnd = end
+	c.mu.Unlock()
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		t.Reset(d)
+	}
+	select {
+	case <-t.C:
+	case <-end:
+		t.Stop()
+	}
+	c.mu.Lock()
+	if c.lingerEnd == end {
+		c.lingerEnd = nil
+	}
+	return t
 }
 
 // growStack grows a new writer goroutine's stack while it is shallow. The
@@ -151,7 +185,13 @@ func writeBatch(wsc *ws.Conn, bp *[]byte, batch []codec.EIOPacket) error {
 func (c *Conn) wsReadLoop(wsc *ws.Conn) {
 	defer c.grp.Done()
 	defer c.leave()
-	err := wsc.ReadMessages(func(op int, p []byte) error {
+	b := c.rb
+	if b == nil {
+		b = new(batch)
+		c.rb = b // read by senders after c.replying is set (SendVia)
+	}
+	defer b.flush()
+	err := wsc.ReadMessagesIdle(func(op int, p []byte) error {
 		pk, err := codec.DecodeEIOPacket(p, op == ws.OpBinary)
 		if err != nil {
 			c.closeWith(ReasonParseError, false)
@@ -164,7 +204,7 @@ func (c *Conn) wsReadLoop(wsc *ws.Conn) {
 			return errStopReading
 		}
 		return nil
-	})
+	}, b.flush)
 	if err != errStopReading {
 		c.closeWith(reasonFor(err), false)
 	}
