@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestSendMessageAsync: many asynchronous messages from one goroutine
@@ -120,5 +121,39 @@ func TestSendMessageAsyncReconnecting(t *testing.T) {
 	}
 	if err := waitChan(t, answered, "answer after reconnect"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriteLinger: with a write linger on both backends' connections,
+// messages and their delivery acknowledgements still flow, in order.
+func TestWriteLinger(t *testing.T) {
+	if _, err := Dial(tctx(t), []string{"http://127.0.0.1:1"}, WithAddress("http://127.0.0.1:2"), WithWriteLinger(-time.Millisecond)); err == nil {
+		t.Fatal("negative linger accepted")
+	}
+	h := startHub(t, 0)
+	rb := newRecorder()
+	a := dial(t, []string{h.URL}, WithAddress(backendURL(t)), WithWriteLinger(2*time.Millisecond))
+	b := dial(t, []string{h.URL}, append(rb.opts(), WithAddress(backendURL(t)), WithWriteLinger(2*time.Millisecond))...)
+	ctx := tctx(t)
+	if err := b.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	answers := make(chan error, n)
+	for i := range n {
+		if err := a.SendMessageAsync(ctx, Outgoing{To: []string{"bob"}, Data: raw(strconv.Itoa(i))},
+			func(_ SendResult, err error) { answers <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := waitChan(t, answers, "an answer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if m := rb.next(t); string(m.Data) != strconv.Itoa(i) {
+			t.Fatalf("message %d: got %s", i, m.Data)
+		}
 	}
 }

@@ -60,6 +60,44 @@ func BenchmarkSendParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
 
+// BenchmarkSendAsync measures SendMessageAsync from one goroutine through
+// a real in-process hub, with up to DefaultMaxInFlight messages awaiting
+// their answer (the way examples/go-chat sends); it waits for every
+// answer before it stops.
+func BenchmarkSendAsync(b *testing.B) {
+	hub := inprocHubTB(b)
+	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) {}))
+	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	ctx := context.Background()
+	if err := recv.Join(ctx, "bob"); err != nil {
+		b.Fatal(err)
+	}
+	o := Outgoing{To: []string{"bob"}, From: "alice", Data: json.RawMessage(`{"text":"hello, bob"}`)}
+	var answered, failed atomic.Int64
+	done := func(_ SendResult, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		answered.Add(1)
+	}
+	b.ReportAllocs()
+	start := time.Now()
+	n := int64(0)
+	for b.Loop() {
+		if err := send.SendMessageAsync(ctx, o, done); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	for answered.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d failed", failed.Load(), n)
+	}
+}
+
 // BenchmarkDecodeMessage decodes the hub's `message` event (the fast path)
 // and, for comparison, with encoding/json.
 func BenchmarkDecodeMessage(b *testing.B) {

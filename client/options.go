@@ -36,6 +36,7 @@ type config struct {
 	ackTimeout   time.Duration
 	drainTimeout time.Duration
 	maxInFlight  int
+	writeLinger  time.Duration
 	path         string
 	nameLost     func(name, holder string)
 	onMessage    func(Message)
@@ -154,6 +155,21 @@ func WithMaxInFlight(n int) Option {
 			return fmt.Errorf("client: max in flight %d: must be at least 1", n)
 		}
 		c.maxInFlight = n
+		return nil
+	}
+}
+
+// WithWriteLinger lets the connection's writer wait up to d for more
+// messages before it writes (eio.Config.WriteLinger): under a steady
+// stream of messages and delivery acknowledgements, many share one write
+// system call, at the price of up to d more latency per message. 0 (the
+// default) writes at once.
+func WithWriteLinger(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("client: write linger %v: must not be negative", d)
+		}
+		c.writeLinger = d
 		return nil
 	}
 }

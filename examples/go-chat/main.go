@@ -37,6 +37,8 @@ type options struct {
 	Page       string        // index.html
 	ClientJS   string        // socket.io.js for the page
 	Drain      time.Duration // bound on the drain at shutdown
+	HubLinger  time.Duration // write linger of the Switchboard connection
+	UserLinger time.Duration // write linger of the users' connections
 	Logger     *slog.Logger
 	Ready      func(addr string, c *client.Client) // called once serving (tests)
 	clientOpts []client.Option
@@ -57,6 +59,8 @@ func main() {
 	flag.StringVar(&o.Page, "page", "examples/chat/index.html", "the chat page")
 	flag.StringVar(&o.ClientJS, "socketio-js", "node_modules/socket.io/client-dist/socket.io.min.js", "socket.io client bundle served at /socket.io/socket.io.js")
 	flag.DurationVar(&o.Drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let users and requests finish")
+	flag.DurationVar(&o.HubLinger, "hub-linger", envDur("HUB_LINGER", 0), "how long the Switchboard connection's writer may wait to batch messages (env HUB_LINGER)")
+	flag.DurationVar(&o.UserLinger, "user-linger", envDur("USER_LINGER", 0), "how long a user connection's writer may wait to batch messages (env USER_LINGER)")
 	flag.Parse()
 	o.Hubs = strings.Split(*hubs, ",")
 	o.Addr = net.JoinHostPort(*host, *port)
@@ -75,6 +79,14 @@ func main() {
 	}
 }
 
+// envDur reads a duration from the environment (def when unset or bad).
+func envDur(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil {
+		return d
+	}
+	return def
+}
+
 // run serves one chat backend until ctx ends, then drains and leaves.
 func run(ctx context.Context, o options) error {
 	page, err := os.ReadFile(o.Page)
@@ -91,7 +103,8 @@ func run(ctx context.Context, o options) error {
 
 	// The users' Socket.IO server. A user too slow to take its messages is
 	// cut off after a second, so it cannot stall the hub connection.
-	users := sio.NewServer(sio.Config{Config: eio.Config{MaxPayloadBytes: 16 << 10, StallTimeout: time.Second}}, log)
+	users := sio.NewServer(sio.Config{Config: eio.Config{MaxPayloadBytes: 16 << 10, StallTimeout: time.Second,
+		WriteLinger: o.UserLinger}}, log)
 	ch.mount(users.Of("/"))
 
 	mux := http.NewServeMux()
@@ -120,6 +133,7 @@ func run(ctx context.Context, o options) error {
 		client.WithLogger(o.Logger),
 		client.WithDrainTimeout(o.Drain),
 		client.WithAckTimeout(hubTimeout),
+		client.WithWriteLinger(o.HubLinger),
 		client.WithOnMessage(ch.onHubMessage),
 		client.WithNameLost(ch.onNameLost),
 	}, o.clientOpts...)
