@@ -176,10 +176,14 @@ func deliveryJSON(d *router.Delivery) json.RawMessage {
 }
 
 // unconfirmed is a session's direct deliveries awaiting the backend's ack,
-// in delivery order.
+// in delivery order: list[head:], with nil where an ack came out of order.
+// Acks come back in order (a backend handles its messages in order), so
+// removal is from the front, O(1).
 type unconfirmed struct {
-	mu     sync.Mutex // guards list, bytes, closed
+	mu     sync.Mutex // guards the fields below
 	list   []*router.Delivery
+	head   int
+	n      int // non-nil entries in list[head:]
 	bytes  int64
 	closed bool
 }
@@ -207,27 +211,39 @@ func (u *unconfirmed) add(d *router.Delivery, maxN int, maxBytes int64) addResul
 		return addClosed
 	}
 	n := deliverySize(d)
-	if len(u.list) >= maxN || u.bytes+n > maxBytes {
+	if u.n >= maxN || u.bytes+n > maxBytes {
 		return addFull
 	}
+	if u.head > 0 && u.head >= len(u.list)/2 {
+		// Reuse the consumed front: move the rest down.
+		k := copy(u.list, u.list[u.head:])
+		clear(u.list[k:])
+		u.list, u.head = u.list[:k], 0
+	}
 	u.list = append(u.list, d)
+	u.n++
 	u.bytes += n
 	return addOK
 }
 
-// remove reports whether d was still waiting. Acks come back mostly in
-// order, so the search starts at the front.
+// remove reports whether d was still waiting.
 func (u *unconfirmed) remove(d *router.Delivery) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for i, x := range u.list {
-		if x == d {
-			copy(u.list[i:], u.list[i+1:])
-			u.list[len(u.list)-1] = nil
-			u.list = u.list[:len(u.list)-1]
-			u.bytes -= deliverySize(d)
-			return true
+	for i := u.head; i < len(u.list); i++ {
+		if u.list[i] != d {
+			continue
 		}
+		u.list[i] = nil
+		u.n--
+		u.bytes -= deliverySize(d)
+		for u.head < len(u.list) && u.list[u.head] == nil {
+			u.head++
+		}
+		if u.head == len(u.list) {
+			u.list, u.head = u.list[:0], 0
+		}
+		return true
 	}
 	return false
 }
@@ -237,8 +253,13 @@ func (u *unconfirmed) take() []*router.Delivery {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.closed = true
-	l := u.list
-	u.list = nil
+	var l []*router.Delivery
+	for _, d := range u.list[u.head:] {
+		if d != nil {
+			l = append(l, d)
+		}
+	}
+	u.list, u.head, u.n = nil, 0, 0
 	return l
 }
 

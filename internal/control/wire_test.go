@@ -136,3 +136,63 @@ func BenchmarkRouteReply(b *testing.B) {
 		_ = routeReply(res)
 	}
 }
+
+// TestUnconfirmed: in-order and out-of-order acks, the bounds, and take's
+// order (oldest first, acked ones left out).
+func TestUnconfirmed(t *testing.T) {
+	var u unconfirmed
+	ds := make([]*router.Delivery, 10)
+	for i := range ds {
+		ds[i] = &router.Delivery{ID: string(rune('a' + i)), Data: json.RawMessage(`1`)}
+		if r := u.add(ds[i], 10, 100); r != addOK {
+			t.Fatalf("add %d: %v", i, r)
+		}
+	}
+	if r := u.add(&router.Delivery{}, 10, 100); r != addFull {
+		t.Fatalf("add past the count bound: %v", r)
+	}
+	for _, i := range []int{0, 1, 5, 2} {
+		if !u.remove(ds[i]) {
+			t.Fatalf("remove %d: not found", i)
+		}
+	}
+	if u.remove(ds[5]) {
+		t.Fatal("removed twice")
+	}
+	for i := 0; i < 50; i++ { // the front's space is reused, the order kept
+		d := &router.Delivery{ID: "x", Data: json.RawMessage(`1`)}
+		if r := u.add(d, 10, 100); r != addOK {
+			t.Fatalf("refill %d: %v", i, r)
+		}
+		if !u.remove(d) {
+			t.Fatal("refill remove")
+		}
+	}
+	got := u.take()
+	var ids []string
+	for _, d := range got {
+		ids = append(ids, d.ID)
+	}
+	if want := []string{"d", "e", "g", "h", "i", "j"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("take = %v, want %v", ids, want)
+	}
+	if r := u.add(ds[0], 10, 100); r != addClosed {
+		t.Fatalf("add after take: %v", r)
+	}
+}
+
+func BenchmarkUnconfirmedInOrder(b *testing.B) {
+	var u unconfirmed
+	ring := make([]*router.Delivery, 1000)
+	for i := range ring {
+		ring[i] = &router.Delivery{Data: json.RawMessage(`1`)}
+		u.add(ring[i], 1<<20, 1<<40)
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		u.remove(ring[i])
+		u.add(ring[i], 1<<20, 1<<40)
+		i = (i + 1) % len(ring)
+	}
+}
