@@ -6,10 +6,13 @@
 // buffering, retries of refused dials and of connections that die before
 // any response byte), keeps Engine.IO sessions on the backend that created
 // them (sticky sid learnt from the handshake response), and tunnels
-// upgraded connections (WebSocket and any other Upgrade). Idle tunnels
-// wait in an epoll reactor (Linux): no goroutine, no buffer and no splice
-// pipe while idle; CloseTunnels ends WebSocket tunnels with Close 1001 at a
-// frame boundary.
+// upgraded connections (WebSocket and any other Upgrade). Tunnels are
+// served by epoll reactors (Linux, one per GOMAXPROCS, each parked in Go's
+// netpoller): bytes are copied inline with one read and one write per
+// message while the peers keep up, so an idle tunnel holds no goroutine,
+// no buffer and no splice pipe; a slow peer or a bulk transfer gets a
+// goroutine until it goes idle. CloseTunnels ends WebSocket tunnels with
+// Close 1001 at a frame boundary.
 //
 // Server is the HTTP/1.1 front end: plain bodyless HTTP/1.1 requests take
 // a fast path (a strict parser that accepts a subset of what net/http
@@ -20,9 +23,11 @@
 // registry), decide the balancing algorithm (balance) or serve the /list
 // channel (the handler given to NewServer routes it).
 //
-// Locks: Proxy.mu (tunnel set, reactor), Server.mu (listeners, connections),
+// Locks: Proxy.mu (tunnel set, reactors), Server.mu (listeners, connections),
 // stickyTable.mu (sid table), upstream.mu (idle connections of one
-// backend), tunnel.mu (half-close timer), reactor.mu (registered
-// directions) and reactor.fdMu (epoll descriptor lifetime) are never held
-// across I/O; the only nesting is reactor.fdMu → reactor.mu in reactor.add.
+// backend), tunnel.mu (half-close timer, reactor registration) and
+// reactor.mu (registered directions) are never held across blocking I/O;
+// the only nesting is tunnel.mu → reactor.mu (and an epoll_ctl) in
+// tunnel.register. Socket and epoll descriptors are used raw only inside
+// RawConn.Control, which keeps them from being closed meanwhile.
 package proxy

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
@@ -33,18 +33,21 @@ type Proxy struct {
 
 	ups sync.Map // *backend.Backend → *upstream
 
-	mu      sync.Mutex // guards tunnels, closed, reactor, reactorErr
+	mu      sync.Mutex // guards tunnels, closed, reactors, reactorErr, nextReactor
 	tunnels map[*tunnel]struct{}
 	closed  bool
-	wg      sync.WaitGroup // tunnel goroutines and the reactor
-	// reactor serves idle tunnels (Linux); started with the first tunnel.
-	reactor    *reactor
-	reactorErr error
-	reactorOK  atomic.Bool
+	wg      sync.WaitGroup // tunnel goroutines and the reactors
+	// reactors serve tunnels (Linux), one per GOMAXPROCS; started with the
+	// first tunnel, which are spread over them round robin.
+	reactors    []*reactor
+	reactorErr  error
+	nextReactor int
 
 	closeOnce sync.Once
 
 	testHookClosing func() // called by CloseTunnels once every tunnel was told to close
+	testHookHandoff func() // called when the reactor hands a direction to a goroutine
+	testHookRearmed func() // called when a goroutine gave a direction back to the reactor
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -121,7 +124,10 @@ func (p *Proxy) Close() error {
 		for _, t := range ts {
 			t.abort()
 		}
-		if rc := p.reactorIfStarted(); rc != nil {
+		p.mu.Lock()
+		rs := p.reactors
+		p.mu.Unlock()
+		for _, rc := range rs {
 			rc.close()
 		}
 		p.ups.Range(func(k, v any) bool {
@@ -528,29 +534,29 @@ func (p *Proxy) spawn(fn func()) {
 	}()
 }
 
-// reactorLocked returns the tunnel reactor, starting it on first use, or
-// nil when it is unavailable (non-Linux, or epoll failed). Called with p.mu held.
+// reactorLocked returns the reactor for a new tunnel, starting the
+// reactors on first use, or nil when they are unavailable (non-Linux, or
+// epoll failed). Called with p.mu held.
 func (p *Proxy) reactorLocked() *reactor {
-	if p.reactor != nil || p.reactorErr != nil {
-		return p.reactor
+	if p.reactors == nil && p.reactorErr == nil {
+		n := reactorCount()
+		for range n {
+			rc, err := newReactor(p.spawn)
+			if err != nil {
+				p.reactorErr = err
+				break
+			}
+			p.reactors = append(p.reactors, rc)
+			p.spawn(rc.run)
+		}
 	}
-	rc, err := newReactor()
-	if err != nil {
-		p.reactorErr = err
+	if len(p.reactors) == 0 {
 		return nil
 	}
-	p.reactor = rc
-	p.reactorOK.Store(true)
-	p.spawn(func() { rc.run(p.spawn) })
-	return rc
+	p.nextReactor = (p.nextReactor + 1) % len(p.reactors)
+	return p.reactors[p.nextReactor]
 }
 
-// reactorIfStarted returns the reactor if one runs.
-func (p *Proxy) reactorIfStarted() *reactor {
-	if !p.reactorOK.Load() {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reactor
-}
+// reactorCount is how many reactors serve tunnels: one per GOMAXPROCS
+// (one reactor per P measured slightly cheaper per message than one in all).
+func reactorCount() int { return max(1, runtime.GOMAXPROCS(0)) }

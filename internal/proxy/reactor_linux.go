@@ -3,52 +3,100 @@
 package proxy
 
 import (
+	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
-// reactor serves idle tunnel directions from one epoll set, so an idle
-// tunnel holds no goroutine and no buffer: only its two sockets. Each
-// registered direction is armed one-shot; when its source becomes readable
-// the reactor starts a short-lived pump goroutine that copies until the
-// source would block and then re-arms it.
+// reactor serves tunnel directions from one epoll set. An idle direction
+// holds no goroutine and no buffer: only its socket's registration. The
+// epoll descriptor itself sits in Go's netpoller, so the reactor goroutine
+// parks there like any network read and holds no OS thread while idle.
+//
+// Registrations are edge-triggered and persistent (no epoll_ctl per
+// message). When a source is readable the reactor copies it inline, on its
+// own goroutine, through one shared buffer: a non-blocking read, a
+// non-blocking write to the destination, repeated while reads fill the
+// buffer (a short read means the socket was drained, and new data raises a
+// new edge). Only when the destination would block (a slow consumer),
+// the source keeps the buffer full (a bulk transfer), the tunnel is being
+// closed gracefully, or the destination cannot be written raw (TLS) is the
+// direction handed to a goroutine (dir.pump), with its registration
+// disabled until the goroutine gives it back.
 type reactor struct {
-	epfd  int
-	wakeR int // read end of the wake-up pipe (id 0 in the set)
-	wakeW int
-
-	closed atomic.Bool
-	// fdMu is held shared around epoll_ctl and exclusively to close epfd,
-	// so no control call can reach a closed (or reused) descriptor number.
-	fdMu sync.RWMutex
+	f     *os.File        // the epoll descriptor, registered in Go's netpoller
+	rc    syscall.RawConn // of f: Control guards the descriptor's lifetime
+	spawn func(func())
 
 	mu     sync.Mutex // guards dirs, nextID
 	dirs   map[uint64]*dir
 	nextID uint64
+
+	// Owned by the run goroutine.
+	events [128]syscall.EpollEvent
+	buf    []byte
+	now    int64  // unix nanoseconds, once per batch of events
+	cur    *dir   // the direction being served inline
+	curEv  uint32 // its event mask
+	srcFD  int
+	res    inlineResult
+	onSrc  func(uintptr) // prebuilt callbacks for RawConn.Control (no allocation per event)
+	onDst  func(uintptr)
 }
 
-func newReactor() (*reactor, error) {
+// inlineResult is how an inline copy ended.
+type inlineResult struct {
+	kind    int    // one of the inline* constants
+	pending []byte // bytes read but not written (inlineBlocked), aliasing r.buf
+}
+
+const (
+	inlineDrained = iota // the source would block: wait for the next edge
+	inlineEOF            // the source reached EOF
+	inlineError          // a read or write failed: abort the tunnel
+	inlineBlocked        // the destination would block: pending must be written by a goroutine
+	inlineBusy           // the source kept the buffer full: a goroutine takes over
+)
+
+// inlineBufSize is the reactor's shared copy buffer (the size of a pump's
+// buffer, so pending bytes always fit one); inlineMaxReads full reads in a
+// row hand the direction to a goroutine.
+const (
+	inlineBufSize  = 32 << 10
+	inlineMaxReads = 4
+)
+
+const (
+	epollET       = 1 << 31 // EPOLLET (negative in package syscall)
+	reactorEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET
+	// reactorPaused leaves only errors and hang-ups, which dispatch ignores
+	// while a goroutine owns the direction.
+	reactorPaused = epollET
+	epollCtlRetry = 3
+)
+
+func newReactor(spawn func(func())) (*reactor, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		_ = syscall.Close(epfd)
 		return nil, err
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p[0], &ev); err != nil {
-		_ = syscall.Close(epfd)
-		_ = syscall.Close(p[0])
-		_ = syscall.Close(p[1])
+	f := os.NewFile(uintptr(epfd), "proxy-reactor")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
 		return nil, err
 	}
-	return &reactor{epfd: epfd, wakeR: p[0], wakeW: p[1], dirs: map[uint64]*dir{}, nextID: 1}, nil
+	r := &reactor{f: f, rc: rc, spawn: spawn, dirs: map[uint64]*dir{}, nextID: 1, buf: make([]byte, inlineBufSize)}
+	r.onSrc = r.withSrc
+	r.onDst = r.copyInline
+	return r, nil
 }
-
-const reactorEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 func setEventID(ev *syscall.EpollEvent, id uint64) {
 	ev.Fd = int32(uint32(id))
@@ -59,57 +107,57 @@ func eventID(ev *syscall.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// add registers d (its src must have a RawConn) and arms it.
-func (r *reactor) add(d *dir) error {
-	if r.closed.Load() {
-		return errClosing
+// ctl runs epoll_ctl for d's source; both descriptors are held open meanwhile.
+func (r *reactor) ctl(op int, d *dir, events uint32) error {
+	var err error
+	cerr := r.rc.Control(func(epfd uintptr) {
+		cerr := d.raw.Control(func(fd uintptr) {
+			ev := syscall.EpollEvent{Events: events}
+			setEventID(&ev, d.rid)
+			for range epollCtlRetry {
+				if err = syscall.EpollCtl(int(epfd), op, int(fd), &ev); err != syscall.EINTR {
+					return
+				}
+			}
+		})
+		if err == nil {
+			err = cerr
+		}
+	})
+	if err == nil && cerr != nil {
+		err = errClosing
 	}
+	return err
+}
+
+// add registers d (its src must have a RawConn); it is served from now on.
+func (r *reactor) add(d *dir) error {
 	r.mu.Lock()
 	id := r.nextID
 	r.nextID++
 	r.dirs[id] = d
 	r.mu.Unlock()
 	d.rid = id
-	var err error
-	r.fdMu.RLock()
-	defer r.fdMu.RUnlock()
-	if r.closed.Load() {
-		return errClosing
-	}
-	cerr := d.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: reactorEvents}
-		setEventID(&ev, id)
-		err = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	d.rc = r
+	d.state.Store(dirArmed)
+	if err := r.ctl(syscall.EPOLL_CTL_ADD, d, reactorEvents); err != nil {
 		r.mu.Lock()
 		delete(r.dirs, id)
 		r.mu.Unlock()
+		d.rid = 0
+		d.rc = nil
+		return err
 	}
-	return err
+	return nil
 }
 
-// arm re-enables d's one-shot registration.
-func (r *reactor) arm(d *dir) error {
-	r.fdMu.RLock()
-	defer r.fdMu.RUnlock()
-	if r.closed.Load() {
-		return errClosing
-	}
-	var err error
-	cerr := d.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: reactorEvents}
-		setEventID(&ev, d.rid)
-		err = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	return err
-}
+// pause stops events for d while a goroutine copies it.
+func (r *reactor) pause(d *dir) error { return r.ctl(syscall.EPOLL_CTL_MOD, d, reactorPaused) }
+
+// arm gives d back to the reactor (d.state is dirArmed already). Re-enabling
+// the registration makes epoll check readiness again, so bytes that arrived
+// while a goroutine owned d raise an event.
+func (r *reactor) arm(d *dir) error { return r.ctl(syscall.EPOLL_CTL_MOD, d, reactorEvents) }
 
 // remove forgets d; a closed socket leaves the epoll set by itself.
 func (r *reactor) remove(d *dir) {
@@ -119,56 +167,181 @@ func (r *reactor) remove(d *dir) {
 	r.mu.Lock()
 	delete(r.dirs, d.rid)
 	r.mu.Unlock()
-	r.fdMu.RLock()
-	defer r.fdMu.RUnlock()
-	if r.closed.Load() {
-		return
-	}
-	_ = d.raw.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	_ = r.ctl(syscall.EPOLL_CTL_DEL, d, 0)
+}
+
+// run dispatches readiness until close. The goroutine parks in Go's
+// netpoller on the epoll descriptor; RawConn.Read resets its readiness once
+// before the first callback, and every new event in the set raises it
+// again, so an event arriving after a harvest is never missed.
+func (r *reactor) run() {
+	_ = r.rc.Read(func(epfd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(epfd), r.events[:], 0)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return true
+			}
+			if n > 0 {
+				r.now = time.Now().UnixNano()
+			}
+			for i := range n {
+				r.dispatch(eventID(&r.events[i]), r.events[i].Events)
+			}
+			if n < len(r.events) {
+				return false // drained: park until the set is readable again
+			}
+		}
 	})
 }
 
-// run dispatches readiness until close. It blocks an OS thread in
-// epoll_wait, which the Go scheduler accounts for as a blocking syscall.
-func (r *reactor) run(spawn func(func())) {
-	var events [128]syscall.EpollEvent
-	for {
-		n, err := syscall.EpollWait(r.epfd, events[:], -1)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		for i := range n {
-			id := eventID(&events[i])
-			if id == 0 {
-				r.shutdown()
-				return
-			}
-			r.mu.Lock()
-			d := r.dirs[id]
-			r.mu.Unlock()
-			if d != nil && d.state.CompareAndSwap(dirArmed, dirPumping) {
-				spawn(d.pump)
-			}
-		}
+func (r *reactor) dispatch(id uint64, events uint32) {
+	r.mu.Lock()
+	d := r.dirs[id]
+	r.mu.Unlock()
+	if d == nil || !d.state.CompareAndSwap(dirArmed, dirInline) {
+		return // gone, or a goroutine owns it
 	}
-}
-
-// close wakes run, which then releases the epoll set and the pipe.
-func (r *reactor) close() {
-	if r.closed.Swap(true) {
+	if d.closing.Load() {
+		d.state.Store(dirOwned)
+		r.spawn(d.run)
 		return
 	}
-	_, _ = syscall.Write(r.wakeW, []byte{1})
+	if d.dstRaw == nil {
+		r.handOff(d, nil)
+		return
+	}
+	r.cur, r.curEv = d, events
+	r.res = inlineResult{kind: inlineError}
+	if err := d.raw.Control(r.onSrc); err != nil {
+		r.res.kind = inlineError
+	}
+	r.cur = nil
+	res := r.res
+	r.res = inlineResult{}
+	d.t.lastActive.Store(r.now)
+	switch res.kind {
+	case inlineDrained:
+		d.state.Store(dirArmed)
+		// CloseTunnels may have asked for a close meanwhile: take over
+		// unless it already did.
+		if d.closing.Load() && d.state.CompareAndSwap(dirArmed, dirOwned) {
+			r.spawn(d.run)
+		}
+	case inlineBlocked, inlineBusy:
+		r.handOff(d, res.pending)
+	case inlineEOF:
+		d.state.Store(dirOwned)
+		d.halfClose()
+		d.end()
+	default:
+		d.state.Store(dirOwned)
+		d.t.abort()
+		d.end()
+	}
 }
 
-func (r *reactor) shutdown() {
-	r.fdMu.Lock()
-	defer r.fdMu.Unlock()
-	_ = syscall.Close(r.epfd)
-	_ = syscall.Close(r.wakeR)
-	_ = syscall.Close(r.wakeW)
+// handOff gives d to a pump goroutine, with pending bytes still to write.
+func (r *reactor) handOff(d *dir, pending []byte) {
+	buf := getBuf()
+	n := copy(*buf, pending)
+	d.state.Store(dirPumping)
+	_ = r.pause(d) // fails only when the sockets are closing: the pump finds out
+	if h := d.t.p.testHookHandoff; h != nil {
+		h()
+	}
+	r.spawn(func() { d.pump(buf, n) })
 }
+
+// withSrc runs with the source descriptor held open.
+func (r *reactor) withSrc(fd uintptr) {
+	r.srcFD = int(fd)
+	if err := r.cur.dstRaw.Control(r.onDst); err != nil {
+		r.res.kind = inlineError
+	}
+}
+
+// copyInline copies from r.srcFD to dst without blocking.
+func (r *reactor) copyInline(dst uintptr) {
+	d := r.cur
+	buf := r.buf
+	for reads := 0; ; reads++ {
+		if reads == inlineMaxReads {
+			r.res = inlineResult{kind: inlineBusy}
+			return
+		}
+		n, err := rawRead(r.srcFD, buf)
+		if n == 0 && err == nil {
+			r.res = inlineResult{kind: inlineEOF}
+			return
+		}
+		if err != nil {
+			switch err {
+			case syscall.EAGAIN:
+				r.res = inlineResult{kind: inlineDrained}
+			case syscall.EINTR:
+				reads--
+				continue
+			default:
+				r.res = inlineResult{kind: inlineError}
+			}
+			return
+		}
+		data := buf[:n]
+		if d.t.ws {
+			d.scan.Feed(data)
+		}
+		for len(data) > 0 {
+			w, err := rawWrite(int(dst), data)
+			if w > 0 {
+				data = data[w:]
+			}
+			if err == nil {
+				if w == 0 {
+					err = syscall.EAGAIN
+				} else {
+					continue
+				}
+			}
+			switch err {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				r.res = inlineResult{kind: inlineBlocked, pending: data}
+			default:
+				r.res = inlineResult{kind: inlineError}
+			}
+			return
+		}
+		// A short read drained the socket: data arriving later raises a
+		// new edge. Not so an EOF that came with this edge (the event
+		// carries RDHUP/HUP then): read on until it shows.
+		if n < len(buf) && r.curEv&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) == 0 {
+			r.res = inlineResult{kind: inlineDrained}
+			return
+		}
+	}
+}
+
+// rawRead and rawWrite are read(2) and write(2) on non-blocking sockets,
+// without the scheduler hand-off of syscall.Read (they never block).
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// close stops run and releases the epoll descriptor (it waits for run).
+func (r *reactor) close() { _ = r.f.Close() }

@@ -7,9 +7,11 @@ import "errors"
 // reactor is Linux-only; elsewhere every tunnel direction has a goroutine.
 type reactor struct{}
 
-func newReactor() (*reactor, error)       { return nil, errors.New("proxy: no reactor on this platform") }
-func (r *reactor) add(d *dir) error       { return errors.New("proxy: no reactor") }
-func (r *reactor) arm(d *dir) error       { return nil }
-func (r *reactor) remove(d *dir)          {}
-func (r *reactor) run(spawn func(func())) {}
-func (r *reactor) close()                 {}
+func newReactor(spawn func(func())) (*reactor, error) {
+	return nil, errors.New("proxy: no reactor on this platform")
+}
+func (r *reactor) add(d *dir) error { return errors.New("proxy: no reactor") }
+func (r *reactor) arm(d *dir) error { return errors.New("proxy: no reactor") }
+func (r *reactor) remove(d *dir)    {}
+func (r *reactor) run()             {}
+func (r *reactor) close()           {}

@@ -18,10 +18,12 @@ import (
 )
 
 // tunnel is one upgraded connection: bytes copied both ways between the
-// client and the backend. On Linux an idle direction is parked in the
-// proxy's epoll reactor and holds no goroutine or buffer; elsewhere (and for
-// TLS backends) a direction has a goroutine that waits for readability
-// without holding a buffer. Copies never use splice, so no pipe descriptors.
+// client and the backend. On Linux both directions are served by an epoll
+// reactor (copied inline while the peers keep up; handed to a goroutine
+// only while a destination is slow or a transfer is bulky) and an idle
+// direction holds no goroutine or buffer; elsewhere (and for TLS backends)
+// a direction has a goroutine that waits for readability without holding a
+// buffer. Copies never use splice, so no pipe descriptors.
 type tunnel struct {
 	p      *Proxy
 	b      *backend.Backend
@@ -38,15 +40,17 @@ type tunnel struct {
 	finishOnce sync.Once
 	done       chan struct{} // closed when the tunnel is finished
 
-	mu        sync.Mutex  // guards halfTimer
+	mu        sync.Mutex  // guards halfTimer, finished and reactor registration
 	halfTimer *time.Timer // finishes a half-closed tunnel whose other side lingers
+	finished  bool        // finish began: no new reactor registration
 }
 
 // States of a reactor-served direction.
 const (
 	dirArmed   int32 = iota // waiting in the reactor
+	dirInline               // the reactor goroutine is copying it
 	dirPumping              // a pump goroutine is copying
-	dirOwned                // a goroutine (run) owns it for good: graceful close or no reactor
+	dirOwned                // a goroutine (run) owns it for good, or it ended: graceful close, EOF, no reactor
 )
 
 // dir is one direction of a tunnel.
@@ -54,12 +58,14 @@ type dir struct {
 	t        *tunnel
 	src, dst net.Conn
 	raw      syscall.RawConn // of src, nil when src cannot be polled (TLS)
+	dstRaw   syscall.RawConn // of dst, nil when dst cannot be written raw (TLS)
 	toServer bool            // frames injected toward the server are masked
 	scan     ws.FrameScanner // owned by whichever goroutine copies
 	closing  atomic.Bool     // CloseTunnels asked for a 1001 at the next boundary
 	deadline atomic.Int64    // unix nanoseconds: give up the graceful close then
-	state    atomic.Int32    // dirArmed / dirPumping / dirOwned
+	state    atomic.Int32    // dirArmed / dirInline / dirPumping / dirOwned
 	stopped  atomic.Bool     // end was called
+	rc       *reactor        // set with rid under t.mu when registered
 	rid      uint64          // reactor id, 0 when not registered
 	peek     [1]byte
 }
@@ -120,6 +126,7 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	t.down = dir{t: t, src: sc, dst: cc}
 	t.up.raw = rawConnOf(cc)
 	t.down.raw = rawConnOf(sc)
+	t.up.dstRaw, t.down.dstRaw = t.down.raw, t.up.raw
 	t.lastActive.Store(time.Now().UnixNano())
 	if t.ws {
 		t.down.scan.Feed(head[headLen:])
@@ -156,13 +163,23 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 		t.watchIdle(idle)
 	}
 	for _, d := range []*dir{&t.up, &t.down} {
-		if rc != nil && d.raw != nil && rc.add(d) == nil {
-			continue // parked in the reactor, armed
+		if rc != nil && d.raw != nil && t.register(rc, d) {
+			continue // served by the reactor from now on
 		}
 		d.state.Store(dirOwned)
 		p.spawn(d.run)
 	}
 	return true
+}
+
+// register adds d to rc unless the tunnel is already finishing.
+func (t *tunnel) register(rc *reactor, d *dir) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.finished {
+		return false
+	}
+	return rc.add(d) == nil
 }
 
 func rawConnOf(c net.Conn) syscall.RawConn {
@@ -186,17 +203,19 @@ func (t *tunnel) abort() { t.finish() }
 // finish closes both connections and forgets the tunnel. Idempotent.
 func (t *tunnel) finish() {
 	t.finishOnce.Do(func() {
-		if rc := t.p.reactorIfStarted(); rc != nil {
-			rc.remove(&t.up)
-			rc.remove(&t.down)
-		}
-		_ = t.client.Close()
-		_ = t.server.Close()
 		t.mu.Lock()
+		t.finished = true
 		if t.halfTimer != nil {
 			t.halfTimer.Stop()
 		}
 		t.mu.Unlock()
+		for _, d := range []*dir{&t.up, &t.down} {
+			if d.rc != nil {
+				d.rc.remove(d)
+			}
+		}
+		_ = t.client.Close()
+		_ = t.server.Close()
 		t.b.AddTunnels(-1)
 		t.p.mu.Lock()
 		delete(t.p.tunnels, t)
@@ -232,19 +251,37 @@ func (t *tunnel) watchIdle(idle time.Duration) {
 	})
 }
 
-// pump copies src to dst after the reactor saw src readable. While the
-// direction is active it stays on this goroutine with a buffer and reads
-// through the Go netpoller (as a plain copy loop would); after hotWait
-// without traffic it gives the buffer back and parks src in the reactor again.
-func (d *dir) pump() {
+// pump copies src to dst on a goroutine of its own after the reactor handed
+// the direction over: buf holds n bytes the reactor read but could not
+// write (the destination was full), written first. While the direction is
+// active it stays on this goroutine with the buffer and reads through the
+// Go netpoller (as a plain copy loop would); after hotWait without traffic
+// it gives the buffer back and returns the direction to the reactor. A
+// destination that accepts nothing for WriteTimeout ends the tunnel.
+func (d *dir) pump(buf *[]byte, n int) {
 	t := d.t
-	buf := getBuf()
 	// Deadlines are renewed once per hotWait, not per message: the write
 	// deadline stays at least WriteTimeout-hotWait ahead while active.
 	now := time.Now()
 	t.lastActive.Store(now.UnixNano())
 	_ = d.src.SetReadDeadline(now.Add(hotWait))
 	_ = d.dst.SetWriteDeadline(now.Add(t.p.cfg.WriteTimeout))
+	if n > 0 {
+		if _, err := d.dst.Write((*buf)[:n]); err != nil {
+			putBuf(buf)
+			d.state.Store(dirOwned)
+			d.end()
+			t.abort()
+			return
+		}
+	}
+	if d.closing.Load() {
+		// CloseTunnels came before this goroutine set its deadline.
+		putBuf(buf)
+		d.state.Store(dirOwned)
+		d.run()
+		return
+	}
 	active := true // data seen since the read deadline was set (the wake-up counts)
 	for {
 		n, err := d.src.Read(*buf)
@@ -261,6 +298,7 @@ func (d *dir) pump() {
 			}
 			if _, werr := d.dst.Write(data); werr != nil {
 				putBuf(buf)
+				d.state.Store(dirOwned)
 				d.end()
 				t.abort()
 				return
@@ -288,6 +326,7 @@ func (d *dir) pump() {
 			break // idle for a whole hotWait (or closing): leave the loop
 		}
 		putBuf(buf)
+		d.state.Store(dirOwned)
 		if err == io.EOF {
 			d.halfClose()
 		} else {
@@ -303,11 +342,14 @@ func (d *dir) pump() {
 		return
 	}
 	d.state.Store(dirArmed)
-	if err := t.p.reactor.arm(d); err != nil {
+	if err := d.rc.arm(d); err != nil {
 		if d.state.CompareAndSwap(dirArmed, dirOwned) {
 			d.run()
 		}
 		return
+	}
+	if h := t.p.testHookRearmed; h != nil {
+		h()
 	}
 	// CloseTunnels may have set closing while we were pumping: take the
 	// direction over now unless a new pump already did.

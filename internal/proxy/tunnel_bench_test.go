@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// openRawTunnel upgrades one connection through e to a backend that
+// echoes every byte after its 101, and returns the client side.
+func openRawTunnel(tb testing.TB, e *env) net.Conn {
+	tb.Helper()
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cc.Close() })
+	_, _ = io.WriteString(cc, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(cc)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		tb.Fatalf("upgrade: %v %v", res, err)
+	}
+	if br.Buffered() > 0 {
+		tb.Fatal("bytes after the 101")
+	}
+	return cc
+}
+
+// echoUpgradeBackend answers an upgrade with 101 and then echoes bytes.
+func echoUpgradeBackend(tb testing.TB) string {
+	tb.Helper()
+	return rawBackend(tb, func(c net.Conn) {
+		if _, err := readRequestHead(c); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.Copy(c, c)
+	})
+}
+
+// BenchmarkTunnelEcho ping-pongs one 38-byte WebSocket frame (32-byte
+// masked payload) through a tunnel: client → proxy → echo backend →
+// proxy → client, per operation. Parallel: 8 tunnels per GOMAXPROCS.
+func BenchmarkTunnelEcho(b *testing.B) {
+	e := newEnvNamed(b, Config{}, "bench/fast")
+	e.add(b, "a", echoUpgradeBackend(b), 1)
+	msg := append(frameHeader(32, true)[:0:0], 0x81, 0x80|32, 0, 0, 0, 0)
+	msg = append(msg, strings.Repeat("x", 32)...)
+	var mu sync.Mutex
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		cc := openRawTunnel(b, e)
+		mu.Unlock()
+		got := make([]byte, len(msg))
+		for pb.Next() {
+			if _, err := cc.Write(msg); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := io.ReadFull(cc, got); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
