@@ -37,6 +37,7 @@ type proxyScenario struct {
 	targets     string
 	phases      string
 	sbBin       string
+	sbBinB      string
 	sbArgs      string
 	peers       string
 	proxy2CPUs  string
@@ -64,6 +65,7 @@ func (p *proxyScenario) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&p.targets, "targets", "direct,switchboard1,switchboard2,haproxy1,haproxy2,nginx1,nginx2,caddy,httputil", "targets, comma-separated")
 	fs.StringVar(&p.phases, "phases", "wrk,rate,ws,idle", "phases to run, comma-separated")
 	fs.StringVar(&p.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard into bench/results/bin)")
+	fs.StringVar(&p.sbBinB, "switchboard-b", "", "a second switchboard binary for A/B runs: targets switchboardB1/switchboardB2 (ports 8096/8097)")
 	fs.StringVar(&p.sbArgs, "sb-args", "", "extra switchboard flags, space-separated (e.g. \"--log-level warn\")")
 	fs.StringVar(&p.peers, "peers", "", "directory of peer configs (default: ../shared/reference/proxy-peers beside the repo, or /work/shared/reference/proxy-peers)")
 	fs.StringVar(&p.proxy2CPUs, "proxy2-cpus", "", "taskset CPU list for 2-thread proxies (empty: unpinned)")
@@ -78,6 +80,7 @@ type proxyTarget struct {
 	Threads int
 	Port    int
 	Admin   string // switchboard admin address
+	B       bool   // switchboard: run the -switchboard-b binary (A/B runs)
 	proc    *Proc
 	skip    string // why it is skipped
 }
@@ -204,41 +207,44 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
+				cpu0 := t.cpuTicks()
 				w, err := runWrk(ctx, env, fmt.Sprintf("wrk-%s-r%d", t.Name, r), t.url("/"), p.wrkThreads, p.conns, p.dur)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "sbbench:", err)
 					w = WrkResult{ReqPerSec: math.NaN(), P99us: math.NaN()}
 				}
+				w.TargetCPU = float64(t.cpuTicks()-cpu0) / clkTck
 				raw.Wrk[t.Name] = append(raw.Wrk[t.Name], w)
 				res[t.Name] = w.ReqPerSec
 				if t.Kind == "direct" {
 					direct = w.ReqPerSec
 				}
-				fmt.Fprintf(os.Stderr, "wrk run %d %-13s %10.0f req/s p99 %8.0f µs busy %.2f\n", r+1, t.Name, w.ReqPerSec, w.P99us, w.Busy)
+				fmt.Fprintf(os.Stderr, "wrk run %d %-13s %10.0f req/s p99 %8.0f µs busy %.2f target CPU %.2f µs/req\n", r+1, t.Name, w.ReqPerSec, w.P99us, w.Busy, cpuPerOp(w.TargetCPU, w.ReqPerSec*p.dur.Seconds()))
 			}
 			for name, v := range res {
 				addRatio(raw, "wrk", name, v/direct)
 			}
 		}
-		tb := &Table{Header: []string{"target", "threads", "req/s (median)", "ratio to direct (median)", "wrk p99 µs (median)", "non-2xx+socket errors", "wrk busy (max)", "noise (max)"}}
+		tb := &Table{Header: []string{"target", "threads", "req/s (median)", "ratio to direct (median)", "wrk p99 µs (median)", "target CPU µs/req (median)", "non-2xx+socket errors", "wrk busy (max)", "noise (max)"}}
 		for _, t := range targets {
 			rs := raw.Wrk[t.Name]
 			if t.skip != "" && len(rs) == 0 {
-				tb.AddRow(t.Name, threadsCell(t), "skipped: "+shortErr(t.skip), "", "", "", "", "")
+				tb.AddRow(t.Name, threadsCell(t), "skipped: "+shortErr(t.skip), "", "", "", "", "", "")
 				continue
 			}
-			var rps, p99 []float64
+			var rps, p99, cpu []float64
 			var errs int64
 			busy, noise := 0.0, 0.0
 			for _, w := range rs {
 				rps = append(rps, w.ReqPerSec)
+				cpu = append(cpu, cpuPerOp(w.TargetCPU, w.ReqPerSec*p.dur.Seconds()))
 				p99 = append(p99, w.P99us)
 				errs += w.Non2xx + w.SockErrs
 				busy = math.Max(busy, w.Busy)
 				noise = math.Max(noise, w.Foreign)
 			}
 			tb.AddRow(t.Name, threadsCell(t), fmtK(median(rps)), fmtF(median(raw.Ratios["wrk"][t.Name]), 3),
-				fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
+				fmtF(median(p99), 0), fmtF(median(cpu), 2), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "HTTP GET / throughput (wrk)",
 			Notes: []string{fmt.Sprintf("`wrk -t%d -c%d -d%s --latency`, %d interleaved run(s); ratio = target/direct in the same round", p.wrkThreads, p.conns, p.dur, p.runs)},
@@ -324,6 +330,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 					return rep, ctx.Err()
 				}
 				var wr WSEchoResult
+				cpu0 := t.cpuTicks()
 				fc, err := runJSONChild(ctx, env, ProcSpec{Name: fmt.Sprintf("wsecho-%s-r%d", t.Name, r), CPUs: env.LoadCPUs,
 					Argv: env.SelfArgv("wsecho", "-url", strings.Replace(t.url("/ws"), "http://", "ws://", 1),
 						"-c", strconv.Itoa(p.wsConns), "-d", p.wsDur.String(), "-ws", wsImpl)}, p.wsDur+60*time.Second, &wr)
@@ -332,33 +339,35 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 					wr = WSEchoResult{Rate: math.NaN(), P99us: math.NaN()}
 				}
 				wr.Foreign = fc
+				wr.TargetCPU = float64(t.cpuTicks()-cpu0) / clkTck
 				raw.WS[t.Name] = append(raw.WS[t.Name], wr)
 				res[t.Name] = wr.Rate
 				if t.Kind == "direct" {
 					direct = wr.Rate
 				}
-				fmt.Fprintf(os.Stderr, "ws run %d %-13s %10.0f msg/s errors %d busy %.2f\n", r+1, t.Name, wr.Rate, wr.Errors, wr.Busy)
+				fmt.Fprintf(os.Stderr, "ws run %d %-13s %10.0f msg/s errors %d busy %.2f target CPU %.2f µs/msg\n", r+1, t.Name, wr.Rate, wr.Errors, wr.Busy, cpuPerOp(wr.TargetCPU, float64(wr.Msgs)))
 			}
 			for name, v := range res {
 				addRatio(raw, "ws", name, v/direct)
 			}
 		}
-		tb := &Table{Header: []string{"target", "round trips/s (median)", "ratio to direct (median)", "p99 µs (median)", "errors", "client busy (max)", "noise (max)"}}
+		tb := &Table{Header: []string{"target", "round trips/s (median)", "ratio to direct (median)", "p99 µs (median)", "target CPU µs/round trip (median)", "errors", "client busy (max)", "noise (max)"}}
 		for _, t := range targets {
 			rs := raw.WS[t.Name]
 			if len(rs) == 0 {
 				continue
 			}
-			var rate, p99 []float64
+			var rate, p99, cpu []float64
 			var errs int64
 			busy, noise := 0.0, 0.0
 			for _, x := range rs {
 				rate, p99 = append(rate, x.Rate), append(p99, x.P99us)
+				cpu = append(cpu, cpuPerOp(x.TargetCPU, float64(x.Msgs)))
 				errs += x.Errors
 				busy = math.Max(busy, x.Busy)
 				noise = math.Max(noise, x.Foreign)
 			}
-			tb.AddRow(t.Name, fmtK(median(rate)), fmtF(median(raw.Ratios["ws"][t.Name]), 3), fmtF(median(p99), 0), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
+			tb.AddRow(t.Name, fmtK(median(rate)), fmtF(median(raw.Ratios["ws"][t.Name]), 3), fmtF(median(p99), 0), fmtF(median(cpu), 2), strconv.FormatInt(errs, 10), busyCell(busy), noiseCell(noise))
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "WebSocket echo through the proxy (sbbench wsecho)",
 			Notes: []string{fmt.Sprintf("%d connections each ping-ponging a 32-byte text message for %s, %d run(s)", p.wsConns, p.wsDur, p.runs)},
@@ -428,6 +437,29 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 	return rep, nil
 }
 
+// cpuTicks is the CPU time (clock ticks) of t's process tree so far, 0
+// when it has no process.
+func (t *proxyTarget) cpuTicks() int64 {
+	if t.proc == nil {
+		return 0
+	}
+	var n int64
+	for _, pid := range treePIDs(t.proc.PID()) {
+		if v, err := cpuTicks(pid); err == nil {
+			n += v
+		}
+	}
+	return n
+}
+
+// cpuPerOp is CPU microseconds per operation (NaN without operations).
+func cpuPerOp(cpuSec, ops float64) float64 {
+	if !(ops > 0) {
+		return math.NaN()
+	}
+	return cpuSec * 1e6 / ops
+}
+
 func addRatio(raw *proxyRaw, phase, name string, v float64) {
 	if raw.Ratios[phase] == nil {
 		raw.Ratios[phase] = map[string][]float64{}
@@ -465,15 +497,17 @@ func shortErr(s string) string {
 
 func (p *proxyScenario) makeTargets(env *Env) ([]*proxyTarget, error) {
 	all := map[string]*proxyTarget{
-		"direct":       {Name: "direct", Kind: "direct", Threads: 0, Port: 9001},
-		"switchboard1": {Name: "switchboard1", Kind: "switchboard", Threads: 1, Port: 8086, Admin: "127.0.0.1:9186"},
-		"switchboard2": {Name: "switchboard2", Kind: "switchboard", Threads: 2, Port: 8087, Admin: "127.0.0.1:9187"},
-		"haproxy1":     {Name: "haproxy1", Kind: "haproxy", Threads: 1, Port: 8083},
-		"haproxy2":     {Name: "haproxy2", Kind: "haproxy", Threads: 2, Port: 8084},
-		"nginx1":       {Name: "nginx1", Kind: "nginx", Threads: 1, Port: 8081},
-		"nginx2":       {Name: "nginx2", Kind: "nginx", Threads: 2, Port: 8082},
-		"caddy":        {Name: "caddy", Kind: "caddy", Threads: 2, Port: 8085},
-		"httputil":     {Name: "httputil", Kind: "httputil", Threads: 2, Port: 8088},
+		"direct":        {Name: "direct", Kind: "direct", Threads: 0, Port: 9001},
+		"switchboard1":  {Name: "switchboard1", Kind: "switchboard", Threads: 1, Port: 8086, Admin: "127.0.0.1:9186"},
+		"switchboard2":  {Name: "switchboard2", Kind: "switchboard", Threads: 2, Port: 8087, Admin: "127.0.0.1:9187"},
+		"switchboardB1": {Name: "switchboardB1", Kind: "switchboard", Threads: 1, Port: 8096, Admin: "127.0.0.1:9196", B: true},
+		"switchboardB2": {Name: "switchboardB2", Kind: "switchboard", Threads: 2, Port: 8097, Admin: "127.0.0.1:9197", B: true},
+		"haproxy1":      {Name: "haproxy1", Kind: "haproxy", Threads: 1, Port: 8083},
+		"haproxy2":      {Name: "haproxy2", Kind: "haproxy", Threads: 2, Port: 8084},
+		"nginx1":        {Name: "nginx1", Kind: "nginx", Threads: 1, Port: 8081},
+		"nginx2":        {Name: "nginx2", Kind: "nginx", Threads: 2, Port: 8082},
+		"caddy":         {Name: "caddy", Kind: "caddy", Threads: 2, Port: 8085},
+		"httputil":      {Name: "httputil", Kind: "httputil", Threads: 2, Port: 8088},
 	}
 	out := []*proxyTarget{all["direct"]}
 	for _, n := range strings.Split(p.targets, ",") {
@@ -500,6 +534,14 @@ func (p *proxyScenario) makeTargets(env *Env) ([]*proxyTarget, error) {
 	for _, t := range out[1:] {
 		switch t.Kind {
 		case "switchboard":
+			if t.B {
+				if p.sbBinB == "" {
+					t.skip = "no -switchboard-b binary"
+				} else if _, err := os.Stat(p.sbBinB); err != nil {
+					t.skip = err.Error()
+				}
+				continue
+			}
 			if err := p.buildSwitchboard(env); err != nil {
 				t.skip = err.Error()
 			}
@@ -584,7 +626,11 @@ func (p *proxyScenario) startTarget(ctx context.Context, env *Env, t *proxyTarge
 	cfg := filepath.Join(env.Tmp, peerFile(t))
 	switch t.Kind {
 	case "switchboard":
-		spec.Argv = []string{p.sbBin, "--ip", "127.0.0.1", "--port", strconv.Itoa(t.Port), "--admin", t.Admin}
+		bin := p.sbBin
+		if t.B {
+			bin = p.sbBinB
+		}
+		spec.Argv = []string{bin, "--ip", "127.0.0.1", "--port", strconv.Itoa(t.Port), "--admin", t.Admin}
 		for i := 1; i <= 3; i++ {
 			spec.Argv = append(spec.Argv, "--backend", fmt.Sprintf("http://127.0.0.1:900%d", i))
 		}

@@ -19,6 +19,7 @@ type WrkResult struct {
 	SockErrs  int64   `json:"socket_errors"`
 	Busy      float64 `json:"load_busy"`     // wrk CPU seconds / wall seconds
 	Foreign   float64 `json:"foreign_cores"` // CPUs kept busy by other processes meanwhile
+	TargetCPU float64 `json:"target_cpu_s"`  // CPU seconds of the target's process tree meanwhile (set by the harness)
 }
 
 // parseWrk reads wrk's text output (run with --latency).

@@ -22,6 +22,9 @@ type WSEchoResult struct {
 	P99us   float64 `json:"p99_us"`
 	Busy    float64 `json:"busy"`                    // client CPU seconds / wall seconds during the load
 	Foreign float64 `json:"foreign_cores,omitempty"` // set by the harness
+	// TargetCPU is the CPU seconds the target's process tree used
+	// meanwhile (dials and closes included); set by the harness.
+	TargetCPU float64 `json:"target_cpu_s,omitempty"`
 }
 
 // cmdWSEcho: N connections each ping-ponging one message at a time for D.
