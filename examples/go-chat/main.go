@@ -59,7 +59,7 @@ func main() {
 	flag.StringVar(&o.Page, "page", "examples/chat/index.html", "the chat page")
 	flag.StringVar(&o.ClientJS, "socketio-js", "node_modules/socket.io/client-dist/socket.io.min.js", "socket.io client bundle served at /socket.io/socket.io.js")
 	flag.DurationVar(&o.Drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let users and requests finish")
-	flag.DurationVar(&o.HubLinger, "hub-linger", envDur("HUB_LINGER", 0), "how long the Switchboard connection's writer may wait to batch messages (env HUB_LINGER)")
+	flag.DurationVar(&o.HubLinger, "hub-linger", envDur("HUB_LINGER", time.Millisecond), "how long the Switchboard connection's writer may wait to batch messages (env HUB_LINGER)")
 	flag.DurationVar(&o.UserLinger, "user-linger", envDur("USER_LINGER", 0), "how long a user connection's writer may wait to batch messages (env USER_LINGER)")
 	flag.Parse()
 	o.Hubs = strings.Split(*hubs, ",")

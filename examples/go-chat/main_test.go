@@ -39,8 +39,10 @@ func startGoChat(t *testing.T, hub string) string {
 			Page:     filepath.Join(root, "examples/chat/index.html"),
 			ClientJS: filepath.Join(root, "node_modules/socket.io/client-dist/socket.io.min.js"),
 			Drain:    time.Second,
-			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Ready:    func(a string, _ *client.Client) { addr <- a },
+			// As main's default: the hub connection coalesces its writes.
+			HubLinger: time.Millisecond,
+			Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Ready:     func(a string, _ *client.Client) { addr <- a },
 		})
 	}()
 	select {
