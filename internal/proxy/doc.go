@@ -7,7 +7,7 @@
 // any response byte), keeps Engine.IO sessions on the backend that created
 // them (sticky sid learnt from the handshake response), and tunnels
 // upgraded connections (WebSocket and any other Upgrade). Tunnels are
-// served by epoll reactors (Linux, one per GOMAXPROCS, each parked in Go's
+// served by epoll reactors (Linux, one per two Ps, each parked in Go's
 // netpoller): bytes are copied inline with one read and one write per
 // message while the peers keep up, so an idle tunnel holds no goroutine,
 // no buffer and no splice pipe; a slow peer or a bulk transfer gets a

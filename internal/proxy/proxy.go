@@ -37,8 +37,8 @@ type Proxy struct {
 	tunnels map[*tunnel]struct{}
 	closed  bool
 	wg      sync.WaitGroup // tunnel goroutines and the reactors
-	// reactors serve tunnels (Linux), one per GOMAXPROCS; started with the
-	// first tunnel, which are spread over them round robin.
+	// reactors serve tunnels (Linux), one per two Ps; started with the
+	// first tunnel; tunnels are spread over them round robin.
 	reactors    []*reactor
 	reactorErr  error
 	nextReactor int
@@ -557,6 +557,8 @@ func (p *Proxy) reactorLocked() *reactor {
 	return p.reactors[p.nextReactor]
 }
 
-// reactorCount is how many reactors serve tunnels: one per GOMAXPROCS
-// (one reactor per P measured slightly cheaper per message than one in all).
-func reactorCount() int { return max(1, runtime.GOMAXPROCS(0)) }
+// reactorCount is how many reactors serve tunnels: one per two Ps. At
+// GOMAXPROCS=2 one reactor took ~10% less CPU per echoed message than two
+// (bigger batches per wake-up) at the same throughput, and it leaves a P
+// for the HTTP traffic.
+func reactorCount() int { return max(1, (runtime.GOMAXPROCS(0)+1)/2) }
