@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/switchboard-lb/switchboard/internal/sio"
@@ -412,15 +413,6 @@ func (s *scanner) strBytes() ([]byte, bool) {
 	return nil, false
 }
 
-// nullableStr reads a string or null.
-func (s *scanner) nullableStr() (string, bool) {
-	s.ws()
-	if s.lit("null") {
-		return "", true
-	}
-	return s.str()
-}
-
 func (s *scanner) lit(l string) bool {
 	if len(s.b)-s.i >= len(l) && string(s.b[s.i:s.i+len(l)]) == l {
 		s.i += len(l)
@@ -482,6 +474,8 @@ func (s *scanner) scalar(start int) ([]byte, bool) {
 	return v, len(v) > 0
 }
 
+// decodeFast decodes the hub's encoding of a message. Its strings share
+// one allocation (and To one more): the whole decode costs two.
 func decodeFast(b []byte, m *Message) bool {
 	s := scanner{b: b}
 	if !s.consume('{') {
@@ -491,7 +485,13 @@ func decodeFast(b []byte, m *Message) bool {
 		m.Data = json.RawMessage("null")
 		return s.rest()
 	}
-	var seen uint8
+	var (
+		seen                    uint8
+		id, from, backend, room []byte
+		toArr                   [4][]byte
+		to                      = toArr[:0]
+		toArray                 bool // "to" was an array (not null or absent)
+	)
 	for {
 		key, ok := s.strBytes()
 		if !ok || !s.consume(':') {
@@ -501,19 +501,19 @@ func decodeFast(b []byte, m *Message) bool {
 		switch string(key) {
 		case "id":
 			bit = 1
-			m.ID, ok = s.str()
+			id, ok = s.strBytes()
 		case "from":
 			bit = 2
-			m.From, ok = s.nullableStr()
+			from, ok = s.nullableBytes()
 		case "backend":
 			bit = 4
-			m.Backend, ok = s.nullableStr()
+			backend, ok = s.nullableBytes()
 		case "room":
 			bit = 8
-			m.Room, ok = s.nullableStr()
+			room, ok = s.nullableBytes()
 		case "to":
 			bit = 16
-			m.To, ok = s.names()
+			to, toArray, ok = s.nameBytes(to)
 		case "data":
 			bit = 32
 			var v []byte
@@ -538,10 +538,73 @@ func decodeFast(b []byte, m *Message) bool {
 	if m.Data == nil {
 		m.Data = json.RawMessage("null")
 	}
-	if !json.Valid(m.Data) {
+	if !json.Valid(m.Data) || !s.rest() {
 		return false
 	}
-	return s.rest()
+	n := len(id) + len(from) + len(backend) + len(room)
+	for _, t := range to {
+		n += len(t)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	sb.Write(id)
+	sb.Write(from)
+	sb.Write(backend)
+	sb.Write(room)
+	for _, t := range to {
+		sb.Write(t)
+	}
+	all := sb.String()
+	cut := func(k int) string {
+		v := all[:k]
+		all = all[k:]
+		return v
+	}
+	m.ID, m.From, m.Backend, m.Room = cut(len(id)), cut(len(from)), cut(len(backend)), cut(len(room))
+	if toArray {
+		m.To = make([]string, len(to))
+		for i, t := range to {
+			m.To[i] = cut(len(t))
+		}
+	}
+	return true
+}
+
+// nullableBytes is strBytes that also takes null (as nil).
+func (s *scanner) nullableBytes() ([]byte, bool) {
+	s.ws()
+	if s.lit("null") {
+		return nil, true
+	}
+	return s.strBytes()
+}
+
+// nameBytes reads an array of strings (appended to dst) or null.
+func (s *scanner) nameBytes(dst [][]byte) (out [][]byte, array, ok bool) {
+	s.ws()
+	if s.lit("null") {
+		return dst, false, true
+	}
+	if !s.consume('[') {
+		return nil, false, false
+	}
+	if s.consume(']') {
+		return dst, true, true
+	}
+	for {
+		n, ok := s.strBytes()
+		if !ok {
+			return nil, false, false
+		}
+		dst = append(dst, n)
+		if s.consume(',') {
+			continue
+		}
+		if s.consume(']') {
+			return dst, true, true
+		}
+		return nil, false, false
+	}
 }
 
 // rest checks nothing but whitespace follows.

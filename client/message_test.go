@@ -76,6 +76,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		`{"id":"1","from":null,"backend":"b","to":null,"room":"lobby","data":[1,"]",{"a":"}"}]}`,
 		`{"id":"2","data":12}`, `{"id":"3","from":"a\"b","data":"x\\y"}`, `{}`, `{"data":{"_placeholder":true,"num":0}}`,
 		`{"id":"6","to":["zoë"],"data":"✓"}`, `{"id":"7","to":[],"data":nul}`, `{"id":"8","data":"unterminated}`,
+		`{"id":"9","from":"","backend":null,"to":["a","b","c","d","e",""],"room":"r","data":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
