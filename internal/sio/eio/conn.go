@@ -210,6 +210,7 @@ func (c *Conn) send(b *batch, msgs []Message) error {
 // reader flushes it when it has delivered everything it had buffered.
 // Lock order: Conn.mu, then batch.mu.
 type batch struct {
+	some  atomic.Bool // conns is not empty: spares an idle reader the lock
 	mu    sync.Mutex
 	conns []*Conn
 	spare []*Conn
@@ -218,12 +219,16 @@ type batch struct {
 func (b *batch) add(c *Conn) {
 	b.mu.Lock()
 	b.conns = append(b.conns, c)
+	b.some.Store(true)
 	b.mu.Unlock()
 }
 
 // flush starts the deferred writes: on the calling goroutine when the
 // socket takes them at once, else by a writer goroutine.
 func (b *batch) flush() {
+	if !b.some.Load() {
+		return
+	}
 	b.mu.Lock()
 	cs := b.conns
 	if len(cs) == 0 {
@@ -231,6 +236,7 @@ func (b *batch) flush() {
 		return
 	}
 	b.conns, b.spare = b.spare[:0], nil
+	b.some.Store(false)
 	b.mu.Unlock()
 	for _, c := range cs {
 		c.mu.Lock()
