@@ -210,3 +210,37 @@ func testTunnelSlowBackendSmallWrites(t *testing.T) {
 		t.Fatal("bytes differ")
 	}
 }
+
+// TestStalePooledConnection: the backend closes each keep-alive connection
+// right after its response; the next request reuses it at once (before any
+// staleness probe). The request meets a reset, which must end the wait for
+// the response at once: every request gets an answer (the reply itself is
+// the retry policy's: with one backend, a dead reused connection is a 502),
+// none waits for the response-head timeout.
+func TestStalePooledConnection(t *testing.T) { bothFronts(t, testStalePooledConnection) }
+
+func testStalePooledConnection(t *testing.T) {
+	e := newEnv(t, Config{ResponseHeaderTimeout: time.Minute})
+	url := rawBackend(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// return: the connection closes although it looked keep-alive
+	})
+	e.add(t, "a", url, 1)
+	ok := 0
+	for i := range 20 {
+		res, body := e.get(t, "/")
+		switch {
+		case res.StatusCode == http.StatusOK && body == "ok":
+			ok++
+		case res.StatusCode == http.StatusBadGateway:
+		default:
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+	}
+	if ok == 0 {
+		t.Fatal("no request succeeded")
+	}
+}
