@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,43 @@ func BenchmarkTunnelEcho(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// BenchmarkFastPathGET sends keep-alive GET / requests through the fast
+// front end to a loopback backend answering 13 bytes, over raw client
+// connections (8 per GOMAXPROCS in parallel); per operation: one request.
+func BenchmarkFastPathGET(b *testing.B) {
+	e := newEnvNamed(b, Config{}, "bench/fast")
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "Hello, World!")
+	}))
+	b.Cleanup(be.Close)
+	e.add(b, "a", be.URL, 1)
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer cc.Close()
+		br := bufio.NewReader(cc)
+		for pb.Next() {
+			if _, err := cc.Write(req); err != nil {
+				b.Error(err)
+				return
+			}
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
 		}
 	})
 }
