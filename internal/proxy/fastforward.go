@@ -150,7 +150,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 		_ = c.nc.SetReadDeadline(time.Unix(0, c.rdl))
 	}
 	fc.writeFastRequest(c.bw)
-	err := c.flushWaitResponse()
+	err := c.bw.Flush()
 	if err == nil {
 		_, err = c.br.Peek(1)
 	}

@@ -31,11 +31,6 @@ type upConn struct {
 	lastUsed time.Time
 	reused   bool  // served at least one request before this one
 	rdl      int64 // read deadline set on nc by the fast path (unix nanoseconds), 0 = none
-
-	raw     syscall.RawConn    // of nc, nil for TLS
-	waitFn  func(uintptr) bool // c.flushThenWait, built once
-	flushed bool
-	werr    error
 }
 
 const (
@@ -53,8 +48,7 @@ var (
 )
 
 func newUpConn(nc net.Conn) *upConn {
-	c := &upConn{nc: nc, raw: rawConnOf(nc)}
-	c.waitFn = c.flushThenWait
+	c := &upConn{nc: nc}
 	if r, ok := readerPool.Get().(*bufio.Reader); ok {
 		r.Reset(nc)
 		c.br = r
@@ -82,43 +76,6 @@ func (c *upConn) releaseBuffers() {
 		writerPool.Put(c.bw)
 		c.bw = nil
 	}
-}
-
-// flushWaitResponse flushes the request and waits until the response can
-// be read. Readiness is reset before the request is written, so the wait
-// needs no read attempt that would only find nothing yet (a response
-// cannot come before its request; a connection the backend closed answers
-// the request with a reset, which wakes the wait too). Bytes already
-// buffered, or a connection that cannot be polled, take the plain path.
-func (c *upConn) flushWaitResponse() error {
-	if c.raw == nil || c.br.Buffered() > 0 {
-		return c.bw.Flush()
-	}
-	c.flushed, c.werr = false, nil
-	err := c.raw.Read(c.waitFn)
-	if c.werr != nil {
-		return c.werr
-	}
-	if !c.flushed {
-		// The wait failed before the write (an expired deadline, a closed
-		// connection): nothing was sent.
-		if err == nil {
-			err = c.bw.Flush()
-		}
-	}
-	return err
-}
-
-// flushThenWait is the RawConn.Read callback of flushWaitResponse: the
-// first call writes the request and asks to wait; the next one, made once
-// the socket is readable, ends the wait.
-func (c *upConn) flushThenWait(uintptr) bool {
-	if c.flushed {
-		return true
-	}
-	c.flushed = true
-	c.werr = c.bw.Flush()
-	return c.werr != nil
 }
 
 func (c *upConn) close() {
