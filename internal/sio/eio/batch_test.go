@@ -158,3 +158,54 @@ func TestWriteLinger(t *testing.T) {
 	crec.wantMsg(t, "last", false)
 	crec.wantClose(t, ReasonTransportClose)
 }
+
+// sendLater answers every message from another goroutine while the
+// reader may still be delivering the rest of a burst.
+type sendLater struct {
+	wg    sync.WaitGroup
+	conns chan *Conn
+}
+
+func (h *sendLater) OnMessage(c *Conn, m Message) {
+	d := append([]byte("later:"), m.Data...)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		_ = c.Send(Message{Data: d})
+	}()
+}
+
+func (h *sendLater) OnClose(*Conn, string) {}
+
+// TestSendFromOtherGoroutineDuringBurst: a Send from another goroutine
+// while the reader delivers a burst (a reply deferred to the burst's end)
+// is written even when the reader went idle meanwhile and the peer sends
+// nothing more.
+func TestSendFromOtherGoroutineDuringBurst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{PingInterval: time.Hour})
+	h := &sendLater{conns: make(chan *Conn, 1)}
+	f.srv.accept = func(c *Conn) Handler { h.conns <- c; return h }
+	c, rec := dialClient(t, f, DialConfig{})
+	recv(t, h.conns, "accept")
+	const rounds, n = 20, 30
+	for r := range rounds {
+		burst := make([]Message, n)
+		for i := range burst {
+			burst[i] = Message{Data: fmt.Appendf(nil, "%d-%d", r, i)}
+		}
+		if err := c.Send(burst...); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for range n {
+			got[string(recv(t, rec.msgs, "a reply sent from another goroutine").Data)] = true
+		}
+		for i := range n {
+			if !got[fmt.Sprintf("later:%d-%d", r, i)] {
+				t.Fatalf("round %d: reply %d missing", r, i)
+			}
+		}
+	}
+	h.wg.Wait()
+}

@@ -192,6 +192,13 @@ func (c *Conn) send(b *batch, msgs []Message) error {
 			b.add(c)
 		}
 		c.mu.Unlock()
+		if !b.owner.replying.Load() {
+			// Called from another goroutine, and the reader may have
+			// gone idle (flushed) since we looked: flush here. The reader
+			// clears replying before its idle flush and add sets b.some
+			// before this load, so one of the two sees the other.
+			b.flush()
+		}
 		return nil
 	case replying:
 		c.writeNow() // unlocks c.mu
@@ -210,6 +217,7 @@ func (c *Conn) send(b *batch, msgs []Message) error {
 // reader flushes it when it has delivered everything it had buffered.
 // Lock order: Conn.mu, then batch.mu.
 type batch struct {
+	owner *Conn       // the reader's session
 	some  atomic.Bool // conns is not empty: spares an idle reader the lock
 	mu    sync.Mutex
 	conns []*Conn

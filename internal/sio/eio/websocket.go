@@ -187,7 +187,7 @@ func (c *Conn) wsReadLoop(wsc *ws.Conn) {
 	defer c.leave()
 	b := c.rb
 	if b == nil {
-		b = new(batch)
+		b = &batch{owner: c}
 		c.rb = b // read by senders after c.replying is set (SendVia)
 	}
 	defer b.flush()
