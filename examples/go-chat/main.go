@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -39,6 +40,7 @@ type options struct {
 	Drain      time.Duration // bound on the drain at shutdown
 	HubLinger  time.Duration // write linger of the Switchboard connection
 	UserLinger time.Duration // write linger of the users' connections
+	InFlight   int           // messages sent to Switchboard awaiting its answer, at most
 	Logger     *slog.Logger
 	Ready      func(addr string, c *client.Client) // called once serving (tests)
 	clientOpts []client.Option
@@ -60,6 +62,7 @@ func main() {
 	flag.StringVar(&o.ClientJS, "socketio-js", "node_modules/socket.io/client-dist/socket.io.min.js", "socket.io client bundle served at /socket.io/socket.io.js")
 	flag.DurationVar(&o.Drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let users and requests finish")
 	flag.DurationVar(&o.HubLinger, "hub-linger", envDur("HUB_LINGER", time.Millisecond), "how long the Switchboard connection's writer may wait to batch messages (env HUB_LINGER)")
+	flag.IntVar(&o.InFlight, "max-in-flight", 128, "messages sent to Switchboard and not answered yet, at most; past it users' events wait")
 	flag.DurationVar(&o.UserLinger, "user-linger", envDur("USER_LINGER", 0), "how long a user connection's writer may wait to batch messages (env USER_LINGER)")
 	flag.Parse()
 	o.Hubs = strings.Split(*hubs, ",")
@@ -134,6 +137,7 @@ func run(ctx context.Context, o options) error {
 		client.WithDrainTimeout(o.Drain),
 		client.WithAckTimeout(hubTimeout),
 		client.WithWriteLinger(o.HubLinger),
+		client.WithMaxInFlight(cmp.Or(o.InFlight, 128)),
 		client.WithOnMessage(ch.onHubMessage),
 		client.WithNameLost(ch.onNameLost),
 	}, o.clientOpts...)
