@@ -153,24 +153,56 @@ func FuzzTextToken(f *testing.F) {
 	})
 }
 
+// BenchmarkParseText parses a dm's argument: the hand-written path, and
+// encoding/json (what the chat did before) for comparison.
 func BenchmarkParseText(b *testing.B) {
 	a := []byte(`{"to":"u123","text":"u45|123456|987654321012345"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok := parseText(a); !ok {
-			b.Fatal("refused")
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if t, ok := parseText(a); !ok || validName(t.To) == "" {
+				b.Fatal("refused")
+			}
 		}
-	}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if t, ok := parseTextJSON(a); !ok || validNameJSON(t.To) == "" {
+				b.Fatal("refused")
+			}
+		}
+	})
 }
 
+// BenchmarkRelay turns a routed chat line into the page's msg object:
+// relaying the text token, and decoding and re-encoding it with
+// encoding/json (what the chat did before).
 func BenchmarkRelay(b *testing.B) {
 	data := json.RawMessage(`{"text":"u45|123456|987654321012345"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		tok, ok := textToken(data)
-		if !ok {
-			b.Fatal("refused")
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tok, ok := textToken(data)
+			if !ok {
+				b.Fatal("refused")
+			}
+			_ = appendMsg(make([]byte, 0, 128), "dm", "u45", "", tok, "http://127.0.0.1:8321")
 		}
-		_ = appendMsg(make([]byte, 0, 128), "dm", "u45", "", tok, "http://127.0.0.1:8321")
-	}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var d struct {
+				Text *string `json:"text"`
+			}
+			if json.Unmarshal(data, &d) != nil || d.Text == nil {
+				b.Fatal("refused")
+			}
+			from := "u45"
+			if _, err := json.Marshal(outMsg{Kind: "dm", From: &from, Text: *d.Text, Via: "http://127.0.0.1:8321"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
