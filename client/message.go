@@ -157,7 +157,10 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 //
 // done runs on the connection's reader goroutine (or the goroutine failing
 // the pending answers when the connection closes, or a timer's after
-// WithAckTimeout): it must not block nor wait for the hub.
+// WithAckTimeout): it must not block nor wait for the hub. Called from a
+// handler (OnMessage …) with the window full, the call waits for ctx or the
+// ack timeout, as the answers that would free a slot are read by the
+// handler's own goroutine.
 func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(SendResult, error)) error {
 	if done == nil {
 		return errors.New("client: message: nil done callback")
