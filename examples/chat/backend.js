@@ -14,7 +14,7 @@
 //   join  (room, ack) / leave (room, ack)
 //   say   ({room, text}, ack)    -> message to the room's members on every backend
 // and receive:
-//   msg    {kind: 'dm'|'pub'|'room', from, room, text, via}   (via: the sending backend)
+//   msg    {kind: 'dm'|'pub'|'room', from, room, text, via, id}   (via: the sending backend; id: Switchboard's message id, absent for local messages)
 //   notice {text}
 //
 // The backend speaks to Switchboard over the /list channel (docs/PROTOCOL.md):
@@ -326,16 +326,16 @@ function handleHubMessage (m, missing) {
   if (Array.isArray(m.to) && m.to.length > 0) {
     for (const name of m.to) {
       const s = users.get(name)
-      if (s && s.data.name === name) s.emit('msg', { kind: 'dm', from, room: null, text, via: m.backend })
+      if (s && s.data.name === name) s.emit('msg', { kind: 'dm', from, room: null, text, via: m.backend, id: m.id })
       else {
         missing.push(name)
         log(`message ${m.id} for ${name}, who is not here: reported missing`)
       }
     }
   } else if (typeof m.room === 'string' && m.room !== '*') {
-    deliverLocal(m.room, { kind: 'room', from, room: m.room, text, via: m.backend }, null)
+    deliverLocal(m.room, { kind: 'room', from, room: m.room, text, via: m.backend, id: m.id }, null)
   } else {
-    deliverLocal(null, { kind: 'pub', from, room: null, text, via: m.backend }, null)
+    deliverLocal(null, { kind: 'pub', from, room: null, text, via: m.backend, id: m.id }, null)
   }
 }
 

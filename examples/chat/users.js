@@ -18,7 +18,7 @@
 // Output: one JSON line per event on stdout, prefixed with a word:
 //   READY {"user","backend"}            logged in (also after a reconnect: RELOGIN)
 //   ALL_READY {"users":[...]}           every initial login attempt has finished
-//   RECV {"user","kind","from","room","text","via"}
+//   RECV {"user","kind","from","room","text","via","id"}   (each id once: see firstSeen)
 //   ACK {"user","id","cmd","res"}       Switchboard's/backend's answer to a command
 //   NOTICE / DISCONNECTED / ERROR {...}  CONNECT_ERROR {...} (a failed attempt; retried)
 // End of stdin does not stop the process (tests may give it none): send {"quit":true}, SIGINT
@@ -97,8 +97,21 @@ for (const name of names) {
     c.loggedIn = false
     out('DISCONNECTED', { user: name, reason })
   })
-  socket.on('msg', (m) => out('RECV', { user: name, ...m }))
+  // Switchboard hands a message out again when the backend that delivered it died before
+  // confirming it (at-least-once); it keeps its id, so a user shows each id once.
+  socket.on('msg', (m) => { if (firstSeen(c, m.id)) out('RECV', { user: name, ...m }) })
   socket.on('notice', (n) => out('NOTICE', { user: name, ...n }))
+}
+
+// firstSeen reports whether id (a message's Switchboard id; absent for a backend's local
+// messages) is new for client c, remembering the last 1024 ids.
+function firstSeen (c, id) {
+  if (typeof id !== 'string') return true
+  if (!c.seen) c.seen = new Set()
+  if (c.seen.has(id)) return false
+  c.seen.add(id)
+  if (c.seen.size > 1024) c.seen.delete(c.seen.values().next().value)
+  return true
 }
 
 // --- commands ----------------------------------------------------------------------------

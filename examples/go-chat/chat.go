@@ -291,7 +291,7 @@ func (c *chat) pub(u *user, a json.RawMessage, ack sio.Ack) {
 	}
 	// Switchboard never echoes a public message to its sender: local users
 	// get it from us.
-	c.deliverLocal("", appendMsg(nil, "pub", from, "", t.textJSON, "local"), u)
+	c.deliverLocal("", appendMsg(nil, "pub", from, "", t.textJSON, "local", ""), u)
 	c.send(client.Outgoing{From: from, Data: textData(t)}, ack)
 }
 
@@ -357,7 +357,7 @@ func (c *chat) say(u *user, a json.RawMessage, ack sio.Ack) {
 		reply(ack, badText)
 		return
 	}
-	c.deliverLocal(room, appendMsg(nil, "room", from, room, t.textJSON, "local"), u)
+	c.deliverLocal(room, appendMsg(nil, "room", from, room, t.textJSON, "local", ""), u)
 	c.send(client.Outgoing{Room: room, From: from, Data: textData(t)}, ack)
 }
 
@@ -480,14 +480,14 @@ func (c *chat) onHubMessage(m client.Message) {
 				continue
 			}
 			if b == nil {
-				b = appendMsg(make([]byte, 0, 64+len(m.From)+len(text)+len(m.Backend)), "dm", m.From, "", text, m.Backend)
+				b = appendMsg(make([]byte, 0, 64+len(m.From)+len(text)+len(m.Backend)), "dm", m.From, "", text, m.Backend, m.ID)
 			}
 			_ = u.sock.Emit("msg", sio.Args(b))
 		}
 	case client.KindRoom:
-		c.deliverLocal(m.Room, appendMsg(nil, "room", m.From, m.Room, text, m.Backend), nil)
+		c.deliverLocal(m.Room, appendMsg(nil, "room", m.From, m.Room, text, m.Backend, m.ID), nil)
 	default:
-		c.deliverLocal("", appendMsg(nil, "pub", m.From, "", text, m.Backend), nil)
+		c.deliverLocal("", appendMsg(nil, "pub", m.From, "", text, m.Backend, m.ID), nil)
 	}
 }
 

@@ -168,9 +168,11 @@ func appendNullable(b []byte, s string) []byte {
 	return appendString(b, s)
 }
 
-// appendMsg appends the page's `msg` object {kind, from, room, text, via}
-// (from and room null when empty) with text given as a JSON string token.
-func appendMsg(b []byte, kind, from, room string, text []byte, via string) []byte {
+// appendMsg appends the page's `msg` object {kind, from, room, text, via,
+// id} (from, room and id null when empty) with text given as a JSON string
+// token. id is Switchboard's message ID: a message handed out again after
+// a backend died keeps it, so the page drops what it has already shown.
+func appendMsg(b []byte, kind, from, room string, text []byte, via, id string) []byte {
 	b = append(b, `{"kind":`...)
 	b = appendString(b, kind)
 	b = append(b, `,"from":`...)
@@ -181,6 +183,8 @@ func appendMsg(b []byte, kind, from, room string, text []byte, via string) []byt
 	b = append(b, text...)
 	b = append(b, `,"via":`...)
 	b = appendString(b, via)
+	b = append(b, `,"id":`...)
+	b = appendNullable(b, id)
 	return append(b, '}')
 }
 

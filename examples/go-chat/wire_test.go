@@ -17,6 +17,7 @@ type outMsg struct {
 	Room *string `json:"room"`
 	Text string  `json:"text"`
 	Via  string  `json:"via"`
+	ID   *string `json:"id"`
 }
 
 func nullable(s string) *string {
@@ -40,14 +41,14 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 }
 
 func TestAppendMsg(t *testing.T) {
-	for _, c := range []struct{ kind, from, room, text, via string }{
-		{"dm", "alice", "", "hello", "http://127.0.0.1:3001"},
-		{"pub", "", "", `quote " and \ back`, "local"},
-		{"room", "zoë", "lobby\n", "<b>&</b> \u2028 日本", "local"},
+	for _, c := range []struct{ kind, from, room, text, via, id string }{
+		{"dm", "alice", "", "hello", "http://127.0.0.1:3001", "n1-42"},
+		{"pub", "", "", `quote " and \ back`, "local", ""},
+		{"room", "zoë", "lobby\n", "<b>&</b> \u2028 日本", "local", ""},
 	} {
 		text, _ := json.Marshal(c.text)
-		got := appendMsg(nil, c.kind, c.from, c.room, text, c.via)
-		want, _ := json.Marshal(outMsg{Kind: c.kind, From: nullable(c.from), Room: nullable(c.room), Text: c.text, Via: c.via})
+		got := appendMsg(nil, c.kind, c.from, c.room, text, c.via, c.id)
+		want, _ := json.Marshal(outMsg{Kind: c.kind, From: nullable(c.from), Room: nullable(c.room), Text: c.text, Via: c.via, ID: nullable(c.id)})
 		if !sameJSON(t, got, want) {
 			t.Errorf("appendMsg %+v:\n got %s\nwant %s", c, got, want)
 		}
@@ -187,7 +188,7 @@ func BenchmarkRelay(b *testing.B) {
 			if !ok {
 				b.Fatal("refused")
 			}
-			_ = appendMsg(make([]byte, 0, 128), "dm", "u45", "", tok, "http://127.0.0.1:8321")
+			_ = appendMsg(make([]byte, 0, 128), "dm", "u45", "", tok, "http://127.0.0.1:8321", "n1-42")
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {
