@@ -45,15 +45,37 @@ func SwitchboardBinary(tb testing.TB) string {
 	return binPath
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// issuedPorts holds every port FreePort returned in this process: the
+// kernel may hand a just-closed port out again at once, and two servers of
+// one test told to listen on the same port make a confusing failure.
+var issuedPorts struct {
+	sync.Mutex
+	m map[int]bool
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// it has not returned before in this process.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	issuedPorts.Lock()
+	defer issuedPorts.Unlock()
+	if issuedPorts.m == nil {
+		issuedPorts.m = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !issuedPorts.m[port] {
+			issuedPorts.m[port] = true
+			return port
+		}
+	}
+	tb.Fatal("testutil: no new free port in 100 tries")
+	return 0
 }
 
 // RemoveSwitchboardBinary deletes what SwitchboardBinary built; call it at
