@@ -39,7 +39,10 @@ type Config struct {
 	// awaiting one backend's ack (backends that announced ack:true); a
 	// backend past either is cut off as a slow consumer (transport closed,
 	// so it reconnects) and the messages go back to the mailboxes (defaults
-	// 8192 messages, 16 MiB).
+	// 8192 messages, 16 MiB). Before that, once a backend is past half of
+	// either bound, the ack of a `message` routed to it is held until it is
+	// back to a quarter: senders that bound their unanswered messages slow
+	// down instead of pushing it over.
 	MaxUnconfirmed      int
 	MaxUnconfirmedBytes int64
 	// AckWait is how long a direct message waits for the backend's ack

@@ -445,7 +445,8 @@ func TestConfirmedNotRepeated(t *testing.T) {
 // TestUnconfirmedOverflowCutsOff: a backend that never acks is cut off once
 // MaxUnconfirmed messages wait (its transport is closed, so a real client
 // reconnects), and every message — the waiting ones and the one that
-// overflowed — reaches the user's next holder in order.
+// overflowed — reaches the user's next holder in order. The sender asks for
+// no acks, so nothing paces it.
 func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 	h := newHub(t, control.Config{MaxUnconfirmed: 3}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
@@ -460,7 +461,9 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
 	b.res(t, "join_subs", quote("bob"))
 	for i := range 4 {
-		a.res(t, "message", fmt.Sprintf(`{"to":"bob","data":%d}`, i))
+		if err := a.S.Emit("message", sio.Args(json.RawMessage(fmt.Sprintf(`{"to":"bob","data":%d}`, i)))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if reason := recv(t, b.Disc, "the backend being cut off"); reason != sio.ReasonTransportClose {
 		t.Fatalf("cut off with %q, want a transport close (the client reconnects)", reason)
@@ -506,5 +509,65 @@ func TestMissingRedelivered(t *testing.T) {
 	}
 	if d := c.next(t); string(d.Data) != `"in flight"` || fmt.Sprint(d.To) != "[bob]" {
 		t.Fatalf("redelivered %+v", d)
+	}
+}
+
+// TestSenderPacedByUnconfirmed: past half of MaxUnconfirmed the sender's
+// ack is held until the receiver confirms its way back to a quarter, so a
+// sender that waits for its acks slows down and the receiver is not cut off.
+func TestSenderPacedByUnconfirmed(t *testing.T) {
+	h := newHub(t, control.Config{MaxUnconfirmed: 8}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b := newPeer(t, h, "")
+	held := make(chan sio.Ack, 16)
+	b.S.On("message", func(_ sio.Message, ack sio.Ack) { held <- ack }) // acks when told
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.C.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b.res(t, "join_subs", quote("bob"))
+
+	answered := make(chan int, 16)
+	for i := range 5 {
+		m := sio.Args(json.RawMessage(fmt.Sprintf(`{"to":"bob","data":%d}`, i)))
+		if err := a.S.EmitWithAckFunc("message", m, 10*time.Second, func(_ sio.Message, err error) {
+			if err == nil {
+				answered <- i
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var acks []sio.Ack
+	for range 5 {
+		acks = append(acks, recv(t, held, "a delivery"))
+	}
+	for i := range 4 {
+		if got := recv(t, answered, "the sender's ack"); got != i {
+			t.Fatalf("ack %d for message %d", got, i)
+		}
+	}
+	// Five unconfirmed (over 8/2): the fifth message's ack is held.
+	b.res(t, "join_room", quote("sync")) // a round trip through the hub
+	select {
+	case i := <-answered:
+		t.Fatalf("message %d answered while the receiver is over its mark", i)
+	default:
+	}
+	for _, ack := range acks[:3] { // down to two (8/4): released
+		if err := ack(sio.Message{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := recv(t, answered, "the held ack"); got != 4 {
+		t.Fatalf("released ack for message %d", got)
+	}
+	select {
+	case reason := <-b.Disc:
+		t.Fatalf("receiver cut off: %s", reason)
+	default:
 	}
 }

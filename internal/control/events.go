@@ -339,13 +339,15 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		s.replyFail(ev, ack, f)
 		return
 	}
-	res, err := s.ch.rt.Route(context.WithValue(s.ch.opContext(), viaKey{}, s.sock), s, msg)
+	rc := &routeCall{via: s.sock}
+	res, err := s.ch.rt.Route(context.WithValue(s.ch.opContext(), viaKey{}, rc), s, msg)
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return
 	}
 	if ack != nil {
-		_ = ack(sio.Args(routeReply(res)))
+		reply := sio.Args(routeReply(res))
+		rc.whenPaced(func() { _ = ack(reply) })
 	}
 }
 

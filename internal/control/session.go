@@ -63,9 +63,13 @@ func (s *session) Address() string {
 // that backend's socket (viaKey): the write joins the ones its reader
 // starts after the burst it read (sio.Socket.SendVia).
 func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
-	via, _ := ctx.Value(viaKey{}).(*sio.Socket)
+	rc, _ := ctx.Value(viaKey{}).(*routeCall)
+	var via *sio.Socket
+	if rc != nil {
+		via = rc.via
+	}
 	if d.To != nil && s.acks.Load() {
-		return s.deliverConfirmed(via, d)
+		return s.deliverConfirmed(rc, via, d)
 	}
 	enc, err := d.Encode(s.ch.encodeDelivery)
 	if err != nil {
@@ -74,8 +78,53 @@ func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 	return s.sock.SendVia(via, enc.Value.(*sio.Encoded))
 }
 
-// viaKey is the context key of the socket whose handler routes a message.
+// viaKey is the context key of the *routeCall of a backend's `message`.
 type viaKey struct{}
+
+// routeCall is one `message` event being routed: the sending socket (the
+// writes join its reader's burst) and the receivers that are over their
+// pacing mark, whose confirmations the sender's ack waits for.
+type routeCall struct {
+	via   *sio.Socket
+	mu    sync.Mutex // guards paced
+	paced []*session
+}
+
+func (rc *routeCall) pace(s *session) {
+	rc.mu.Lock()
+	if !slices.Contains(rc.paced, s) {
+		rc.paced = append(rc.paced, s)
+	}
+	rc.mu.Unlock()
+}
+
+// whenPaced runs fn (the sender's ack) at once, or once every paced
+// receiver is back under its low mark (or gone). Holding the ack is the
+// backpressure of a sender that bounds its unanswered messages (the Go
+// SDK's SendMessageAsync, the chat example's backends): it slows down
+// instead of pushing the receiver past MaxUnconfirmed, where it would be
+// cut off. No reader ever waits for it, so it cannot deadlock.
+func (rc *routeCall) whenPaced(fn func()) {
+	rc.mu.Lock()
+	paced := rc.paced
+	rc.mu.Unlock()
+	if len(paced) == 0 {
+		fn()
+		return
+	}
+	var left atomic.Int32
+	left.Store(int32(len(paced)))
+	done := func() {
+		if left.Add(-1) == 0 {
+			fn()
+		}
+	}
+	for _, s := range paced {
+		if !s.unconf.wait(done) {
+			done()
+		}
+	}
+}
 
 // deliverConfirmed sends d asking for an ack. It never waits for acks:
 // they are read by this backend's reader, which may itself be blocked
@@ -84,8 +133,12 @@ type viaKey struct{}
 // MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
 // consumer by closing its transport — its client reconnects — and what it
 // had not confirmed goes back to the mailboxes.
-func (s *session) deliverConfirmed(via *sio.Socket, d *router.Delivery) error {
+func (s *session) deliverConfirmed(rc *routeCall, via *sio.Socket, d *router.Delivery) error {
 	switch s.unconf.add(d, s.ch.cfg.MaxUnconfirmed, s.ch.cfg.MaxUnconfirmedBytes) {
+	case addHigh:
+		if rc != nil {
+			rc.pace(s)
+		}
 	case addClosed:
 		return sio.ErrClosed
 	case addFull:
@@ -186,12 +239,17 @@ type unconfirmed struct {
 	n      int // non-nil entries in list[head:]
 	bytes  int64
 	closed bool
+	// waiters run once n is back to a quarter of the bound (or the set
+	// closes): senders' acks held by routeCall.whenPaced.
+	waiters []func()
+	low     int // n at which waiters run
 }
 
 type addResult int
 
 const (
-	addOK addResult = iota
+	addOK   addResult = iota
+	addHigh           // added, but over half the bound: pace the sender
 	addFull
 	addClosed
 )
@@ -223,13 +281,46 @@ func (u *unconfirmed) add(d *router.Delivery, maxN int, maxBytes int64) addResul
 	u.list = append(u.list, d)
 	u.n++
 	u.bytes += n
+	u.low = maxN / 4
+	if u.n > maxN/2 || u.bytes > maxBytes/2 {
+		return addHigh
+	}
 	return addOK
+}
+
+// wait queues fn to run once the set is back under its low mark; it
+// reports false (fn not queued) when it already is, or the set is closed.
+func (u *unconfirmed) wait(fn func()) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed || u.n <= u.low {
+		return false
+	}
+	u.waiters = append(u.waiters, fn)
+	return true
+}
+
+// release runs the waiters taken from the set (outside u.mu).
+func release(ws []func()) {
+	for _, fn := range ws {
+		fn()
+	}
 }
 
 // remove reports whether d was still waiting.
 func (u *unconfirmed) remove(d *router.Delivery) bool {
 	u.mu.Lock()
-	defer u.mu.Unlock()
+	ok := u.removeLocked(d)
+	var ws []func()
+	if ok && len(u.waiters) > 0 && u.n <= u.low {
+		ws, u.waiters = u.waiters, nil
+	}
+	u.mu.Unlock()
+	release(ws)
+	return ok
+}
+
+func (u *unconfirmed) removeLocked(d *router.Delivery) bool {
 	for i := u.head; i < len(u.list); i++ {
 		if u.list[i] != d {
 			continue
@@ -248,9 +339,13 @@ func (u *unconfirmed) remove(d *router.Delivery) bool {
 	return false
 }
 
-// take closes the set and returns what was waiting, oldest first.
+// take closes the set and returns what was waiting, oldest first; held
+// senders' acks are released.
 func (u *unconfirmed) take() []*router.Delivery {
 	u.mu.Lock()
+	ws := u.waiters
+	u.waiters = nil
+	defer release(ws) // runs after the unlock below
 	defer u.mu.Unlock()
 	u.closed = true
 	var l []*router.Delivery

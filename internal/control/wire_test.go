@@ -137,19 +137,27 @@ func BenchmarkRouteReply(b *testing.B) {
 	}
 }
 
-// TestUnconfirmed: in-order and out-of-order acks, the bounds, and take's
-// order (oldest first, acked ones left out).
+// TestUnconfirmed: in-order and out-of-order acks, the bounds, the pacing
+// marks, and take's order (oldest first, acked ones left out).
 func TestUnconfirmed(t *testing.T) {
 	var u unconfirmed
 	ds := make([]*router.Delivery, 10)
 	for i := range ds {
 		ds[i] = &router.Delivery{ID: string(rune('a' + i)), Data: json.RawMessage(`1`)}
-		if r := u.add(ds[i], 10, 100); r != addOK {
-			t.Fatalf("add %d: %v", i, r)
+		want := addOK
+		if i >= 5 { // over half of 10
+			want = addHigh
+		}
+		if r := u.add(ds[i], 10, 100); r != want {
+			t.Fatalf("add %d: %v, want %v", i, r, want)
 		}
 	}
 	if r := u.add(&router.Delivery{}, 10, 100); r != addFull {
 		t.Fatalf("add past the count bound: %v", r)
+	}
+	released := 0
+	if !u.wait(func() { released++ }) {
+		t.Fatal("wait over the low mark ran at once")
 	}
 	for _, i := range []int{0, 1, 5, 2} {
 		if !u.remove(ds[i]) {
@@ -159,9 +167,12 @@ func TestUnconfirmed(t *testing.T) {
 	if u.remove(ds[5]) {
 		t.Fatal("removed twice")
 	}
+	if released != 0 { // six left, low mark 10/4 = 2
+		t.Fatalf("released at six unconfirmed")
+	}
 	for i := 0; i < 50; i++ { // the front's space is reused, the order kept
 		d := &router.Delivery{ID: "x", Data: json.RawMessage(`1`)}
-		if r := u.add(d, 10, 100); r != addOK {
+		if r := u.add(d, 10, 100); r != addHigh { // seven of ten
 			t.Fatalf("refill %d: %v", i, r)
 		}
 		if !u.remove(d) {
@@ -169,6 +180,12 @@ func TestUnconfirmed(t *testing.T) {
 		}
 	}
 	got := u.take()
+	if released != 1 {
+		t.Fatalf("take released the waiter %d times, want once", released)
+	}
+	if u.wait(func() {}) {
+		t.Fatal("wait queued on a closed set")
+	}
 	var ids []string
 	for _, d := range got {
 		ids = append(ids, d.ID)
