@@ -306,3 +306,51 @@ func TestReplacedIsFinal(t *testing.T) {
 		t.Fatal("b not connected")
 	}
 }
+
+// TestMissingReported: a user leaves a backend while a direct message to
+// them is in flight there; the handler reports them Missing and
+// Switchboard delivers the message to the backend the user moved to.
+func TestMissingReported(t *testing.T) {
+	h := startHub(t, 0)
+	ra, rc := newRecorder(), newRecorder()
+	a := dial(t, []string{h.URL}, append(ra.opts(), WithAddress(backendURL(t)))...)
+	c := dial(t, []string{h.URL}, append(rc.opts(), WithAddress(backendURL(t)))...)
+	arrived, proceed := make(chan struct{}), make(chan struct{})
+	b := dial(t, []string{h.URL}, WithAddress(backendURL(t)), WithOnMessage(func(m Message) {
+		close(arrived)
+		<-proceed // bob moves meanwhile
+		m.Missing("bob", "not-a-recipient")
+	}))
+	ctx := tctx(t)
+	if err := b.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Send(ctx, []string{"bob"}, "in flight")
+	if err != nil || !slices.Equal(res.Delivered, []string{"bob"}) {
+		t.Fatalf("send: %+v %v", res, err)
+	}
+	waitChan(t, arrived, "the message at b")
+	// b's reader is in the handler, so b's Leave completes only after it;
+	// the hub acts on it at once.
+	left := make(chan error, 1)
+	go func() { left <- b.Leave(ctx, "bob") }()
+	for {
+		ok, holder, err := a.Exists(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok || holder != b.Address() {
+			break
+		}
+	}
+	if err := c.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	if err := waitChan(t, left, "b's leave"); err != nil {
+		t.Fatal(err)
+	}
+	if m := rc.next(t); m.ID != res.ID || string(m.Data) != `"in flight"` || !slices.Equal(m.To, []string{"bob"}) {
+		t.Fatalf("redelivered %+v", m)
+	}
+}

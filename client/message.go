@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -24,6 +25,25 @@ type Message struct {
 	// bytes are Attachments[N] (see Bytes).
 	Data        json.RawMessage
 	Attachments [][]byte
+
+	missing *[]string // set by handleMessage: names reported with Missing
+}
+
+// Missing tells Switchboard that this backend no longer has the named
+// recipients of a direct message (the user left or moved a moment ago).
+// The delivery is then confirmed with {missing: names} once the OnMessage
+// handler returns, and Switchboard delivers the message to those users'
+// new backend or keeps it in their mailbox, instead of it being lost here.
+// Call it from the OnMessage handler only; names not in To are ignored.
+func (m Message) Missing(names ...string) {
+	if m.missing == nil {
+		return
+	}
+	for _, n := range names {
+		if slices.Contains(m.To, n) && !slices.Contains(*m.missing, n) {
+			*m.missing = append(*m.missing, n)
+		}
+	}
 }
 
 // Kind is how a message was addressed.
@@ -299,22 +319,52 @@ func appendJSONString(buf []byte, s string) []byte {
 }
 
 func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
-	if ack != nil {
-		// Direct messages ask for a confirmation (we announce ack:true): give
-		// it once the handler has taken the message.
-		defer func() { _ = ack(sio.Message{}) }()
-	}
 	fn := c.onMessage.Load()
 	if fn == nil || len(m.Args) == 0 {
+		if ack != nil {
+			_ = ack(sio.Message{})
+		}
 		return
 	}
 	msg, err := decodeMessage(m.Args[0])
 	if err != nil {
 		c.log.Warn("bad message from hub", "err", err)
+		if ack != nil {
+			_ = ack(sio.Message{})
+		}
 		return
 	}
 	msg.Attachments = m.Attachments
+	if ack == nil {
+		(*fn)(msg)
+		return
+	}
+	// Direct messages ask for a confirmation (we announce ack:true): give
+	// it once the handler has taken the message, naming the recipients it
+	// reported Missing.
+	var missing []string
+	msg.missing = &missing
+	defer func() {
+		if len(missing) == 0 {
+			_ = ack(sio.Message{})
+			return
+		}
+		b := appendNamesJSON(append(make([]byte, 0, 32), `{"missing":`...), missing)
+		_ = ack(sio.Args(json.RawMessage(append(b, '}'))))
+	}()
 	(*fn)(msg)
+}
+
+// appendNamesJSON appends names as a JSON array.
+func appendNamesJSON(buf []byte, names []string) []byte {
+	buf = append(buf, '[')
+	for i, n := range names {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, n)
+	}
+	return append(buf, ']')
 }
 
 // wireMessage is the hub's `message` event for the slow path.

@@ -476,7 +476,10 @@ func (c *chat) onHubMessage(m client.Message) {
 			ok := u != nil && u.name == name
 			c.mu.Unlock()
 			if !ok {
-				c.log.Info("message for a user not here", "id", m.ID, "user", name)
+				// The user left or moved a moment ago: Switchboard finds them
+				// again (their new backend, or their mailbox).
+				c.log.Info("message for a user not here: reported missing", "id", m.ID, "user", name)
+				m.Missing(name)
 				continue
 			}
 			if b == nil {
