@@ -175,7 +175,8 @@ type Result struct {
 //
 // Route blocks while a receiving session's queue is full (backpressure).
 // Errors: ErrNotRegistered, ErrBadMessage (both to and room, too many
-// recipients), engine.ErrInvalidName, or an engine error; per-recipient
+// recipients), engine.ErrInvalidName (a recipient, the room or from), or an
+// engine error; per-recipient
 // outcomes are in the Result.
 func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, error) {
 	var sender *entry
@@ -200,6 +201,13 @@ func (r *Router) Route(ctx context.Context, from Session, m Message) (Result, er
 	if m.Room != "" {
 		if err := ValidateName(m.Room, r.cfg.MaxNameBytes); err != nil {
 			return Result{}, fmt.Errorf("room: %w", err)
+		}
+	}
+	if m.From != "" {
+		// Declared, not verified; but a name by the same rules, so no
+		// receiver gets an oversized or control-laden sender name.
+		if err := ValidateName(m.From, r.cfg.MaxNameBytes); err != nil {
+			return Result{}, fmt.Errorf("from: %w", err)
 		}
 	}
 	id, seq := r.nextID()

@@ -537,6 +537,7 @@ func TestErrors(t *testing.T) {
 		{"control char", func() error { _, _, err := h.Claim(ctx, s, "a\nb"); return err }, "INVALID_NAME"},
 		{"not utf8", func() error { _, _, err := h.Claim(ctx, s, "a\xffb"); return err }, "INVALID_NAME"},
 		{"bad recipient", func() error { _, err := h.Route(ctx, s, router.Message{To: []string{"\x00"}}); return err }, "INVALID_NAME"},
+		{"bad from", func() error { _, err := h.Route(ctx, s, router.Message{To: []string{"ok"}, From: "a\nb"}); return err }, "INVALID_NAME"},
 		{"bad room", func() error { return h.JoinRoom(ctx, s, "") }, "INVALID_NAME"},
 		{"duplicate register", func() error { return h.Register(newFake("s3001", "x")) }, "DUPLICATE_SESSION"},
 		{"unregister unknown", func() error { _, err := h.Unregister(ctx, "zzz", ""); return err }, "NOT_REGISTERED"},
