@@ -12,41 +12,11 @@ import (
 // slowParse is parseMessage's encoding/json path, the reference for the
 // fast decoder.
 func slowParse(b []byte) (router.Message, *Failure) {
-	var msg router.Message
-	var w wireMessage
-	if err := json.Unmarshal(b, &w); err != nil {
-		return msg, fail(CodeBadRequest, "x")
-	}
-	if len(w.To) > 0 && !isNull(w.To) {
-		if w.To[0] == '[' {
-			if err := json.Unmarshal(w.To, &msg.To); err != nil {
-				return msg, fail(CodeBadRequest, "x")
-			}
-			if len(msg.To) == 0 {
-				return msg, fail(CodeBadRequest, "x")
-			}
-		} else {
-			var one string
-			if err := json.Unmarshal(w.To, &one); err != nil {
-				return msg, fail(CodeBadRequest, "x")
-			}
-			msg.To = []string{one}
-		}
-	}
-	if w.Room != nil {
-		if *w.Room == "" {
-			return msg, fail(CodeBadRequest, "x")
-		}
-		msg.Room = *w.Room
-	}
-	if w.From != nil {
-		msg.From = *w.From
-	}
-	msg.Data = w.Data
-	if len(msg.Data) == 0 {
+	msg, f := parseWireSlow(b)
+	if f == nil && len(msg.Data) == 0 {
 		msg.Data = json.RawMessage("null")
 	}
-	return msg, nil
+	return msg, f
 }
 
 var wireSeeds = []string{

@@ -43,6 +43,11 @@ type ackDeadline struct {
 func (t *ackTable) add(fn ackFunc, limit int) (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.addLocked(fn, limit)
+}
+
+// addLocked is add with t.mu held.
+func (t *ackTable) addLocked(fn ackFunc, limit int) (int64, error) {
 	if t.closed {
 		return 0, ErrClosed
 	}
@@ -176,21 +181,10 @@ func callbackAck(t *ackTable, limit int, timeout time.Duration, fn func(Message,
 func (t *ackTable) addTimed(fn ackFunc, limit int, timeout time.Duration) (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return 0, ErrClosed
+	id, err := t.addLocked(fn, limit)
+	if err != nil {
+		return 0, err
 	}
-	if len(t.pending) >= limit {
-		return 0, ErrTooManyAcks
-	}
-	if t.pending == nil {
-		t.pending = make(map[int64]ackFunc)
-	}
-	id := t.next
-	t.next++
-	if t.next > 1<<53-1 {
-		t.next = 0
-	}
-	t.pending[id] = fn
 	if t.dl == nil {
 		t.dl = &ackDeadlines{}
 	}
