@@ -27,17 +27,25 @@ func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 	pool := p.reg.Snapshot()
 	var tried [8]*backend.Backend
 	ntried := 0
-	retriedDead := false
+	retriedDead, retriedFresh := false, false
+	var again *backend.Backend // retry on this backend, on a new connection
 	var last attempt
 	for range p.cfg.MaxAttempts {
 		var b *backend.Backend
-		if sticky != nil {
+		switch {
+		case again != nil:
+			b = again
+		case sticky != nil:
 			b = sticky.b
-		} else if b = p.pick(pool, nil, tried[:ntried]); b == nil {
+		default:
+			b = p.pick(pool, nil, tried[:ntried])
+		}
+		if b == nil {
 			break
 		}
 		var keepClient bool
-		last, keepClient = fc.forwardFast(b, learn)
+		last, keepClient = fc.forwardFast(b, learn, again != nil)
+		again = nil
 		switch last.out {
 		case outDone:
 			return keepClient
@@ -45,6 +53,12 @@ func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 			return fc.simple(last.status, "text/plain; charset=utf-8", http.StatusText(last.status)+"\n", "") && !r.close
 		case outDialFail:
 		case outDeadEarly:
+			if last.reused && !retriedFresh {
+				// A stale pooled connection: once, the same backend on a
+				// new connection (as in ServeHTTP).
+				retriedFresh, again = true, b
+				continue
+			}
 			if retriedDead {
 				return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend closed the connection\n", "") && !r.close
 			}
@@ -113,14 +127,17 @@ func (fc *fastConn) writeFastRequest(bw *bufio.Writer) {
 
 // forwardFast makes one attempt through b. keepClient reports whether the
 // client connection may serve another request (meaningful for outDone).
-func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, keepClient bool) {
+func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res attempt, keepClient bool) {
 	p := fc.s.p
 	r := &fc.req
 	b.AddInFlight(1)
 	defer b.AddInFlight(-1)
 	u := p.upstreamFor(b)
 	now := time.Now()
-	c := u.get(now, p.cfg.IdleConnTimeout)
+	var c *upConn
+	if !fresh {
+		c = u.get(now, p.cfg.IdleConnTimeout)
+	}
 	if c == nil {
 		var err error
 		c, err = p.dial(context.Background(), b)
@@ -161,7 +178,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn bool) (res attempt, ke
 		p.log.LogAttrs(context.Background(), slog.LevelDebug, "backend connection died",
 			slog.String("backend_id", b.ID), slog.Bool("reused", c.reused), slog.Any("err", err))
 		if idempotentMethod(r.method) {
-			return attempt{out: outDeadEarly, err: err}, false
+			return attempt{out: outDeadEarly, err: err, reused: c.reused}, false
 		}
 		return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
 	}

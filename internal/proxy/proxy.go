@@ -154,6 +154,9 @@ type attempt struct {
 	out    outcome
 	status int
 	err    error
+	// reused: an outDeadEarly on a pooled connection, which the backend
+	// may have closed (its keep-alive timeout) just as it was taken.
+	reused bool
 }
 
 // ServeHTTP forwards r to a backend.
@@ -178,17 +181,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var tried [8]*backend.Backend
 	ntried := 0
-	retriedDead := false
+	retriedDead, retriedFresh := false, false
+	var again *backend.Backend // retry on this backend, on a new connection
 	var last attempt
 	for range p.cfg.MaxAttempts {
 		b := sticky
-		if b == nil {
+		if again != nil {
+			b = again
+		} else if b == nil {
 			b = p.pick(pool, r, tried[:ntried])
 			if b == nil {
 				break
 			}
 		}
-		last = p.forward(w, r, b, upgrade, learn, &f)
+		last = p.forward(w, r, b, upgrade, learn, &f, again != nil)
+		again = nil
 		switch last.out {
 		case outDone:
 			return
@@ -197,6 +204,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case outDialFail:
 		case outDeadEarly:
+			if last.reused && !retriedFresh {
+				// A stale pooled connection says nothing about the
+				// backend: once, the same backend on a new connection
+				// (which also keeps a sticky session alive).
+				retriedFresh, again = true, b
+				continue
+			}
 			if retriedDead {
 				writeError(w, http.StatusBadGateway, "backend closed the connection")
 				return
@@ -250,14 +264,18 @@ func (p *Proxy) pick(pool []*backend.Backend, r *http.Request, tried []*backend.
 // aLongTimeAgo is a deadline in the past, used to interrupt blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// forward makes one attempt at serving r through backend b.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backend, upgrade string, learn bool, f *forwarded) (res attempt) {
+// forward makes one attempt at serving r through backend b; fresh skips
+// the pool of idle connections.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backend, upgrade string, learn bool, f *forwarded, fresh bool) (res attempt) {
 	b.AddInFlight(1)
 	defer b.AddInFlight(-1)
 	ctx := r.Context()
 	u := p.upstreamFor(b)
 	now := time.Now()
-	c := u.get(now, p.cfg.IdleConnTimeout)
+	var c *upConn
+	if !fresh {
+		c = u.get(now, p.cfg.IdleConnTimeout)
+	}
 	if c == nil {
 		var err error
 		c, err = p.dial(ctx, b)
@@ -407,7 +425,7 @@ func (p *Proxy) earlyFailure(r *http.Request, b *backend.Backend, c *upConn, err
 	p.log.LogAttrs(r.Context(), slog.LevelDebug, "backend connection died",
 		slog.String("backend_id", b.ID), slog.Bool("reused", c.reused), slog.Any("err", err))
 	if upgrade == "" && idempotent(r) {
-		return attempt{out: outDeadEarly, err: err}
+		return attempt{out: outDeadEarly, err: err, reused: c.reused}
 	}
 	return attempt{out: outFail, status: http.StatusBadGateway, err: err}
 }
