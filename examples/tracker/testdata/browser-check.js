@@ -60,8 +60,26 @@ async function serverNames (page, want) {
   }, want.map((p) => `node-${p}`).sort(), { timeout: 20000 })
 }
 
+// waitReady waits (at most 30 s) until every backend answers on its own port and Switchboard
+// lists all of them: a page loaded earlier would meet a backend still starting, and nginx (the
+// nginx.conf layout serves the page from the backends) then marks it down for 10 s.
+async function waitReady () {
+  const deadline = Date.now() + 30000
+  for (;;) {
+    const up = await Promise.all(ports.map((p) => fetch(`http://127.0.0.1:${p}/`).then((r) => r.ok, () => false)))
+    if (up.every(Boolean)) {
+      const list = await fetch(`${SB_URL}/tracker/servers`, { headers: { Origin: pageOrigin } })
+        .then((r) => (r.ok ? r.json() : []), () => [])
+      if (Array.isArray(list) && list.length >= ports.length) return
+    }
+    if (Date.now() > deadline) throw new Error('backends not listening and registered within 30 s')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 async function main () {
   for (const p of ports) startBackend(p)
+  await waitReady()
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] })
   try {
     const page = await browser.newPage()
