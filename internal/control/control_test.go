@@ -344,7 +344,7 @@ func TestOrphanMailbox(t *testing.T) {
 	b := dialPeer(t, h, "")
 	b.register(t, "http://127.0.0.1:3002")
 	_ = a.C.Close()
-	waitFor(t, "a's session to end", func() bool { return h.Reg.Len() == 1 })
+	h.waitOrphaned(t, "sadman")
 	ex := b.call(t, "subs_exists", quote("sadman"))
 	if string(ex[0]) != "true" || string(ex[1]) != "null" {
 		t.Fatalf("orphan subs_exists = %s", ex)
@@ -399,7 +399,7 @@ func TestUnconfirmedGivenBack(t *testing.T) {
 		<-got
 	}
 	_ = b.C.Close()
-	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	h.waitOrphaned(t, "bob")
 	c := dialPeer(t, h, "")
 	c.register(t, "http://127.0.0.1:3003")
 	if r := c.res(t, "join_subs", quote("bob")); !r.OK {
@@ -435,7 +435,7 @@ func TestConfirmedNotRepeated(t *testing.T) {
 	}
 	b.res(t, "join_room", quote("sync")) // acks were sent before this round trip's answer
 	_ = b.C.Close()
-	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	h.waitOrphaned(t, "bob")
 	c := dialPeer(t, h, "")
 	c.register(t, "http://127.0.0.1:3003")
 	c.res(t, "join_subs", quote("bob"))
@@ -468,7 +468,7 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 	if reason := recv(t, b.Disc, "the backend being cut off"); reason != sio.ReasonTransportClose {
 		t.Fatalf("cut off with %q, want a transport close (the client reconnects)", reason)
 	}
-	waitFor(t, "b's session to end", func() bool { return h.Reg.Len() == 1 })
+	h.waitOrphaned(t, "bob")
 	c := dialPeer(t, h, "")
 	c.register(t, "http://127.0.0.1:3003")
 	c.res(t, "join_subs", quote("bob"))

@@ -59,6 +59,17 @@ func newHub(tb testing.TB, cfg control.Config, rcfg router.Config) *hub {
 	return h
 }
 
+// waitOrphaned waits until name's holding session has ended and its names
+// are orphaned: the registry drops a session before the router orphans its
+// names, so a registry count alone races with the orphaning.
+func (h *hub) waitOrphaned(tb testing.TB, name string) {
+	tb.Helper()
+	waitFor(tb, name+" orphaned", func() bool {
+		_, _, holder, err := h.Rt.Lookup(context.Background(), name)
+		return err == nil && holder.Orphaned
+	})
+}
+
 // peer is a Go backend on the channel (our sio client).
 type peer struct {
 	C    *sio.Client
