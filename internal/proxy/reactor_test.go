@@ -5,6 +5,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -232,6 +233,37 @@ func testStalePooledConnection(t *testing.T) {
 	for i := range 20 {
 		if res, body := e.get(t, "/"); res.StatusCode != http.StatusOK || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+	}
+}
+
+// TestStaleConnectionKeepsSession: the same backend behaviour as above under
+// an Engine.IO session: a polling request with its sid that meets a stale
+// pooled connection still reaches the session's backend (on a new
+// connection) instead of losing the session ("Session ID unknown").
+func TestStaleConnectionKeepsSession(t *testing.T) { bothFronts(t, testStaleConnectionKeepsSession) }
+
+func testStaleConnectionKeepsSession(t *testing.T) {
+	e := newEnv(t, Config{ResponseHeaderTimeout: time.Minute})
+	url := rawBackend(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		body := "a"
+		if req.URL.Query().Get("sid") == "" {
+			body = `0{"sid":"a-1","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		// return: the connection closes although it looked keep-alive
+	})
+	e.add(t, "a", url, 1)
+	if _, body := e.get(t, "/socket.io/?EIO=4&transport=polling"); sidFromHandshake([]byte(body)) != "a-1" {
+		t.Fatalf("handshake %q", body)
+	}
+	for i := range 10 {
+		if res, body := e.get(t, "/socket.io/?EIO=4&transport=polling&sid=a-1"); res.StatusCode != http.StatusOK || body != "a" {
+			t.Fatalf("poll %d: %d %q", i, res.StatusCode, body)
 		}
 	}
 }
