@@ -24,62 +24,38 @@ func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), 
 func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 	p := fc.s.p
 	r := &fc.req
-	pool := p.reg.Snapshot()
-	var tried [8]*backend.Backend
-	ntried := 0
-	retriedDead, retriedFresh := false, false
-	var again *backend.Backend // retry on this backend, on a new connection
+	rt := p.newRetries(p.reg.Snapshot(), nil)
+	if sticky != nil {
+		rt.sticky = sticky.b
+	}
 	var last attempt
-	for range p.cfg.MaxAttempts {
-		var b *backend.Backend
-		switch {
-		case again != nil:
-			b = again
-		case sticky != nil:
-			b = sticky.b
-		default:
-			b = p.pick(pool, nil, tried[:ntried])
-		}
+	for {
+		b, fresh := rt.next(nil)
 		if b == nil {
 			break
 		}
 		var keepClient bool
-		last, keepClient = fc.forwardFast(b, learn, again != nil)
-		again = nil
+		last, keepClient = fc.forwardFast(b, learn, fresh)
 		switch last.out {
 		case outDone:
 			return keepClient
 		case outFail:
 			return fc.simple(last.status, "text/plain; charset=utf-8", http.StatusText(last.status)+"\n", "") && !r.close
-		case outDialFail:
-		case outDeadEarly:
-			if last.reused && !retriedFresh {
-				// A stale pooled connection: once, the same backend on a
-				// new connection (as in ServeHTTP).
-				retriedFresh, again = true, b
-				continue
-			}
-			if retriedDead {
-				return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend closed the connection\n", "") && !r.close
-			}
-			retriedDead = true
 		}
-		if sticky != nil {
-			p.sticky.dropBackend(sticky.b)
+		switch rt.failed(b, last) {
+		case retryGiveUpDead:
+			return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend closed the connection\n", "") && !r.close
+		case retryGiveUpStick:
+			p.sticky.dropBackend(b)
 			return fc.simple(http.StatusBadRequest, "application/json", `{"code":1,"message":"Session ID unknown"}`, "") && !r.close
 		}
-		if ntried < len(tried) {
-			tried[ntried] = b
-			ntried++
-		}
 	}
-	switch {
-	case last.err == nil:
-		return fc.simple(http.StatusServiceUnavailable, "text/plain; charset=utf-8", "no backend available\n", "Retry-After: 1\r\n") && !r.close
-	case isTimeout(last.err):
-		return fc.simple(http.StatusGatewayTimeout, "text/plain; charset=utf-8", "backend timeout\n", "") && !r.close
+	status, msg := exhausted(last)
+	extra := ""
+	if status == http.StatusServiceUnavailable {
+		extra = "Retry-After: 1\r\n"
 	}
-	return fc.simple(http.StatusBadGateway, "text/plain; charset=utf-8", "backend unavailable\n", "") && !r.close
+	return fc.simple(status, "text/plain; charset=utf-8", msg+"\n", extra) && !r.close
 }
 
 // writeFastRequest writes the request head for the backend.

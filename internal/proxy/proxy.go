@@ -177,67 +177,36 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	learn := isEIO && sid == "" && upgrade == ""
 	f := p.forwardedFor(r)
-	pool := p.reg.Snapshot()
-
-	var tried [8]*backend.Backend
-	ntried := 0
-	retriedDead, retriedFresh := false, false
-	var again *backend.Backend // retry on this backend, on a new connection
+	rt := p.newRetries(p.reg.Snapshot(), sticky)
 	var last attempt
-	for range p.cfg.MaxAttempts {
-		b := sticky
-		if again != nil {
-			b = again
-		} else if b == nil {
-			b = p.pick(pool, r, tried[:ntried])
-			if b == nil {
-				break
-			}
+	for {
+		b, fresh := rt.next(r)
+		if b == nil {
+			break
 		}
-		last = p.forward(w, r, b, upgrade, learn, &f, again != nil)
-		again = nil
+		last = p.forward(w, r, b, upgrade, learn, &f, fresh)
 		switch last.out {
 		case outDone:
 			return
 		case outFail:
 			writeError(w, last.status, http.StatusText(last.status))
 			return
-		case outDialFail:
-		case outDeadEarly:
-			if last.reused && !retriedFresh {
-				// A stale pooled connection says nothing about the
-				// backend: once, the same backend on a new connection
-				// (which also keeps a sticky session alive).
-				retriedFresh, again = true, b
-				continue
-			}
-			if retriedDead {
-				writeError(w, http.StatusBadGateway, "backend closed the connection")
-				return
-			}
-			retriedDead = true
 		}
-		if sticky != nil {
-			// The backend holding this session is unreachable: the session is lost.
-			p.sticky.dropBackend(sticky)
+		switch rt.failed(b, last) {
+		case retryGiveUpDead:
+			writeError(w, http.StatusBadGateway, "backend closed the connection")
+			return
+		case retryGiveUpStick:
+			p.sticky.dropBackend(b)
 			sessionUnknown(w)
 			return
 		}
-		if ntried < len(tried) {
-			tried[ntried] = b
-			ntried++
-		}
 	}
-	if last.err == nil {
+	status, msg := exhausted(last)
+	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "no backend available")
-		return
 	}
-	if isTimeout(last.err) {
-		writeError(w, http.StatusGatewayTimeout, "backend timeout")
-		return
-	}
-	writeError(w, http.StatusBadGateway, "backend unavailable")
+	writeError(w, status, msg)
 }
 
 // pick asks the policy for a backend, skipping those already tried.
