@@ -380,17 +380,8 @@ func TestUnconfirmedGivenBack(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	b := newPeer(t, h, "")
 	got := make(chan string, 16)
-	b.S.On("message", func(m sio.Message, ack sio.Ack) { got <- "seen" }) // never acks
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if r := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`); !r.OK {
-		t.Fatalf("address: %+v", r)
-	}
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(m sio.Message, ack sio.Ack) { got <- "seen" }) // never acks
 	b.res(t, "join_subs", quote("bob"))
 	for i := range 3 {
 		if r := a.res(t, "message", fmt.Sprintf(`{"to":"bob","data":%d}`, i)); len(r.Delivered) != 1 {
@@ -419,15 +410,8 @@ func TestConfirmedNotRepeated(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	b := newPeer(t, h, "")
 	got := make(chan string, 16)
-	b.S.On("message", func(m sio.Message, ack sio.Ack) { _ = ack(sio.Message{}); got <- "seen" })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(m sio.Message, ack sio.Ack) { _ = ack(sio.Message{}); got <- "seen" })
 	b.res(t, "join_subs", quote("bob"))
 	for range 3 {
 		a.res(t, "message", `{"to":"bob","data":1}`)
@@ -451,14 +435,7 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 	h := newHub(t, control.Config{MaxUnconfirmed: 3}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	b := newPeer(t, h, "")
-	b.S.On("message", func(sio.Message, sio.Ack) {}) // never acks
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(sio.Message, sio.Ack) {}) // never acks
 	b.res(t, "join_subs", quote("bob"))
 	for i := range 4 {
 		if err := a.S.Emit("message", sio.Args(json.RawMessage(fmt.Sprintf(`{"to":"bob","data":%d}`, i)))); err != nil {
@@ -486,15 +463,8 @@ func TestMissingRedelivered(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	b := newPeer(t, h, "")
 	acks := make(chan sio.Ack, 1)
-	b.S.On("message", func(_ sio.Message, ack sio.Ack) { acks <- ack }) // acks later
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(_ sio.Message, ack sio.Ack) { acks <- ack }) // acks later
 	b.res(t, "join_subs", quote("bob"))
 	c := dialPeer(t, h, "")
 	c.register(t, "http://127.0.0.1:3003")
@@ -519,15 +489,8 @@ func TestSenderPacedByUnconfirmed(t *testing.T) {
 	h := newHub(t, control.Config{MaxUnconfirmed: 8}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	b := newPeer(t, h, "")
 	held := make(chan sio.Ack, 16)
-	b.S.On("message", func(_ sio.Message, ack sio.Ack) { held <- ack }) // acks when told
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true}`)
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(_ sio.Message, ack sio.Ack) { held <- ack }) // acks when told
 	b.res(t, "join_subs", quote("bob"))
 
 	answered := make(chan int, 16)

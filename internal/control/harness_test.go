@@ -121,6 +121,23 @@ func newPeer(tb testing.TB, h *hub, auth string) *peer {
 	return p
 }
 
+// ackPeer connects a backend that announces addr with {ack:true}; its
+// onMessage decides when (or whether) each direct message is acked.
+func ackPeer(tb testing.TB, h *hub, addr string, onMessage func(sio.Message, sio.Ack)) *peer {
+	tb.Helper()
+	p := newPeer(tb, h, "")
+	p.S.On("message", onMessage)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.C.Connect(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if r := p.res(tb, "address", quote(addr), `{"ack":true}`); !r.OK {
+		tb.Fatalf("address %s refused: %+v", addr, r)
+	}
+	return p
+}
+
 // call emits event with JSON args and returns the ack's arguments.
 func (p *peer) call(tb testing.TB, event string, args ...string) []json.RawMessage {
 	tb.Helper()
