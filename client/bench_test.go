@@ -8,18 +8,26 @@ import (
 	"time"
 )
 
+// benchPair starts an in-process hub with two backends: one holding "bob"
+// whose messages go to onMessage, and the sender it returns.
+func benchPair(b *testing.B, onMessage func(Message)) *Client {
+	b.Helper()
+	hub := inprocHubTB(b)
+	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(onMessage))
+	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	if err := recv.Join(context.Background(), "bob"); err != nil {
+		b.Fatal(err)
+	}
+	return send
+}
+
 // BenchmarkSend measures one direct message's round trip through a real
 // in-process hub: Send returns when the hub acked it (delivery to the
 // receiving backend runs concurrently and is counted).
 func BenchmarkSend(b *testing.B) {
-	hub := inprocHubTB(b)
 	var got atomic.Int64
-	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) { got.Add(1) }))
-	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	send := benchPair(b, func(Message) { got.Add(1) })
 	ctx := context.Background()
-	if err := recv.Join(ctx, "bob"); err != nil {
-		b.Fatal(err)
-	}
 	to := []string{"bob"}
 	data := json.RawMessage(`{"text":"hello, bob"}`)
 	b.ReportAllocs()
@@ -37,13 +45,8 @@ func BenchmarkSend(b *testing.B) {
 // BenchmarkSendParallel is BenchmarkSend with many Sends in flight on one
 // connection (GOMAXPROCS × 16 goroutines).
 func BenchmarkSendParallel(b *testing.B) {
-	hub := inprocHubTB(b)
-	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) {}))
-	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	send := benchPair(b, func(Message) {})
 	ctx := context.Background()
-	if err := recv.Join(ctx, "bob"); err != nil {
-		b.Fatal(err)
-	}
 	to := []string{"bob"}
 	data := json.RawMessage(`{"text":"hello, bob"}`)
 	b.ReportAllocs()
@@ -65,13 +68,8 @@ func BenchmarkSendParallel(b *testing.B) {
 // their answer (the way examples/go-chat sends); it waits for every
 // answer before it stops.
 func BenchmarkSendAsync(b *testing.B) {
-	hub := inprocHubTB(b)
-	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(func(Message) {}))
-	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	send := benchPair(b, func(Message) {})
 	ctx := context.Background()
-	if err := recv.Join(ctx, "bob"); err != nil {
-		b.Fatal(err)
-	}
 	o := Outgoing{To: []string{"bob"}, From: "alice", Data: json.RawMessage(`{"text":"hello, bob"}`)}
 	var answered, failed atomic.Int64
 	done := func(_ SendResult, err error) {
