@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -251,19 +250,10 @@ func tctx(tb testing.TB) context.Context {
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
 
-var errTimeout = errors.New("timed out")
-
-// waitFor waits until cond holds, re-checking whenever ch yields.
+// waitChan waits for a value on ch.
 func waitChan[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(wait):
-		tb.Fatalf("%s: %v", what, errTimeout)
-	}
-	var zero T
-	return zero
+	return testutil.Recv(tb, ch, what, wait)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -225,13 +225,7 @@ func (p *peer) nextError(tb testing.TB) control.Failure {
 // recv waits up to 10s (a deadlock guard) for a value on ch.
 func recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("timeout waiting for %s", what)
-		panic("unreachable")
-	}
+	return testutil.Recv(tb, ch, what, 10*time.Second)
 }
 
 // none asserts no message is pending after the given peer round-trip

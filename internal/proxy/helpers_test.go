@@ -205,14 +205,7 @@ func (k *killable) kill() {
 // wait receives from ch or fails after a generous timeout.
 func wait[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("timeout waiting for %s", what)
-	}
-	var zero T
-	return zero
+	return testutil.Recv(tb, ch, what, 10*time.Second)
 }
 
 func mustContain(tb testing.TB, s, sub string) {

@@ -20,15 +20,7 @@ const waitFor = 10 * time.Second
 
 func recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	t := time.NewTimer(waitFor)
-	defer t.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-t.C:
-		tb.Fatalf("timeout waiting for %s", what)
-		panic("unreachable")
-	}
+	return testutil.Recv(tb, ch, what, waitFor)
 }
 
 func closed(tb testing.TB, ch <-chan struct{}, what string) {

@@ -130,3 +130,18 @@ func (n *Node) Expect(tb testing.TB, prefix string, d time.Duration) string {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Recv waits up to d (a deadlock guard, not a timing assertion) for a value
+// on ch, and fails the test naming what it waited for.
+func Recv[T any](tb testing.TB, ch <-chan T, what string, d time.Duration) T {
+	tb.Helper()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-t.C:
+		tb.Fatalf("timeout (%v) waiting for %s", d, what)
+		panic("unreachable")
+	}
+}

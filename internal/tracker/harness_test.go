@@ -116,14 +116,7 @@ func expectLine(tb testing.TB, n *testutil.Node, want string) {
 // recv waits for a value on ch.
 func recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitFor):
-		tb.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
+	return testutil.Recv(tb, ch, what, waitFor)
 }
 
 // goClient is our Go Socket.IO client on the tracker; every event it gets

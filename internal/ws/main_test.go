@@ -70,13 +70,7 @@ func dial(tb testing.TB, url string, cfg Config) *Conn {
 // recv waits for one value from ch.
 func recv[T any](tb testing.TB, ch <-chan T) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testTimeout):
-		tb.Fatal("timeout waiting on channel")
-		panic("unreachable")
-	}
+	return testutil.Recv(tb, ch, "a value on a channel", testTimeout)
 }
 
 // rawFrame builds one frame; masked frames get a fixed non-zero key.

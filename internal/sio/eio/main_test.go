@@ -53,14 +53,7 @@ func (r *recorder) accept(c *Conn) Handler {
 
 func recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitFor):
-		tb.Fatalf("timeout waiting for %s", what)
-	}
-	var zero T
-	return zero
+	return testutil.Recv(tb, ch, what, waitFor)
 }
 
 func (r *recorder) wantMsg(tb testing.TB, data string, binary bool) {
