@@ -339,8 +339,8 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		s.replyFail(ev, ack, f)
 		return
 	}
-	rc := &routeCall{via: s.sock}
-	res, err := s.ch.rt.Route(context.WithValue(s.ch.opContext(), viaKey{}, rc), s, msg)
+	rc := &routeCall{Context: s.ch.opContext(), via: s.sock}
+	res, err := s.ch.rt.Route(rc, s, msg)
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return

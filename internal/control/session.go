@@ -81,13 +81,24 @@ func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 // viaKey is the context key of the *routeCall of a backend's `message`.
 type viaKey struct{}
 
-// routeCall is one `message` event being routed: the sending socket (the
-// writes join its reader's burst) and the receivers that are over their
-// pacing mark, whose confirmations the sender's ack waits for.
+// routeCall is one `message` event being routed, and the context of its
+// router call (one allocation per message, not a WithValue besides): the
+// sending socket (the writes join its reader's burst) and the receivers
+// that are over their pacing mark, whose confirmations the sender's ack
+// waits for.
 type routeCall struct {
+	context.Context
 	via   *sio.Socket
 	mu    sync.Mutex // guards paced
 	paced []*session
+}
+
+// Value makes the routeCall findable under viaKey from derived contexts.
+func (rc *routeCall) Value(key any) any {
+	if key == (viaKey{}) {
+		return rc
+	}
+	return rc.Context.Value(key)
 }
 
 func (rc *routeCall) pace(s *session) {
