@@ -59,23 +59,19 @@ func (s *session) Address() string {
 // recipient's mailbox, so a backend killed with messages in flight loses
 // none of them.
 //
-// When the router call came from a backend's `message` handler, ctx names
-// that backend's socket (viaKey): the write joins the ones its reader
+// When the router call came from a backend's `message` handler, ctx is its
+// routeCall (viaKey): the write joins the ones that backend's reader
 // starts after the burst it read (sio.Socket.SendVia).
 func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 	rc, _ := ctx.Value(viaKey{}).(*routeCall)
-	var via *sio.Socket
-	if rc != nil {
-		via = rc.via
-	}
 	if d.To != nil && s.acks.Load() {
-		return s.deliverConfirmed(rc, via, d)
+		return s.deliverConfirmed(rc, d)
 	}
 	enc, err := d.Encode(s.ch.encodeDelivery)
 	if err != nil {
 		return err
 	}
-	return s.sock.SendVia(via, enc.Value.(*sio.Encoded))
+	return s.sock.SendVia(rc.socket(), enc.Value.(*sio.Encoded))
 }
 
 // viaKey is the context key of the *routeCall of a backend's `message`.
@@ -91,6 +87,15 @@ type routeCall struct {
 	via   *sio.Socket
 	mu    sync.Mutex // guards paced
 	paced []*session
+}
+
+// socket is the sending backend's socket, or nil without a routeCall (a
+// message from the HTTP route, a mailbox flush).
+func (rc *routeCall) socket() *sio.Socket {
+	if rc == nil {
+		return nil
+	}
+	return rc.via
 }
 
 // Value makes the routeCall findable under viaKey from derived contexts.
@@ -144,7 +149,7 @@ func (rc *routeCall) whenPaced(fn func()) {
 // MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
 // consumer by closing its transport — its client reconnects — and what it
 // had not confirmed goes back to the mailboxes.
-func (s *session) deliverConfirmed(rc *routeCall, via *sio.Socket, d *router.Delivery) error {
+func (s *session) deliverConfirmed(rc *routeCall, d *router.Delivery) error {
 	switch s.unconf.add(d, s.ch.cfg.MaxUnconfirmed, s.ch.cfg.MaxUnconfirmedBytes) {
 	case addHigh:
 		if rc != nil {
@@ -158,7 +163,7 @@ func (s *session) deliverConfirmed(rc *routeCall, via *sio.Socket, d *router.Del
 		return sio.ErrSlowConsumer
 	}
 	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
-	err := s.sock.EmitWithAckFuncVia(via, "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
+	err := s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
 		if errors.Is(err, sio.ErrClosed) {
 			return // the session ended: endAs gives it back to the router
 		}
