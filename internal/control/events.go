@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/engine"
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
 )
 
 // MaxWeight bounds the `weight` option of `address`.
@@ -58,7 +59,8 @@ type addressOptions struct {
 	Weight *int            `json:"weight"`
 	URL    string          `json:"url"`
 	Meta   json.RawMessage `json:"meta"`
-	Ack    bool            `json:"ack"` // the backend acks direct `message` events
+	Ack    bool            `json:"ack"`   // the backend acks direct `message` events
+	Batch  bool            `json:"batch"` // the backend takes `message` arrays of deliveries
 }
 
 func (s *session) onAddress(m sio.Message, ack sio.Ack) {
@@ -131,6 +133,7 @@ func (s *session) onAddress(m sio.Message, ack sio.Ack) {
 		Since:     time.Now(),
 	}
 	s.acks.Store(opts.Ack)
+	s.batch.Store(opts.Batch)
 	got, f := s.register(b)
 	if f != nil {
 		s.replyFail(ev, ack, f)
@@ -324,7 +327,90 @@ type wireMessage struct {
 }
 
 func (s *session) onMessage(m sio.Message, ack sio.Ack) {
+	if len(m.Args) > 0 && isArrayJSON(m.Args[0]) {
+		s.routeBatch(m, ack)
+		return
+	}
 	s.route("message", m, ack, false)
+}
+
+// MaxBatch bounds the messages of one batched `message` (an array).
+const MaxBatch = 1000
+
+// routeBatch handles `message` with an array of message objects: each is
+// validated and routed as if sent alone, in order, and all of them share
+// one routeCall, so their deliveries join the same writes and the ack
+// waits for every paced receiver of any of them. The ack is
+// {ok:true, results:[...]}, item i's own answer at index i; without an
+// ack each failed item is an `error` event carrying its index.
+func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
+	const ev = "message"
+	if len(m.Attachments) > 0 {
+		s.replyFail(ev, ack, fail(CodeBadRequest, "a batch cannot carry binary data: send it as a message of its own"))
+		return
+	}
+	items, err := codec.SplitArray(m.Args[0], nil)
+	switch {
+	case err != nil:
+		s.replyFail(ev, ack, fail(CodeBadRequest, "a batch is an array of message objects"))
+		return
+	case len(items) == 0:
+		s.replyFail(ev, ack, fail(CodeBadRequest, "empty batch"))
+		return
+	case len(items) > MaxBatch:
+		s.replyFail(ev, ack, fail(CodeTooLarge, fmt.Sprintf("a batch holds at most %d messages, got %d", MaxBatch, len(items))))
+		return
+	}
+	rc := &routeCall{Context: s.ch.opContext(), via: s.sock}
+	var out []byte
+	if ack != nil {
+		out = make([]byte, 0, 32+112*len(items))
+		out = append(out, `{"ok":true,"results":[`...)
+	}
+	for i, raw := range items {
+		if ack != nil && i > 0 {
+			out = append(out, ',')
+		}
+		msg, f := parseMessage(ev, sio.Message{Args: []json.RawMessage{raw}}, false)
+		if f == nil {
+			var res router.Result
+			if res, err = s.ch.rt.Route(rc, s, msg); err == nil {
+				if ack != nil {
+					out = append(out, routeReply(res)...)
+				}
+				continue
+			}
+			f = failureOf(err)
+		}
+		f.OK = false
+		if ack != nil {
+			b, _ := json.Marshal(f)
+			out = append(out, b...)
+			continue
+		}
+		g := *f
+		g.Event = ev
+		g.Index = &i
+		b, _ := json.Marshal(&g)
+		_ = s.sock.Emit("error", sio.Args(b))
+	}
+	rc.flush()
+	if ack != nil {
+		reply := sio.Args(json.RawMessage(append(out, "]}"...)))
+		rc.whenPaced(func() { _ = ack(reply) })
+	}
+}
+
+// isArrayJSON reports whether b is a JSON array (its first non-space byte).
+func isArrayJSON(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '['
+	}
+	return false
 }
 
 func (s *session) onBroadcast(m sio.Message, ack sio.Ack) {
@@ -341,6 +427,7 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 	}
 	rc := &routeCall{Context: s.ch.opContext(), via: s.sock}
 	res, err := s.ch.rt.Route(rc, s, msg)
+	rc.flush()
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return

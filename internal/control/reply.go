@@ -29,6 +29,7 @@ type Failure struct {
 	Event   string `json:"event,omitempty"`  // set on `error` events
 	Name    string `json:"name,omitempty"`   // presence failures
 	Holder  string `json:"holder,omitempty"` // NAME_TAKEN: the holder's address
+	Index   *int   `json:"index,omitempty"`  // an item of a batch, on `error` events
 }
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message }

@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
 )
 
 // session is one channel connection. Before `address` it is only a socket;
@@ -24,9 +25,10 @@ type session struct {
 	b     *backend.Backend // nil until registered
 	ended bool
 
-	id   atomic.Pointer[string] // backend ID once registered
-	addr atomic.Pointer[string] // announced address once registered
-	acks atomic.Bool            // the backend acks direct messages (address option ack:true)
+	id    atomic.Pointer[string] // backend ID once registered
+	addr  atomic.Pointer[string] // announced address once registered
+	acks  atomic.Bool            // the backend acks direct messages (address option ack:true)
+	batch atomic.Bool            // the backend takes `message` arrays (address option batch:true)
 
 	unconf unconfirmed // direct deliveries awaiting the backend's ack
 }
@@ -64,6 +66,9 @@ func (s *session) Address() string {
 // starts after the burst it read (sio.Socket.SendVia).
 func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 	rc, _ := ctx.Value(viaKey{}).(*routeCall)
+	if rc != nil && s.batch.Load() {
+		return s.hold(rc, d)
+	}
 	if d.To != nil && s.acks.Load() {
 		return s.deliverConfirmed(rc, d)
 	}
@@ -85,8 +90,116 @@ type viaKey struct{}
 type routeCall struct {
 	context.Context
 	via   *sio.Socket
-	mu    sync.Mutex // guards paced
+	mu    sync.Mutex // guards paced, held
 	paced []*session
+	held  []heldFor
+}
+
+// heldFor is the direct deliveries a routeCall holds for one session that
+// takes batches (address option batch:true), in routing order, until the
+// handler's flush sends them as one `message` array.
+type heldFor struct {
+	s  *session
+	ds []*router.Delivery
+}
+
+// hold admits a direct d for s (as deliverConfirmed does, when s acks) and
+// keeps d for rc's flush. Room and public deliveries are held too, so that
+// they keep their place among the direct ones.
+func (s *session) hold(rc *routeCall, d *router.Delivery) error {
+	if d.To != nil && s.acks.Load() {
+		if err := s.admit(rc, d); err != nil {
+			return err
+		}
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for i := range rc.held {
+		if rc.held[i].s == s {
+			rc.held[i].ds = append(rc.held[i].ds, d)
+			return nil
+		}
+	}
+	rc.held = append(rc.held, heldFor{s: s, ds: []*router.Delivery{d}})
+	return nil
+}
+
+// flush sends what rc holds: for each session, runs of direct deliveries
+// without binary attachments as one `message` array (a run of one as a
+// plain message), the others alone, in routing order. The handler that made rc
+// calls it once it has routed everything, before its ack.
+func (rc *routeCall) flush() {
+	rc.mu.Lock()
+	held := rc.held
+	rc.held = nil
+	rc.mu.Unlock()
+	for _, h := range held {
+		ds := h.ds
+		for len(ds) > 0 {
+			n := 1
+			if batchable(ds[0]) {
+				for n < len(ds) && batchable(ds[n]) {
+					n++
+				}
+			}
+			h.s.sendHeld(rc, ds[:n])
+			ds = ds[n:]
+		}
+	}
+}
+
+// batchable tells whether d may travel in a `message` array.
+func batchable(d *router.Delivery) bool { return d.To != nil && len(d.Attachments) == 0 }
+
+// sendHeld writes held deliveries: one, or a run of batchable ones. A failed write needs no handling: the
+// session is closing, and its end gives the unconfirmed ones back to the
+// router (backends without acks get at-most-once delivery).
+func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
+	if len(ds) == 1 {
+		d := ds[0]
+		if d.To != nil && s.acks.Load() {
+			_ = s.emitConfirmed(rc, d)
+			return
+		}
+		if enc, err := d.Encode(s.ch.encodeDelivery); err == nil {
+			_ = s.sock.SendVia(rc.socket(), enc.Value.(*sio.Encoded))
+		}
+		return
+	}
+	n := 2
+	for _, d := range ds {
+		n += 97 + len(d.Data) + len(d.Backend) + len(d.ID)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '[')
+	for i, d := range ds {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendDeliveryJSON(buf, d)
+	}
+	m := sio.Message{Args: []json.RawMessage{append(buf, ']')}}
+	if !s.acks.Load() {
+		_ = s.sock.EmitVia(rc.socket(), "message", m)
+		return
+	}
+	_ = s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
+		if errors.Is(err, sio.ErrClosed) {
+			return // the session ended: endAs gives them back to the router
+		}
+		if err != nil {
+			s.ch.log.Warn("message batch not confirmed", "backend_id", s.BackendID(), "count", len(ds), "first_id", ds[0].ID, "err", err)
+		}
+		var items []json.RawMessage
+		if err == nil && len(a.Args) > 0 && isArrayJSON(a.Args[0]) {
+			items, _ = codec.SplitArray(a.Args[0], nil)
+		}
+		for i, d := range ds {
+			if s.unconf.remove(d) && err == nil && i < len(items) {
+				s.redeliverMissing(d, sio.Message{Args: items[i : i+1]})
+			}
+		}
+	})
 }
 
 // socket is the sending backend's socket, or nil without a routeCall (a
@@ -150,6 +263,18 @@ func (rc *routeCall) whenPaced(fn func()) {
 // consumer by closing its transport — its client reconnects — and what it
 // had not confirmed goes back to the mailboxes.
 func (s *session) deliverConfirmed(rc *routeCall, d *router.Delivery) error {
+	if err := s.admit(rc, d); err != nil {
+		return err
+	}
+	if err := s.emitConfirmed(rc, d); err != nil && s.unconf.remove(d) {
+		return err // not sent: the router handles it
+	}
+	return nil // sent, or endAs already took it and gives it back
+}
+
+// admit adds d to the unconfirmed set: past half of the bound the sender
+// is paced, past the bound s is cut off.
+func (s *session) admit(rc *routeCall, d *router.Delivery) error {
 	switch s.unconf.add(d, s.ch.cfg.MaxUnconfirmed, s.ch.cfg.MaxUnconfirmedBytes) {
 	case addHigh:
 		if rc != nil {
@@ -162,6 +287,12 @@ func (s *session) deliverConfirmed(rc *routeCall, d *router.Delivery) error {
 		s.sock.CloseTransport(sio.ReasonSlowConsumer)
 		return sio.ErrSlowConsumer
 	}
+	return nil
+}
+
+// emitConfirmed sends an admitted d asking for the backend's ack. On an
+// error d stays unconfirmed: the caller decides.
+func (s *session) emitConfirmed(rc *routeCall, d *router.Delivery) error {
 	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
 	err := s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
 		if errors.Is(err, sio.ErrClosed) {
@@ -174,9 +305,6 @@ func (s *session) deliverConfirmed(rc *routeCall, d *router.Delivery) error {
 			s.redeliverMissing(d, a)
 		}
 	})
-	if err != nil && !s.unconf.remove(d) {
-		return nil // endAs already took it and gives it back
-	}
 	return err
 }
 
@@ -219,7 +347,11 @@ func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
 // deliveryJSON is the `message` payload: {id, from, backend, to, room,
 // data}, data copied verbatim.
 func deliveryJSON(d *router.Delivery) json.RawMessage {
-	buf := make([]byte, 0, 96+len(d.Data)+len(d.Backend))
+	return appendDeliveryJSON(make([]byte, 0, 96+len(d.Data)+len(d.Backend)), d)
+}
+
+// appendDeliveryJSON appends d's `message` payload to buf.
+func appendDeliveryJSON(buf []byte, d *router.Delivery) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendJSONString(buf, d.ID)
 	buf = append(buf, `,"from":`...)

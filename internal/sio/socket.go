@@ -79,6 +79,15 @@ func (s *Socket) Emit(event string, m Message) error {
 	return sendPacket(s.c.ec, buf, m.Attachments)
 }
 
+// EmitVia is Emit called from a handler of via's socket (via may be nil):
+// see EmitWithAckFuncVia.
+func (s *Socket) EmitVia(via *Socket, event string, m Message) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.emitID(via, event, m, -1)
+}
+
 // EmitWithAck sends event and waits for the ack, ctx's deadline or
 // AckTimeout, whichever comes first. Do not call it from a handler of the
 // same connection (see the package doc).
