@@ -367,11 +367,13 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		out = make([]byte, 0, 32+112*len(items))
 		out = append(out, `{"ok":true,"results":[`...)
 	}
+	one := sio.Message{Args: make([]json.RawMessage, 1)} // parseMessage keeps no reference to Args
 	for i, raw := range items {
 		if ack != nil && i > 0 {
 			out = append(out, ',')
 		}
-		msg, f := parseMessage(ev, sio.Message{Args: []json.RawMessage{raw}}, false)
+		one.Args[0] = raw
+		msg, f := parseMessage(ev, one, false)
 		if f == nil {
 			var res router.Result
 			if res, err = s.ch.rt.Route(rc, s, msg); err == nil {
@@ -390,7 +392,7 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		}
 		g := *f
 		g.Event = ev
-		g.Index = &i
+		g.Index = new(i)
 		b, _ := json.Marshal(&g)
 		_ = s.sock.Emit("error", sio.Args(b))
 	}
