@@ -327,7 +327,7 @@ type wireMessage struct {
 }
 
 func (s *session) onMessage(m sio.Message, ack sio.Ack) {
-	if len(m.Args) > 0 && isArrayJSON(m.Args[0]) {
+	if len(m.Args) > 0 && codec.IsJSONArray(m.Args[0]) {
 		s.routeBatch(m, ack)
 		return
 	}
@@ -401,18 +401,6 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		reply := sio.Args(json.RawMessage(append(out, "]}"...)))
 		rc.whenPaced(func() { _ = ack(reply) })
 	}
-}
-
-// isArrayJSON reports whether b is a JSON array (its first non-space byte).
-func isArrayJSON(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '['
-	}
-	return false
 }
 
 func (s *session) onBroadcast(m sio.Message, ack sio.Ack) {

@@ -191,7 +191,7 @@ func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 			s.ch.log.Warn("message batch not confirmed", "backend_id", s.BackendID(), "count", len(ds), "first_id", ds[0].ID, "err", err)
 		}
 		var items []json.RawMessage
-		if err == nil && len(a.Args) > 0 && isArrayJSON(a.Args[0]) {
+		if err == nil && len(a.Args) > 0 && codec.IsJSONArray(a.Args[0]) {
 			items, _ = codec.SplitArray(a.Args[0], nil)
 		}
 		for i, d := range ds {

@@ -38,6 +38,13 @@ func jsonSkipWS(b []byte, i int) int {
 	return i
 }
 
+// IsJSONArray reports whether the JSON value b is an array, from its first
+// non-space byte (it does not validate b).
+func IsJSONArray(b []byte) bool {
+	i := jsonSkipWS(b, 0)
+	return i < len(b) && b[i] == '['
+}
+
 // jsonSkipValue validates the value starting at b[i] (no leading
 // whitespace) and returns the index just past it.
 func jsonSkipValue(b []byte, i, depth int) (int, error) {
