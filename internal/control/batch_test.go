@@ -141,21 +141,7 @@ func TestBatchOut(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{Grace: time.Minute})
 	a := dialPeer(t, h, "")
 	a.register(t, "http://127.0.0.1:3001")
-	type got struct {
-		arg json.RawMessage
-		ack sio.Ack
-	}
-	msgs := make(chan got, 16)
-	b := newPeer(t, h, "")
-	b.S.On("message", func(m sio.Message, ack sio.Ack) { msgs <- got{m.Args[0], ack} })
-	ctx, cancel := testCtx()
-	defer cancel()
-	if err := b.C.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if r := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"ack":true,"batch":true}`); !r.OK {
-		t.Fatalf("address: %+v", r)
-	}
+	b, msgs := batchPeer(t, h, "http://127.0.0.1:3002", `{"ack":true,"batch":true}`)
 	b.res(t, "join_subs", `["bob","bea"]`)
 	c := dialPeer(t, h, "")
 	c.register(t, "http://127.0.0.1:3003")
@@ -203,4 +189,92 @@ func TestBatchOut(t *testing.T) {
 
 func testCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// batchPeer connects a backend that announces addr with opts and records
+// every `message` event with its ack (nil when none was asked).
+func batchPeer(tb testing.TB, h *hub, addr, opts string) (*peer, chan batchGot) {
+	tb.Helper()
+	got := make(chan batchGot, 64)
+	p := newPeer(tb, h, "")
+	p.S.On("message", func(m sio.Message, ack sio.Ack) { got <- batchGot{m.Args[0], ack} })
+	ctx, cancel := testCtx()
+	defer cancel()
+	if err := p.C.Connect(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if r := p.res(tb, "address", quote(addr), opts); !r.OK {
+		tb.Fatalf("address %s: %+v", addr, r)
+	}
+	return p, got
+}
+
+type batchGot struct {
+	arg json.RawMessage
+	ack sio.Ack
+}
+
+// TestBatchOutWithoutAcks: a backend with batch:true but no ack:true gets
+// arrays without an ack request.
+func TestBatchOutWithoutAcks(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b, got := batchPeer(t, h, "http://127.0.0.1:3002", `{"batch":true}`)
+	b.res(t, "join_subs", `["bob","bea"]`)
+	a.batch(t, `{"to":"bob","data":1}`, `{"to":"bea","data":2}`, `{"to":"bob","data":3}`)
+	g := recv(t, got, "the array")
+	var ds []delivery
+	if err := json.Unmarshal(g.arg, &ds); err != nil || len(ds) != 3 || g.ack != nil {
+		t.Fatalf("delivery %s (ack asked: %v)", g.arg, g.ack != nil)
+	}
+	for i, d := range ds {
+		if string(d.Data) != fmt.Sprint(i+1) {
+			t.Fatalf("item %d: %+v", i, d)
+		}
+	}
+}
+
+// TestBatchPaced: the ack of a batch routed to a receiver that is past half
+// of MaxUnconfirmed is held until the receiver confirms its way back to a
+// quarter, as for single messages.
+func TestBatchPaced(t *testing.T) {
+	h := newHub(t, control.Config{MaxUnconfirmed: 8}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b, got := batchPeer(t, h, "http://127.0.0.1:3002", `{"ack":true,"batch":true}`)
+	b.res(t, "join_subs", quote("bob"))
+
+	answered := make(chan int, 4)
+	send := func(k int, items string) {
+		if err := a.S.EmitWithAckFunc("message", sio.Args(json.RawMessage(items)), 10*time.Second, func(_ sio.Message, err error) {
+			if err == nil {
+				answered <- k
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0, `[{"to":"bob","data":0},{"to":"bob","data":1},{"to":"bob","data":2}]`)
+	first := recv(t, got, "the first array")
+	if got := recv(t, answered, "the first batch's ack"); got != 0 {
+		t.Fatalf("ack for batch %d", got)
+	}
+	send(1, `[{"to":"bob","data":3},{"to":"bob","data":4}]`) // five unconfirmed: over 8/2
+	second := recv(t, got, "the second array")
+	b.res(t, "join_room", quote("sync")) // a round trip through the hub
+	select {
+	case k := <-answered:
+		t.Fatalf("batch %d answered while the receiver is over its mark", k)
+	default:
+	}
+	if err := first.ack(sio.Message{}); err != nil { // down to two (8/4): released
+		t.Fatal(err)
+	}
+	if got := recv(t, answered, "the held ack"); got != 1 {
+		t.Fatalf("released ack for batch %d", got)
+	}
+	if err := second.ack(sio.Message{}); err != nil {
+		t.Fatal(err)
+	}
 }
