@@ -19,6 +19,7 @@
 //
 // The backend speaks to Switchboard over the /list channel (docs/PROTOCOL.md):
 // address, join_subs, leave_subs, message, join_room, leave_room; it receives `message`.
+// Users' messages travel in batches both ways (see send() and the `message` handler).
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -33,6 +34,8 @@ const HOST = process.env.HOST || '127.0.0.1'
 const MAX_NAME = 64 // names and rooms: 1..64 characters
 const MAX_TEXT = 2000 // message text: 1..2000 characters
 const HUB_TIMEOUT = 5000 // ms to wait for Switchboard's acks
+const MAX_BATCH = 1000 // messages in one `message` array (Switchboard's bound)
+const MAX_UNANSWERED = 2 // `message` emits awaiting Switchboard's ack; later messages queue up
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
   console.error(`PORT must be an integer in [0, 65535], got ${JSON.stringify(process.env.PORT)}`)
@@ -135,7 +138,7 @@ userIO.on('connection', (socket) => {
     if (!hubReady()) return reply(HUB_DOWN)
     // Always through Switchboard, even for a user on this backend: one path, and the ack
     // says whether the name was delivered, held (its backend is down) or unknown.
-    hubCall('message', { to, data: { text }, from }, reply)
+    send({ to, data: { text }, from }, reply)
   })
 
   on('pub', (arg, reply) => {
@@ -147,7 +150,7 @@ userIO.on('connection', (socket) => {
     // users get it from us directly.
     deliverLocal(null, { kind: 'pub', from, room: null, text, via: 'local' }, socket)
     if (!hubReady()) return reply(HUB_DOWN)
-    hubCall('message', { data: { text }, from }, reply)
+    send({ data: { text }, from }, reply)
   })
 
   on('join', (arg, reply) => {
@@ -180,7 +183,7 @@ userIO.on('connection', (socket) => {
     if (!text) return reply(BAD_TEXT)
     deliverLocal(room, { kind: 'room', from, room, text, via: 'local' }, socket)
     if (!hubReady()) return reply(HUB_DOWN)
-    hubCall('message', { room, data: { text }, from }, reply)
+    send({ room, data: { text }, from }, reply)
   })
 
   socket.on('disconnect', () => {
@@ -240,6 +243,94 @@ function hubEmit (event, arg) {
   hubCall(event, arg, (res) => { if (!res.ok) log(`${event} ${JSON.stringify(arg)}:`, JSON.stringify(res)) })
 }
 
+// --- users' messages to Switchboard: batched ----------------------------------------------
+//
+// Each `message` emit costs a packet both ways (and its encoding, decoding and a write), so
+// users' messages share them: while MAX_UNANSWERED emits await Switchboard's ack, new messages
+// queue up, and each ack sends everything queued as ONE `message` array (up to MAX_BATCH).
+// No timer delays anything: a lone message goes at once, as a plain object. The ack of an
+// array carries one result per item, `{ok:true, results:[...]}`, and each user gets exactly
+// their item's, the same answer a single `message` gets. Switchboard routes one connection's
+// emits in order, so messages keep the order users sent them in.
+//
+// A Switchboard that predates batches answers an array with BAD_REQUEST: from then on this
+// connection sends every message on its own, as before. Until the first array has been
+// answered, nothing is sent behind it, so that falling back keeps the order too.
+
+const queue = [] // messages not sent yet: {msg, reply, deadline, done}, oldest first
+let unanswered = new Set() // emits awaiting their ack: {items, array}
+let batching // this connection: undefined (not known yet), true, or false (old Switchboard)
+const HUB_MESSAGE_TIMEOUT = fail('HUB_TIMEOUT', 'no answer from Switchboard to message')
+
+// send routes msg through Switchboard and calls reply once with the answer, or a failure.
+function send (msg, reply) {
+  queue.push({ msg, reply, deadline: Date.now() + HUB_TIMEOUT, done: false })
+  pump()
+}
+
+// pump sends queued messages while there is room.
+function pump () {
+  if (batching === false) { // old Switchboard: one emit per message, as many as asked
+    if (hub.connected) for (const it of queue.splice(0)) emitMessages([it])
+    return
+  }
+  while (queue.length > 0 && hub.connected) {
+    if (unanswered.size >= MAX_UNANSWERED) return
+    if (batching === undefined && [...unanswered].some((e) => e.array)) return // see above
+    emitMessages(queue.splice(0, MAX_BATCH))
+  }
+}
+
+// emitMessages sends items: one as a plain `message`, several as one array.
+function emitMessages (items) {
+  const e = { items, array: items.length > 1 }
+  unanswered.add(e)
+  hub.emit('message', e.array ? items.map((it) => it.msg) : items[0].msg, (res) => answered(e, res))
+}
+
+function answered (e, res) {
+  if (!unanswered.delete(e)) return // already failed: timed out, or the connection ended
+  if (!e.array) {
+    answer(e.items[0], res)
+  } else if (res && res.ok === true && Array.isArray(res.results)) {
+    batching = true
+    e.items.forEach((it, i) => answer(it, res.results[i]))
+  } else if (res && res.ok === false && res.code === 'BAD_REQUEST' && batching === undefined) {
+    batching = false
+    log(`Switchboard does not take message batches (${res.message}): sending messages one by one`)
+    queue.unshift(...e.items.filter((it) => !it.done)) // again, first in line
+  } else {
+    for (const it of e.items) answer(it, res) // the whole batch failed (or a strange answer)
+  }
+  pump()
+}
+
+// answer replies to a user once.
+function answer (it, res) {
+  if (it.done) return
+  it.done = true
+  it.reply(res && typeof res === 'object' ? res : fail('BAD_REPLY', 'unexpected answer'))
+}
+
+// One timer for every message: each waits at most HUB_TIMEOUT (plus a tick) for its answer.
+setInterval(() => {
+  const now = Date.now()
+  while (queue.length > 0 && queue[0].deadline <= now) answer(queue.shift(), HUB_MESSAGE_TIMEOUT)
+  for (const e of unanswered) {
+    for (const it of e.items) if (it.deadline <= now) answer(it, HUB_MESSAGE_TIMEOUT)
+    if (e.items.every((it) => it.done)) unanswered.delete(e) // its ack, if it comes, is ignored
+  }
+  pump()
+}, 250).unref()
+
+// failUnanswered answers every message waiting for Switchboard: the connection is gone.
+function failUnanswered () {
+  const was = unanswered
+  unanswered = new Set()
+  for (const e of was) for (const it of e.items) answer(it, HUB_MESSAGE_TIMEOUT)
+  for (const it of queue.splice(0)) answer(it, HUB_MESSAGE_TIMEOUT)
+}
+
 // claimed tells whether a join_subs answer includes `name`.
 function claimed (res, name) {
   if (Array.isArray(res.joined)) return res.joined.includes(name)
@@ -261,11 +352,13 @@ function failureFor (res, name) {
 // them meanwhile, which Switchboard delivers after the ack).
 hub.on('connect', () => {
   registered = false
+  batching = undefined // a new connection, maybe to another Switchboard: find out again
   const { address, family, port } = server.address()
   const host = family === 'IPv6' || family === 6 ? `[${address}]` : address
   // ack: true — we acknowledge every direct message once it is handed to the user's socket,
   // so Switchboard keeps (and re-delivers) what was in flight if this process dies.
-  hub.timeout(HUB_TIMEOUT).emit('address', `http://${host}:${port}`, { ack: true }, (err, res) => {
+  // batch: true — Switchboard may send several direct messages as one `message` array.
+  hub.timeout(HUB_TIMEOUT).emit('address', `http://${host}:${port}`, { ack: true, batch: true }, (err, res) => {
     if (err) res = fail('HUB_TIMEOUT', 'no answer from Switchboard to address')
     if (!res || !res.ok) return log('address refused:', JSON.stringify(res))
     registered = true
@@ -302,14 +395,18 @@ hub.on('connect_error', (err) => {
 })
 hub.on('disconnect', (reason) => {
   registered = false
+  failUnanswered() // Switchboard will never answer them now
   log(`disconnected from Switchboard: ${reason}`)
 })
 hub.on('error', (e) => log('error from Switchboard:', JSON.stringify(e)))
 
-// A message relayed by Switchboard: {id, from, backend, to, room, data}. Direct messages come
-// with an ack callback (we announced ack: true): call it once the users have it, naming the
-// recipients who are not here any more ({missing}) so Switchboard finds them elsewhere.
+// A message relayed by Switchboard: {id, from, backend, to, room, data}, or (we announced
+// batch: true) an array of them, in the order Switchboard routed them. Direct messages come
+// with an ack callback (we announced ack: true), one for a whole array: call it once the users
+// have them, naming the recipients who are not here any more ({missing}) so Switchboard finds
+// them elsewhere; for an array, one entry per item (null: all handed over).
 hub.on('message', (m, ack) => {
+  if (Array.isArray(m)) return handleHubBatch(m, ack)
   const missing = []
   try {
     handleHubMessage(m, missing)
@@ -317,6 +414,22 @@ hub.on('message', (m, ack) => {
     if (typeof ack === 'function') ack(missing.length > 0 ? { missing } : undefined)
   }
 })
+
+function handleHubBatch (ms, ack) {
+  let acks = null // made on the first item with a missing recipient: [null | {missing}, ...]
+  try {
+    for (let i = 0; i < ms.length; i++) {
+      const missing = []
+      handleHubMessage(ms[i], missing)
+      if (missing.length > 0) {
+        if (!acks) acks = new Array(ms.length).fill(null)
+        acks[i] = { missing }
+      }
+    }
+  } finally {
+    if (typeof ack === 'function') ack(acks || undefined)
+  }
+}
 
 function handleHubMessage (m, missing) {
   if (!m || typeof m !== 'object') return
