@@ -39,6 +39,7 @@ type Client struct {
 	// window holds one token per SendMessageAsync message awaiting its
 	// answer (capacity: cfg.maxInFlight).
 	window chan struct{}
+	stats  batchStats // packets SendMessageAsync wrote (tests, benchmarks)
 
 	onMessage atomic.Pointer[func(Message)]
 	onJoined  atomic.Pointer[func(Server)]
@@ -101,6 +102,7 @@ type conn struct {
 	hub      hub
 	sc       *sio.Client
 	sock     *sio.ClientSocket
+	batch    *batcher      // SendMessageAsync's queue on this connection
 	down     chan struct{} // closed on disconnect
 	downOnce sync.Once
 	reason   string // written before down is closed
@@ -375,6 +377,7 @@ func (c *Client) run() {
 		c.up = make(chan struct{})
 		c.mu.Unlock()
 		_ = cn.sc.Close() // fails the acks still pending on it
+		cn.batch.close()  // and the messages not written yet
 		cn.setDown(sio.ReasonIOClientDisconnect)
 		if c.cfg.onDown != nil {
 			c.cfg.onDown()
@@ -471,6 +474,7 @@ func (c *Client) connect(h hub) (*conn, error) {
 	}
 	sock := sc.Socket(h.nsp, auth)
 	cn := &conn{hub: h, sc: sc, sock: sock, down: make(chan struct{})}
+	cn.batch = newBatcher(c, sock)
 	sock.On("message", c.handleMessage)
 	sock.On("server_joined", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onJoined) })
 	sock.On("server_left", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onLeft) })
@@ -497,6 +501,8 @@ type addressOptions struct {
 	// Ack: we acknowledge every direct message once OnMessage has returned,
 	// so the hub gives back what was in flight if this process dies.
 	Ack bool `json:"ack"`
+	// Batch: we take `message` events carrying an array of deliveries.
+	Batch bool `json:"batch,omitempty"`
 }
 
 // resync announces the address, then re-claims the held names, re-joins
@@ -504,7 +510,7 @@ type addressOptions struct {
 // from the held set and returned.
 func (c *Client) resync(cn *conn) ([]lostName, error) {
 	ctx := c.ctx
-	b, err := json.Marshal(addressOptions{Weight: c.cfg.weight, URL: c.cfg.publicURL, Meta: c.cfg.meta, Ack: true})
+	b, err := json.Marshal(addressOptions{Weight: c.cfg.weight, URL: c.cfg.publicURL, Meta: c.cfg.meta, Ack: true, Batch: c.cfg.batching})
 	if err != nil {
 		return nil, permanentError{fmt.Errorf("client: encode address options: %w", err)}
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
 )
 
 // Message is a message the hub routed to this backend.
@@ -180,7 +181,15 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 // WithAckTimeout): it must not block nor wait for the hub. Called from a
 // handler (OnMessage …) with the window full, the call waits for ctx or the
 // ack timeout, as the answers that would free a slot are read by the
-// handler's own goroutine.
+// handler's own goroutine. done may also run on a goroutine calling
+// SendMessageAsync, when the write of a message queued before fails.
+//
+// With batching on (WithBatching, the default), a message sent while an
+// earlier one awaits its answer is queued and written with the others
+// queued meanwhile as one batch once that answer arrives; each message
+// still gets its own answer. The ack timeout counts from the write, so a
+// queued message waits at most one ack timeout more for its answer.
+// Messages with a []byte payload are never batched.
 func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(SendResult, error)) error {
 	if done == nil {
 		return errors.New("client: message: nil done callback")
@@ -210,23 +219,9 @@ func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(Sen
 		}
 		return ErrNotConnected
 	}
-	err = cn.sock.EmitWithAckFunc("message", m, c.cfg.ackTimeout, func(res sio.Message, err error) {
+	if err := cn.batch.send(asyncItem{m: m, done: done}); err != nil {
 		<-c.window
-		switch {
-		case err != nil:
-			done(SendResult{}, fmt.Errorf("client: message: %w", err))
-		case len(res.Args) == 0:
-			done(SendResult{}, errors.New("client: message: empty reply"))
-		default:
-			done(decodeSendResult(res.Args[0]))
-		}
-	})
-	if err != nil {
-		<-c.window
-		if errors.Is(err, sio.ErrNotConnected) {
-			return ErrNotConnected
-		}
-		return fmt.Errorf("client: message: %w", err)
+		return err
 	}
 	return nil
 }
@@ -326,6 +321,10 @@ func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
 		}
 		return
 	}
+	if isArray(m.Args[0]) {
+		c.handleBatch(*fn, m.Args[0], ack)
+		return
+	}
 	msg, err := decodeMessage(m.Args[0])
 	if err != nil {
 		c.log.Warn("bad message from hub", "err", err)
@@ -349,10 +348,83 @@ func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
 			_ = ack(sio.Message{})
 			return
 		}
-		b := appendNamesJSON(append(make([]byte, 0, 32), `{"missing":`...), missing)
-		_ = ack(sio.Args(json.RawMessage(append(b, '}'))))
+		_ = ack(sio.Args(appendMissing(make([]byte, 0, 32), missing)))
 	}()
 	(*fn)(msg)
+}
+
+// handleBatch delivers a `message` carrying an array of deliveries (we
+// announce batch:true): the handler gets each in order, and one ack
+// answers for all: no argument when every item was handed over, else an
+// array aligned with the items, {missing} where the handler called
+// Missing and null elsewhere (cut after the last {missing}).
+func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
+	var buf [16]json.RawMessage
+	items, err := codec.SplitArray(arr, buf[:0])
+	if err != nil {
+		c.log.Warn("bad message batch from hub", "err", err)
+		if ack != nil {
+			_ = ack(sio.Message{})
+		}
+		return
+	}
+	var missing [][]string
+	if ack != nil {
+		missing = make([][]string, len(items))
+		defer func() {
+			last := -1
+			for i, ms := range missing {
+				if len(ms) > 0 {
+					last = i
+				}
+			}
+			if last < 0 {
+				_ = ack(sio.Message{})
+				return
+			}
+			b := append(make([]byte, 0, 16*(last+1)+32), '[')
+			for i, ms := range missing[:last+1] {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if len(ms) == 0 {
+					b = append(b, "null"...)
+					continue
+				}
+				b = appendMissing(b, ms)
+			}
+			_ = ack(sio.Args(append(b, ']')))
+		}()
+	}
+	for i, raw := range items {
+		msg, err := decodeMessage(raw)
+		if err != nil {
+			c.log.Warn("bad message from hub", "err", err, "index", i)
+			continue
+		}
+		if ack != nil {
+			msg.missing = &missing[i]
+		}
+		fn(msg)
+	}
+}
+
+// appendMissing appends the delivery ack {"missing":[names]}.
+func appendMissing(buf []byte, names []string) json.RawMessage {
+	buf = appendNamesJSON(append(buf, `{"missing":`...), names)
+	return append(buf, '}')
+}
+
+// isArray reports whether the JSON value b is an array.
+func isArray(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '['
+	}
+	return false
 }
 
 // appendNamesJSON appends names as a JSON array.

@@ -1,0 +1,379 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
+)
+
+// Batching of SendMessageAsync (the hub's side: docs/PROTOCOL.md, batched
+// `message`). Like Nagle's algorithm without a timer: while fewer than
+// batchWindow packets await their answer a message is written at once;
+// otherwise it queues, and the answer that frees the window writes
+// everything queued as one `message` whose argument is an array. A quiet
+// connection therefore adds no latency, and a busy one sends one packet
+// (and gets one ack) per round trip instead of one per message.
+const (
+	// batchWindow is how many `message` packets may await their answer
+	// before further messages wait to be coalesced.
+	batchWindow = 1
+	// maxBatch bounds the messages of one batch (the hub's limit).
+	maxBatch = 1000
+	// maxBatchBytes bounds the encoded size of one batch, well under the
+	// hub's payload limit (1 MB by default); a message larger than this
+	// goes alone.
+	maxBatchBytes = 256 << 10
+)
+
+// asyncItem is one SendMessageAsync message: its encoded event and the
+// callback owed exactly one answer.
+type asyncItem struct {
+	m    sio.Message
+	done func(SendResult, error)
+}
+
+// batchState is what a batcher knows about the hub's support of arrays.
+type batchState uint8
+
+const (
+	batchProbe batchState = iota // unknown: the first array is a probe
+	batchOn                      // the hub answered an array
+	batchOff                     // disabled, or the hub refused an array
+)
+
+// batcher writes one connection's SendMessageAsync messages in call order,
+// coalescing them into batches while earlier ones await their answer.
+//
+// Exactly one goroutine writes at a time (sending), taking packets from
+// the head of queue, so the wire order is the queue order, which is the
+// order of the calls. An answer (on the reader goroutine) frees a window
+// slot and, when nobody is writing, writes what has queued meanwhile.
+// While the first array on a connection awaits its answer (probing)
+// nothing else is written: an older hub refuses it with BAD_REQUEST and
+// its messages go back to the head of the queue, to be sent one by one,
+// still in order.
+type batcher struct {
+	c    *Client
+	sock *sio.ClientSocket
+
+	// mu is never held with Client.mu or Client.opMu, nor across a write
+	// or a callback.
+	mu       sync.Mutex
+	queue    []asyncItem // guarded by mu; messages not written yet, in call order
+	inFlight int         // guarded by mu; packets written and not answered
+	sending  bool        // guarded by mu; a goroutine is writing from queue
+	probing  bool        // guarded by mu; the probe array awaits its answer
+	state    batchState  // guarded by mu
+	err      error       // guarded by mu; the connection is gone: refuse and fail
+}
+
+// batchStats counts packets for tests and benchmarks.
+type batchStats struct {
+	singles atomic.Int64 // `message` packets with one object
+	batches atomic.Int64 // `message` packets with an array
+	items   atomic.Int64 // messages sent in arrays
+}
+
+func newBatcher(c *Client, sock *sio.ClientSocket) *batcher {
+	b := &batcher{c: c, sock: sock}
+	if !c.cfg.batching {
+		b.state = batchOff
+	}
+	return b
+}
+
+// send queues it and, unless another goroutine is writing or the window
+// is full, writes. After a nil return it.done gets exactly one answer;
+// on error it is never called.
+func (b *batcher) send(it asyncItem) error {
+	b.mu.Lock()
+	if b.err != nil {
+		b.mu.Unlock()
+		return b.err
+	}
+	b.queue = append(b.queue, it)
+	if b.sending {
+		b.mu.Unlock()
+		return nil
+	}
+	b.sending = true
+	b.mu.Unlock()
+	b.pump()
+	return nil
+}
+
+// pump writes packets from the head of the queue while it may; the caller
+// set sending, and pump clears it before it returns.
+func (b *batcher) pump() {
+	for {
+		b.mu.Lock()
+		items, array, ok := b.takeLocked()
+		if !ok {
+			b.sending = false
+			b.mu.Unlock()
+			return
+		}
+		b.inFlight++
+		if array && b.state == batchProbe {
+			b.probing = true
+		}
+		b.mu.Unlock()
+		b.write(items, array)
+	}
+}
+
+// takeLocked removes the next packet's messages from the queue: a run of
+// messages without attachments as one array when the hub takes arrays
+// (or may), else one message. A message with attachments is never
+// batched, and is written even with the window full, as it cannot
+// coalesce anyway; so is every message once batching is off.
+func (b *batcher) takeLocked() (items []asyncItem, array, ok bool) {
+	if b.err != nil || b.probing || len(b.queue) == 0 {
+		return nil, false, false
+	}
+	head := b.queue[0]
+	if b.state == batchOff || len(head.m.Attachments) > 0 {
+		b.queue[0] = asyncItem{}
+		b.queue = b.queue[1:]
+		if len(b.queue) == 0 {
+			b.queue = nil
+		}
+		return []asyncItem{head}, false, true
+	}
+	if b.inFlight >= batchWindow {
+		return nil, false, false
+	}
+	n, size := 1, len(head.m.Args[0])
+	for n < len(b.queue) && n < maxBatch {
+		next := b.queue[n]
+		if len(next.m.Attachments) > 0 || size+1+len(next.m.Args[0]) > maxBatchBytes {
+			break
+		}
+		size += 1 + len(next.m.Args[0])
+		n++
+	}
+	if n == len(b.queue) {
+		items, b.queue = b.queue, nil
+	} else {
+		items = make([]asyncItem, n)
+		copy(items, b.queue)
+		clear(b.queue[:n])
+		b.queue = b.queue[n:]
+	}
+	return items, n > 1, true
+}
+
+// write emits one packet; its answer (or failure) goes to every item.
+func (b *batcher) write(items []asyncItem, array bool) {
+	timeout := b.c.cfg.ackTimeout
+	var err error
+	if !array {
+		it := items[0]
+		b.c.stats.singles.Add(1)
+		err = b.sock.EmitWithAckFunc("message", it.m, timeout, func(res sio.Message, err error) {
+			b.c.answer(it.done, res, err)
+			b.answered()
+		})
+	} else {
+		b.c.stats.batches.Add(1)
+		b.c.stats.items.Add(int64(len(items)))
+		err = b.sock.EmitWithAckFunc("message", sio.Args(encodeBatch(items)), timeout, func(res sio.Message, err error) {
+			b.batchAnswered(items, res, err)
+		})
+	}
+	if err != nil {
+		b.mu.Lock()
+		b.inFlight--
+		if array {
+			b.probing = false
+		}
+		b.mu.Unlock()
+		b.c.failAll(items, fmt.Errorf("client: message: %w", err))
+	}
+}
+
+// answered frees the packet's window slot and writes what queued meanwhile,
+// unless another goroutine is writing.
+func (b *batcher) answered() {
+	b.mu.Lock()
+	b.inFlight--
+	if b.sending || len(b.queue) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.sending = true
+	b.mu.Unlock()
+	b.pump()
+}
+
+// batchAnswered hands each item its own result from the hub's answer to
+// an array: {ok:true, results:[r0, r1, …]}, or one failure for all.
+func (b *batcher) batchAnswered(items []asyncItem, res sio.Message, err error) {
+	if err == nil && len(res.Args) == 0 {
+		err = errors.New("empty reply")
+	}
+	var results []json.RawMessage
+	var f *failure
+	if err == nil {
+		results, f, err = decodeBatchReply(res.Args[0])
+	}
+	b.mu.Lock()
+	probe := b.probing
+	b.probing = false
+	if probe {
+		switch {
+		case err == nil && f == nil:
+			b.state = batchOn
+		case f != nil && f.Code == CodeBadRequest && b.err == nil:
+			// An older hub: nothing was routed. Send these again, first
+			// and one by one, and never batch on this connection again.
+			// (Once closed, they fail below like any other batch.)
+			b.state = batchOff
+			b.queue = append(items, b.queue...)
+			b.mu.Unlock()
+			b.c.log.Info("hub does not take batched messages; sending them one by one", "hub", b.c.Hub())
+			b.answered()
+			return
+		}
+	}
+	b.mu.Unlock()
+	switch {
+	case err != nil:
+		b.c.failAll(items, fmt.Errorf("client: message: %w", err))
+	case f != nil:
+		b.c.failAll(items, f.err("message"))
+	default:
+		for i, it := range items {
+			if i < len(results) {
+				b.c.answer(it.done, sio.Args(results[i]), nil)
+			} else {
+				b.c.answer(it.done, sio.Message{}, nil)
+			}
+		}
+	}
+	b.answered()
+}
+
+// close fails the messages not written yet (the connection is gone) and
+// refuses new ones with ErrNotConnected; those written get their failure
+// from the connection's pending acks.
+func (b *batcher) close() {
+	b.mu.Lock()
+	b.err = ErrNotConnected
+	q := b.queue
+	b.queue = nil
+	b.mu.Unlock()
+	b.c.failAll(q, fmt.Errorf("client: message: %w", sio.ErrClosed))
+}
+
+// answer frees the item's window slot and calls done with the decoded
+// answer to one message.
+func (c *Client) answer(done func(SendResult, error), res sio.Message, err error) {
+	<-c.window
+	switch {
+	case err != nil:
+		done(SendResult{}, fmt.Errorf("client: message: %w", err))
+	case len(res.Args) == 0:
+		done(SendResult{}, errors.New("client: message: empty reply"))
+	default:
+		done(decodeSendResult(res.Args[0]))
+	}
+}
+
+// failAll frees the items' window slots and fails each with err.
+func (c *Client) failAll(items []asyncItem, err error) {
+	for _, it := range items {
+		<-c.window
+		it.done(SendResult{}, err)
+	}
+}
+
+// encodeBatch joins the items' objects into one array argument.
+func encodeBatch(items []asyncItem) json.RawMessage {
+	n := 1
+	for _, it := range items {
+		n += len(it.m.Args[0]) + 1
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '[')
+	for i, it := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, it.m.Args[0]...)
+	}
+	return append(buf, ']')
+}
+
+// decodeBatchReply decodes the answer to an array: the per-item results,
+// or the failure of the whole batch.
+func decodeBatchReply(raw []byte) ([]json.RawMessage, *failure, error) {
+	if results, ok := decodeBatchReplyFast(raw); ok {
+		return results, nil, nil
+	}
+	var r struct {
+		failure
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, nil, fmt.Errorf("bad reply: %w", err)
+	}
+	if !r.OK {
+		return nil, &r.failure, nil
+	}
+	results, err := codec.SplitArray(r.Results, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad reply: results: %w", err)
+	}
+	return results, nil, nil
+}
+
+// decodeBatchReplyFast decodes {"ok":true,"results":[…]} as the hub writes
+// it; anything else is left to encoding/json.
+func decodeBatchReplyFast(b []byte) ([]json.RawMessage, bool) {
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return nil, false
+	}
+	var results []json.RawMessage
+	okSeen, resSeen := false, false
+	for {
+		key, ok := s.strBytes()
+		if !ok || !s.consume(':') {
+			return nil, false
+		}
+		switch string(key) {
+		case "ok":
+			s.ws()
+			if okSeen || !s.lit("true") {
+				return nil, false
+			}
+			okSeen = true
+		case "results":
+			v, ok := s.value()
+			if resSeen || !ok {
+				return nil, false
+			}
+			var err error
+			if results, err = codec.SplitArray(v, nil); err != nil {
+				return nil, false
+			}
+			resSeen = true
+		default:
+			return nil, false
+		}
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume('}') {
+			return nil, false
+		}
+		break
+	}
+	return results, okSeen && resSeen && s.rest()
+}
