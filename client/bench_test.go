@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,11 +13,12 @@ import (
 
 // benchPair starts an in-process hub with two backends: one holding "bob"
 // whose messages go to onMessage, and the sender it returns.
-func benchPair(b *testing.B, onMessage func(Message)) *Client {
+// sendOpts are added to the sender's options.
+func benchPair(b *testing.B, onMessage func(Message), sendOpts ...Option) *Client {
 	b.Helper()
 	hub := inprocHubTB(b)
 	recv := dial(b, []string{hub}, WithAddress(backendURL(b)), WithOnMessage(onMessage))
-	send := dial(b, []string{hub}, WithAddress(backendURL(b)))
+	send := dial(b, []string{hub}, append([]Option{WithAddress(backendURL(b))}, sendOpts...)...)
 	if err := recv.Join(context.Background(), "bob"); err != nil {
 		b.Fatal(err)
 	}
@@ -63,12 +67,22 @@ func BenchmarkSendParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
 
-// BenchmarkSendAsync measures SendMessageAsync from one goroutine through
-// a real in-process hub, with up to DefaultMaxInFlight messages awaiting
-// their answer (the way examples/go-chat sends); it waits for every
-// answer before it stops.
+// BenchmarkSendAsync measures SendMessageAsync through a real in-process
+// hub, with up to DefaultMaxInFlight messages awaiting their answer (the
+// way examples/go-chat sends), from one goroutine and from 8, with
+// batching on (the default) and off; it waits for every answer before it
+// stops. packets/msg is the `message` packets written per message.
 func BenchmarkSendAsync(b *testing.B) {
-	send := benchPair(b, func(Message) {})
+	for _, senders := range []int{1, 8} {
+		for _, batching := range []bool{true, false} {
+			name := fmt.Sprintf("senders=%d/batching=%v", senders, batching)
+			b.Run(name, func(b *testing.B) { benchSendAsync(b, senders, batching) })
+		}
+	}
+}
+
+func benchSendAsync(b *testing.B, senders int, batching bool) {
+	send := benchPair(b, func(Message) {}, WithBatching(batching))
 	ctx := context.Background()
 	o := Outgoing{To: []string{"bob"}, From: "alice", Data: json.RawMessage(`{"text":"hello, bob"}`)}
 	var answered, failed atomic.Int64
@@ -82,15 +96,33 @@ func BenchmarkSendAsync(b *testing.B) {
 	start := time.Now()
 	n := int64(0)
 	for b.Loop() {
-		if err := send.SendMessageAsync(ctx, o, done); err != nil {
-			b.Fatal(err)
+		// Each iteration is senders messages, one per goroutine, so the
+		// calls contend as a busy backend's users' do.
+		if senders == 1 {
+			if err := send.SendMessageAsync(ctx, o, done); err != nil {
+				b.Fatal(err)
+			}
+			n++
+			continue
 		}
-		n++
+		var wg sync.WaitGroup
+		for range senders {
+			wg.Go(func() {
+				if err := send.SendMessageAsync(ctx, o, done); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		n += int64(senders)
 	}
 	for answered.Load() < n {
 		time.Sleep(time.Millisecond)
 	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+	el := time.Since(start)
+	b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
+	packets := send.stats.singles.Load() + send.stats.batches.Load()
+	b.ReportMetric(float64(packets)/float64(n), "packets/msg")
 	if failed.Load() > 0 {
 		b.Fatalf("%d of %d failed", failed.Load(), n)
 	}
@@ -128,6 +160,26 @@ func BenchmarkEncodeOutgoing(b *testing.B) {
 	for b.Loop() {
 		if _, err := encodeOutgoing(&o); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeBatchReply decodes the hub's answer to a batch of 100
+// direct messages and each item's result, as an answer does.
+func BenchmarkDecodeBatchReply(b *testing.B) {
+	one := `{"ok":true,"id":"n1-0123456789","delivered":["bob"],"held":[],"unknown":[]}`
+	in := []byte(`{"ok":true,"results":[` + strings.Repeat(one+",", 99) + one + `]}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		res, f, err := decodeBatchReply(in)
+		if err != nil || f != nil || len(res) != 100 {
+			b.Fatal(err, f, len(res))
+		}
+		for _, r := range res {
+			if _, err := decodeSendResult(r); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
