@@ -77,6 +77,7 @@ type batchStats struct {
 	singles atomic.Int64 // `message` packets with one object
 	batches atomic.Int64 // `message` packets with an array
 	items   atomic.Int64 // messages sent in arrays
+	recv    atomic.Int64 // `message` arrays received
 }
 
 func newBatcher(c *Client, sock *sio.ClientSocket) *batcher {

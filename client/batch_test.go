@@ -355,7 +355,11 @@ func TestBatchConnectionLoss(t *testing.T) {
 	// Queued behind the batch in flight.
 	sendFrom(t, a, []int{0, 0, 60, 40}, func(int, int) string { return "bob" }, answers)
 
-	h.srv.Close()
+	// The hub ends the session (a server-side disconnect: the client does
+	// not reconnect). Closing the whole server instead would let the
+	// client's reconnect race sio.Server.Close (its WaitGroup's Add with
+	// Wait).
+	h.sock.Load().Disconnect("test")
 	waitChan(t, down, "connection lost")
 	for k, ans := range collect(t, answers, 200) {
 		if ans.err == nil {
@@ -526,4 +530,67 @@ func FuzzDecodeBatchReply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMissingInBatch: a burst of direct messages reaches the receiving
+// backend as one array from a real hub; the user moved meanwhile and the
+// handler reports them Missing for each item: the hub delivers every one,
+// in order and with its ID, to the backend the user moved to.
+func TestMissingInBatch(t *testing.T) {
+	h := startHub(t, 0)
+	ra, rc := newRecorder(), newRecorder()
+	a := dial(t, []string{h.URL}, append(ra.opts(), WithAddress(backendURL(t)))...)
+	c := dial(t, []string{h.URL}, append(rc.opts(), WithAddress(backendURL(t)))...)
+	arrived, proceed := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	b := dial(t, []string{h.URL}, WithAddress(backendURL(t)), WithOnMessage(func(m Message) {
+		first.Do(func() {
+			close(arrived)
+			<-proceed // bob moves meanwhile
+		})
+		m.Missing("bob")
+	}))
+	ctx := tctx(t)
+	if err := b.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	answers := make(chan asyncAnswer, n)
+	release := holdWindow(t, a)
+	sendFrom(t, a, []int{n}, func(int, int) string { return "bob" }, answers)
+	release()
+	ids := make([]string, n)
+	for k, ans := range collect(t, answers, n) {
+		if ans.err != nil || !slices.Equal(ans.res.Delivered, []string{"bob"}) {
+			t.Fatalf("answer %v: %+v %v", k, ans.res, ans.err)
+		}
+		ids[k[1]] = ans.res.ID
+	}
+	waitChan(t, arrived, "the batch at b")
+	left := make(chan error, 1)
+	go func() { left <- b.Leave(ctx, "bob") }()
+	for {
+		ok, holder, err := a.Exists(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok || holder != b.Address() {
+			break
+		}
+	}
+	if err := c.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	if err := waitChan(t, left, "b's leave"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if m := rc.next(t); m.ID != ids[i] || string(m.Data) != fmt.Sprintf(`{"g":0,"i":%d}`, i) {
+			t.Fatalf("redelivered %d: %+v (id %s)", i, m, ids[i])
+		}
+	}
+	if got := b.stats.recv.Load(); got != 1 {
+		t.Fatalf("b received %d arrays; want the burst as one", got)
+	}
 }

@@ -368,6 +368,7 @@ func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
 		}
 		return
 	}
+	c.stats.recv.Add(1)
 	var missing [][]string
 	if ack != nil {
 		missing = make([][]string, len(items))
