@@ -41,6 +41,7 @@ type options struct {
 	HubLinger  time.Duration // write linger of the Switchboard connection
 	UserLinger time.Duration // write linger of the users' connections
 	InFlight   int           // messages sent to Switchboard awaiting its answer, at most
+	NoBatch    bool          // send one message per event to Switchboard (client.WithBatching(false))
 	Logger     *slog.Logger
 	Ready      func(addr string, c *client.Client) // called once serving (tests)
 	clientOpts []client.Option
@@ -62,10 +63,12 @@ func main() {
 	flag.StringVar(&o.ClientJS, "socketio-js", "node_modules/socket.io/client-dist/socket.io.min.js", "socket.io client bundle served at /socket.io/socket.io.js")
 	flag.DurationVar(&o.Drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let users and requests finish")
 	flag.DurationVar(&o.HubLinger, "hub-linger", envDur("HUB_LINGER", time.Millisecond), "how long the Switchboard connection's writer may wait to batch messages (env HUB_LINGER)")
-	flag.IntVar(&o.InFlight, "max-in-flight", 128, "messages sent to Switchboard and not answered yet, at most; past it users' events wait")
+	flag.IntVar(&o.InFlight, "max-in-flight", envInt("MAX_IN_FLIGHT", 128), "messages sent to Switchboard and not answered yet, at most; past it users' events wait (env MAX_IN_FLIGHT)")
+	batch := flag.Bool("hub-batch", os.Getenv("HUB_BATCH") != "0", "batch messages to and from Switchboard (env HUB_BATCH=0: off)")
 	flag.DurationVar(&o.UserLinger, "user-linger", envDur("USER_LINGER", 0), "how long a user connection's writer may wait to batch messages (env USER_LINGER)")
 	flag.Parse()
 	o.Hubs = strings.Split(*hubs, ",")
+	o.NoBatch = !*batch
 	o.Addr = net.JoinHostPort(*host, *port)
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// One stdout line once registered, as backend.js prints (the bench
@@ -86,6 +89,14 @@ func main() {
 func envDur(k string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(k)); err == nil {
 		return d
+	}
+	return def
+}
+
+// envInt reads an integer from the environment (def when unset or bad).
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return n
 	}
 	return def
 }
@@ -138,6 +149,7 @@ func run(ctx context.Context, o options) error {
 		client.WithAckTimeout(hubTimeout),
 		client.WithWriteLinger(o.HubLinger),
 		client.WithMaxInFlight(cmp.Or(o.InFlight, 128)),
+		client.WithBatching(!o.NoBatch),
 		client.WithOnMessage(ch.onHubMessage),
 		client.WithNameLost(ch.onNameLost),
 	}, o.clientOpts...)
