@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -126,7 +127,9 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		}
 	}
 	keep := false
+	var big bigHeadBuf // holds a head bigger than c.br's buffer
 	defer func() {
+		big.release()
 		if keep {
 			u.put(c, now)
 		} else {
@@ -160,8 +163,9 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	}
 	var h respHead
 	var head []byte
+	var inBuf bool // head still sits at the start of c.br
 	for {
-		head, err = scanHead(c.br, &h, p.cfg.MaxResponseHeaderBytes)
+		head, inBuf, err = scanHead(c.br, &h, p.cfg.MaxResponseHeaderBytes, &big)
 		if err != nil {
 			if isTimeout(err) {
 				return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
@@ -174,14 +178,20 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		if h.status == http.StatusSwitchingProtocols {
 			return attempt{out: outFail, status: http.StatusBadGateway, err: errMalformed}, false
 		}
-		_, _ = c.br.Discard(len(head)) // interim 1xx
+		if inBuf {
+			_, _ = c.br.Discard(len(head)) // interim 1xx
+		}
+	}
+	headInBuf := 0
+	if inBuf {
+		headInBuf = len(head)
 	}
 	b.MarkOK()
 	method := bytesToString(r.method)
 	body := newBodyReader(nil, &h, method, nil, p.cfg.MaxResponseHeaderBytes)
 	// A body already in the buffer needs no deadlines; a streamed one is
 	// read without a deadline and written with one.
-	streamed := body.chunked || body.untilEOF || (!body.done && int64(c.br.Buffered()-len(head)) < body.remain)
+	streamed := body.chunked || body.untilEOF || (!body.done && int64(c.br.Buffered()-headInBuf) < body.remain)
 	if streamed {
 		c.rdl = 0
 		_ = c.nc.SetReadDeadline(time.Time{})
@@ -199,7 +209,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-	_, _ = c.br.Discard(len(head))
+	_, _ = c.br.Discard(headInBuf)
 	body.br = c.br
 	if h.chunked {
 		body.trailer = http.Header{}
@@ -276,33 +286,50 @@ func idempotentMethod(m []byte) bool {
 	return false
 }
 
-// scanHead parses the response head buffered at the start of br without
-// consuming it: it returns the head's bytes (status line through the empty
-// line) and fills h. Field values are not copied.
-func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
+// scanHead parses the response head at the start of br and fills h. It
+// returns the head's bytes (status line through the empty line); field
+// values are not copied.
+//
+// A head that fits br's buffer (the common case, up to 8 KiB) is parsed in
+// place, without copying or consuming it: inBuf is true and the caller
+// discards the head once it has used it. A bigger head, up to max bytes,
+// is read line by line into big (a pooled buffer, taken only then), so the
+// size of the upstream read buffer never limits a response head:
+// MaxResponseHeaderBytes does, as on the net/http front. The head is then
+// consumed from br (inBuf is false) and valid until big is released.
+func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head []byte, inBuf bool, err error) {
 	*h = respHead{contentLength: -1, connTokens: h.connTokens[:0]}
 	var buf []byte
-	var err error
 	for {
 		buf, _ = br.Peek(br.Buffered())
 		if end := headEnd(buf); end > 0 {
+			if int64(end) > max {
+				return nil, false, errHeadTooBig // a bound below the buffer size
+			}
 			buf = buf[:end]
+			inBuf = true
 			break
 		}
-		if int64(len(buf)) >= max || len(buf) >= br.Size() {
-			return nil, errHeadTooBig
+		if int64(len(buf)) >= max {
+			return nil, false, errHeadTooBig
+		}
+		if len(buf) >= br.Size() {
+			if buf, err = big.read(br, max); err != nil {
+				return nil, false, err
+			}
+			break
 		}
 		if _, err = br.Peek(len(buf) + 1); err != nil {
 			if err == io.EOF && len(buf) > 0 {
-				return nil, errMalformed
+				return nil, false, errMalformed
 			}
-			return nil, err
+			return nil, false, err
 		}
 	}
 	rest := buf
 	line, rest := nextLine(rest)
 	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
-		return nil, errMalformed
+		return nil, false, errMalformed
 	}
 	switch line[7] {
 	case '0':
@@ -311,11 +338,11 @@ func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
 	case '1':
 		h.minor = 1
 	default:
-		return nil, errMalformed
+		return nil, false, errMalformed
 	}
 	d0, d1, d2 := line[9]-'0', line[10]-'0', line[11]-'0'
 	if d0 > 9 || d1 > 9 || d2 > 9 || d0 == 0 || (len(line) > 12 && line[12] != ' ') {
-		return nil, errMalformed
+		return nil, false, errMalformed
 	}
 	h.status = int(d0)*100 + int(d1)*10 + int(d2)
 	var keepAlive bool
@@ -325,18 +352,18 @@ func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return nil, errMalformed
+			return nil, false, errMalformed
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !validToken(line[:colon]) {
-			return nil, errMalformed
+			return nil, false, errMalformed
 		}
 		name, val := line[:colon], trimOWS(line[colon+1:])
 		switch {
 		case asciiEqualFold(name, "content-length"):
 			n, ok := parseContentLength(val)
 			if !ok || (h.contentLength >= 0 && n != h.contentLength) {
-				return nil, errBadLength
+				return nil, false, errBadLength
 			}
 			h.contentLength = n
 		case asciiEqualFold(name, "transfer-encoding"):
@@ -353,7 +380,7 @@ func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
 		h.close = false
 	}
 	if h.hasTE && h.minor == 0 {
-		return nil, errMalformed
+		return nil, false, errMalformed
 	}
 	if h.hasTE {
 		if h.contentLength >= 0 {
@@ -365,7 +392,67 @@ func scanHead(br *bufio.Reader, h *respHead, max int64) ([]byte, error) {
 			h.close = true
 		}
 	}
-	return buf, nil
+	return buf, inBuf, nil
+}
+
+// bigHeadBuf holds a response head bigger than the upstream connection's
+// read buffer. The buffer comes from bigHeadPool on first use, so heads
+// that fit the read buffer cost nothing.
+type bigHeadBuf struct{ p *[]byte }
+
+// maxPooledHead bounds the buffers kept in bigHeadPool: a configured
+// MaxResponseHeaderBytes far above the default must not pin that much
+// memory per pooled buffer.
+const maxPooledHead = 128 << 10
+
+var bigHeadPool sync.Pool // *[]byte
+
+// read consumes a head from br line by line into the buffer and returns it
+// (status line through the empty line); more than max bytes is
+// errHeadTooBig. Reading by lines never takes bytes past the head from br:
+// the body stays there for the body reader.
+func (b *bigHeadBuf) read(br *bufio.Reader, max int64) ([]byte, error) {
+	if b.p == nil {
+		if p, ok := bigHeadPool.Get().(*[]byte); ok {
+			b.p = p
+		} else {
+			buf := make([]byte, 0, 2*br.Size())
+			b.p = &buf
+		}
+	}
+	head := (*b.p)[:0]
+	defer func() { *b.p = head[:0] }() // keep what append grew
+	for {
+		part, err := br.ReadSlice('\n')
+		head = append(head, part...)
+		if int64(len(head)) > max {
+			return nil, errHeadTooBig
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue // a line longer than br's buffer
+		case err == io.EOF:
+			return nil, errMalformed
+		case err != nil:
+			return nil, err
+		}
+		// A complete line; an empty one ends the head.
+		if n := len(head); n >= 2 && head[n-2] == '\n' || n >= 3 && head[n-2] == '\r' && head[n-3] == '\n' {
+			return head, nil
+		}
+	}
+}
+
+// release returns the buffer to the pool; the head read into it must no
+// longer be used.
+func (b *bigHeadBuf) release() {
+	if b.p == nil {
+		return
+	}
+	if cap(*b.p) <= maxPooledHead {
+		bigHeadPool.Put(b.p)
+	}
+	b.p = nil
 }
 
 // headEnd returns the length of the head at the start of b (through the

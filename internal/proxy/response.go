@@ -155,7 +155,7 @@ func (h *respHead) bodyless(method string) bool {
 func readLine(br *bufio.Reader, budget *int64) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, errHeadTooBig
+		line, err = readLongLine(br, line, *budget)
 	}
 	if err != nil {
 		if len(line) > 0 && err == io.EOF {
@@ -172,6 +172,25 @@ func readLine(br *bufio.Reader, budget *int64) ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, nil
+}
+
+// readLongLine finishes a line that did not fit br's buffer (first is
+// its beginning) in a new slice, reading no more than budget bytes of it.
+// Such lines are rare (a long Content-Security-Policy or cookie) but
+// legitimate as long as the head stays within its bound, so they must not
+// be limited by the size of the read buffer.
+func readLongLine(br *bufio.Reader, first []byte, budget int64) ([]byte, error) {
+	long := append([]byte(nil), first...) // ReadSlice's result is overwritten by the next read
+	for {
+		if int64(len(long)) > budget {
+			return nil, errHeadTooBig
+		}
+		part, err := br.ReadSlice('\n')
+		long = append(long, part...)
+		if err != bufio.ErrBufferFull {
+			return long, err
+		}
+	}
 }
 
 func trimOWS(b []byte) []byte {

@@ -70,7 +70,9 @@ func TestResponseParser(t *testing.T) {
 		{name: "chunk without CRLF", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy", err: errBadChunk},
 		{name: "truncated body", in: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", err: io.ErrUnexpectedEOF},
 		{name: "truncated head", in: "HTTP/1.1 200 OK\r\nX-A", err: errMalformed},
-		{name: "head too big", in: "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\n\r\n", err: errHeadTooBig},
+		{name: "line longer than the read buffer", in: "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 0\r\n\r\n", status: 200, hdr: map[string]string{"X-A": strings.Repeat("a", 300)}},
+		{name: "head too big", in: "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 5000) + "\r\n\r\n", err: errHeadTooBig},
+		{name: "head too big in short lines", in: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: aaaaaaaaaa\r\n", 300) + "\r\n", err: errHeadTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
