@@ -21,6 +21,14 @@
 // the ack timeout ends, because the answer is read by the goroutine the
 // handler is running on. Hand such work to another goroutine.
 //
+// Messages sent with SendMessageAsync while an earlier one awaits the hub's
+// answer are coalesced into one `message` event carrying an array (at most
+// 1000 messages; binary ones go alone), and the client announces that it
+// takes deliveries in arrays too: one packet and one ack per burst instead
+// of per message, with per-message answers as before. A hub without batch
+// support is detected on the first array and the connection falls back to
+// single messages; WithBatching(false) turns batching off.
+//
 // The package imports only the standard library and Switchboard's protocol
 // packages (internal/sio, internal/sio/eio, internal/ws); a test checks it.
 package client

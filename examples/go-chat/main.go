@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,8 +77,12 @@ func main() {
 	o.Ready = func(addr string, c *client.Client) { fmt.Printf("registered as %s\n", c.Address()) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stopProfile := startProfile()
+	// The profile ends at the signal: the drain after it is not the load
+	// being profiled (and the bench harness kills a backend 3 s later).
+	stopProfile := sync.OnceFunc(startProfile())
+	stopAtSignal := context.AfterFunc(ctx, stopProfile)
 	err := run(ctx, o)
+	stopAtSignal()
 	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-chat:", err)
