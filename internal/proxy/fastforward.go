@@ -145,12 +145,36 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		c.rdl = now.UnixNano() + rht
 		_ = c.nc.SetReadDeadline(time.Unix(0, c.rdl))
 	}
+	// From here until the response head is in, a client that leaves makes
+	// the watcher close c (clientwatch.go).
+	fc.watchUpstream(c, now.UnixNano())
 	fc.writeFastRequest(c.bw)
 	err := c.bw.Flush()
 	if err == nil {
 		_, err = c.br.Peek(1)
 	}
-	if err != nil {
+	early := err != nil // no response byte came
+	var h respHead
+	var head []byte
+	var inBuf bool // head still sits at the start of c.br
+	for err == nil {
+		head, inBuf, err = scanHead(c.br, &h, p.cfg.MaxResponseHeaderBytes, &big)
+		if err != nil || h.status >= 200 || h.status == http.StatusSwitchingProtocols {
+			break
+		}
+		if inBuf {
+			_, _ = c.br.Discard(len(head)) // interim 1xx
+		}
+	}
+	if !fc.unwatchUpstream(c) {
+		// The client left and the watcher closed c: nobody to answer.
+		if p.log.Enabled(context.Background(), slog.LevelDebug) {
+			p.log.LogAttrs(context.Background(), slog.LevelDebug, "client gone",
+				slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))
+		}
+		return attempt{out: outDone}, false
+	}
+	if early {
 		if isTimeout(err) {
 			return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
 		}
@@ -161,26 +185,14 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		}
 		return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
 	}
-	var h respHead
-	var head []byte
-	var inBuf bool // head still sits at the start of c.br
-	for {
-		head, inBuf, err = scanHead(c.br, &h, p.cfg.MaxResponseHeaderBytes, &big)
-		if err != nil {
-			if isTimeout(err) {
-				return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
-			}
-			return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
+	if err != nil {
+		if isTimeout(err) {
+			return attempt{out: outFail, status: http.StatusGatewayTimeout, err: err}, false
 		}
-		if h.status >= 200 {
-			break
-		}
-		if h.status == http.StatusSwitchingProtocols {
-			return attempt{out: outFail, status: http.StatusBadGateway, err: errMalformed}, false
-		}
-		if inBuf {
-			_, _ = c.br.Discard(len(head)) // interim 1xx
-		}
+		return attempt{out: outFail, status: http.StatusBadGateway, err: err}, false
+	}
+	if h.status == http.StatusSwitchingProtocols {
+		return attempt{out: outFail, status: http.StatusBadGateway, err: errMalformed}, false
 	}
 	headInBuf := 0
 	if inBuf {

@@ -73,6 +73,14 @@ type Server struct {
 	httpOnce sync.Once
 	httpErr  chan error
 
+	// The client-gone watcher (clientwatch.go), started by the first Serve.
+	watchStart sync.Once
+	watchOnce  sync.Once     // closes watchStop
+	watchStop  chan struct{} // closed by Shutdown (once requests are done) and Close
+	// testHookWatched is called after each watcher pass with the number
+	// of slow requests examined.
+	testHookWatched atomic.Pointer[func(slow int)]
+
 	fastRequests atomic.Int64 // requests served on the fast path
 	handoffs     atomic.Int64 // connections handed to net/http
 }
@@ -93,6 +101,8 @@ func NewServer(p *Proxy, cfg ServerConfig, handler http.Handler) *Server {
 		lns:     map[net.Listener]struct{}{},
 		conns:   map[*fastConn]struct{}{},
 		httpErr: make(chan error, 1),
+
+		watchStop: make(chan struct{}),
 	}
 	s.ln = handoffListener{ch: make(chan net.Conn), done: make(chan struct{})}
 	s.http = &http.Server{
@@ -118,6 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.httpOnce.Do(func() {
 		s.wg.Go(func() { s.httpErr <- s.http.Serve(&s.ln) })
 	})
+	s.watchStart.Do(func() { s.wg.Go(s.watchClients) })
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -186,6 +197,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	s.stopWatch()
 	s.wg.Wait()
 	return herr
 }
@@ -194,7 +206,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.shutdown = true
-	s.down.Store(true)
 	s.down.Store(true)
 	for ln := range s.lns {
 		_ = ln.Close()
@@ -205,6 +216,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.ln.close()
 	err := s.http.Close()
+	s.stopWatch()
 	s.wg.Wait()
 	return err
 }
@@ -280,6 +292,11 @@ type fastConn struct {
 	trusted bool
 	req     fastReq
 	peek    [1]byte
+
+	// The request's wait for a response head, published for the
+	// client-gone watcher (clientwatch.go).
+	upWait  atomic.Pointer[upConn] // the upstream connection awaited, nil when not waiting
+	upSince atomic.Int64           // when the wait began (unix nanoseconds)
 }
 
 const fastBufSize = 8 << 10
