@@ -161,3 +161,18 @@ func TestPipelinedClientNotGone(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWatchUpstream measures what the client-gone watch adds to every
+// fast-path request: publishing the wait and ending it.
+func BenchmarkWatchUpstream(b *testing.B) {
+	var fc fastConn
+	c := &upConn{}
+	now := time.Now().UnixNano()
+	b.ReportAllocs()
+	for b.Loop() {
+		fc.watchUpstream(c, now)
+		if !fc.unwatchUpstream(c) {
+			b.Fatal("lost the wait")
+		}
+	}
+}

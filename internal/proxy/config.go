@@ -29,7 +29,9 @@ type Config struct {
 	MaxIdleConnsPerBackend int
 	// IdleConnTimeout closes pooled connections unused this long (default 90s).
 	IdleConnTimeout time.Duration
-	// MaxResponseHeaderBytes bounds a backend's response head (default 64 KiB).
+	// MaxResponseHeaderBytes bounds a backend's response head, status line
+	// through the empty line, on both front ends; a bigger head gets 502
+	// (default 64 KiB).
 	MaxResponseHeaderBytes int64
 	// TrustedProxies lists CIDRs (or single IPs) of peers whose
 	// X-Forwarded-For/-Proto/-Host headers are kept and extended; from any

@@ -18,12 +18,19 @@
 // a fast path (a strict parser that accepts a subset of what net/http
 // accepts, checked by FuzzFastParse and TestFrontEndsAgree); every other
 // connection is handed, bytes already read included, to a net/http.Server.
+// Both fronts forward response heads up to Config.MaxResponseHeaderBytes
+// (heads bigger than the upstream read buffer are read into a pooled
+// buffer) and abort the upstream exchange when the client closes or resets
+// its connection before the response head came: net/http through the
+// request context, the fast path through one watcher goroutine per Server
+// (clientwatch.go).
 //
 // The package does not learn backends (control/config add them to the
 // registry), decide the balancing algorithm (balance) or serve the /list
 // channel (the handler given to NewServer routes it).
 //
-// Locks: Proxy.mu (tunnel set, reactors), Server.mu (listeners, connections),
+// Locks: Proxy.mu (tunnel set, reactors), Server.mu (listeners, connections;
+// the client-gone watcher holds it only to scan the connections),
 // stickyTable.mu (sid table), upstream.mu (idle connections of one
 // backend), tunnel.mu (half-close timer, reactor registration) and
 // reactor.mu (registered directions) are never held across blocking I/O;
