@@ -594,3 +594,38 @@ func TestMissingInBatch(t *testing.T) {
 		t.Fatalf("b received %d arrays; want the burst as one", got)
 	}
 }
+
+// TestBatchWholeFailure: once the hub took an array, a failure answered
+// for a whole batch reaches every message of it (and does not turn
+// batching off).
+func TestBatchWholeFailure(t *testing.T) {
+	var arrays atomic.Int64
+	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
+		if !isArray(m.Args[0]) {
+			_ = ack(sio.Args(raw(`{"ok":true,"id":"m","delivered":["bob"],"held":[],"unknown":[]}`)))
+			return
+		}
+		if arrays.Add(1) > 1 {
+			_ = ack(sio.Args(raw(`{"ok":false,"code":"TOO_LARGE","message":"too many"}`)))
+			return
+		}
+		items := strings.Count(string(m.Args[0]), `"to"`)
+		one := `{"ok":true,"id":"m","delivered":["bob"],"held":[],"unknown":[]}`
+		_ = ack(sio.Args(raw(`{"ok":true,"results":[` + strings.TrimSuffix(strings.Repeat(one+",", items), ",") + `]}`)))
+	})
+	a := dial(t, []string{h.URL}, WithAddress(backendURL(t)))
+	answers := make(chan asyncAnswer, 20)
+	for round, want := range []error{nil, ErrTooLarge} {
+		release := holdWindow(t, a)
+		sendFrom(t, a, []int{10}, func(int, int) string { return "bob" }, answers)
+		release()
+		for k, ans := range collect(t, answers, 10) {
+			if !errors.Is(ans.err, want) || want == nil && ans.res.ID != "m" {
+				t.Fatalf("round %d, message %v: %+v %v", round, k, ans.res, ans.err)
+			}
+		}
+	}
+	if s := stateOf(a); s != batchOn {
+		t.Fatalf("batch state %d", s)
+	}
+}
