@@ -232,53 +232,63 @@ func TestChatBatchesAgainstFakeHub(t *testing.T) {
 	}
 }
 
-func testChatFakeHub(t *testing.T, mode string) {
+// chatFakeBurst is a chat backend on a fake hub whose users have sent a
+// burst the backend holds, waiting for the hub's answers.
+type chatFakeBurst struct {
+	hubURL  string
+	hub     *testutil.Node // fakehub.js
+	backend *testutil.Node // backend.js
+	u       *users
+	from    []string            // the senders
+	cmds    []map[string]any    // the commands sent
+	want    map[string][]string // sender -> message texts in order
+}
+
+// startChatFakeBurst starts the fake hub (mode "new" or "old") and a chat
+// backend with 10 users on it, and sends the burst: each sender's dms to
+// its (pretend) recipient with one to a ghost in the middle, then a public
+// message. The backend hands the public message to its local users at
+// once: once every sender's has arrived, the backend has taken every
+// command (one user's events are handled in order), and nothing has been
+// answered yet: the fake hub holds its acks.
+func startChatFakeBurst(t *testing.T, mode string) *chatFakeBurst {
 	const senders, perSender = 10, 12
-	hubURL, hub := chatFakeHub(t, mode)
+	f := &chatFakeBurst{want: map[string][]string{}}
+	f.hubURL, f.hub = chatFakeHub(t, mode)
 	port := freePort(t)
-	backend := testutil.StartNode(t, "examples/chat/backend.js", []string{"SB_URL=" + hubURL, "PORT=" + strconv.Itoa(port)})
-	line := hub.Expect(t, "ADDRESS ", 20*time.Second)
+	f.backend = testutil.StartNode(t, "examples/chat/backend.js", []string{"SB_URL=" + f.hubURL, "PORT=" + strconv.Itoa(port)})
+	line := f.hub.Expect(t, "ADDRESS ", 20*time.Second)
 	if !strings.Contains(line, `"ack":true`) || !strings.Contains(line, `"batch":true`) {
 		t.Fatalf("address options without ack and batch: %s", line)
 	}
-	var from []string
 	for i := range senders {
-		from = append(from, fmt.Sprintf("s%02d", i))
+		f.from = append(f.from, fmt.Sprintf("s%02d", i))
 	}
-	u := startUsers(t, addr(port), from...)
-	u.expect(t, "ALL_READY", func(v map[string]any) bool {
+	f.u = startUsers(t, addr(port), f.from...)
+	f.u.expect(t, "ALL_READY", func(v map[string]any) bool {
 		if len(v["users"].([]any)) != senders {
 			t.Fatalf("not every user logged in: %v", v)
 		}
 		return true
 	})
-
-	// Each sender: dms to its (pretend) recipient with one to a ghost in
-	// the middle, then a public message. The backend hands the public
-	// message to its local users at once: once every sender's has arrived,
-	// the backend has taken every command (one user's events are handled
-	// in order), and the fake hub may answer.
-	var cmds []map[string]any
-	want := map[string][]string{} // sender -> texts in order
 	for k := range perSender {
-		for i, s := range from {
+		for i, s := range f.from {
 			text := fmt.Sprintf("%s-%02d", s, k)
-			cmds = append(cmds, map[string]any{"as": s, "dm": fmt.Sprintf("r%02d", i), "text": text, "id": text})
-			want[s] = append(want[s], text)
+			f.cmds = append(f.cmds, map[string]any{"as": s, "dm": fmt.Sprintf("r%02d", i), "text": text, "id": text})
+			f.want[s] = append(f.want[s], text)
 			if k == perSender/2 {
-				cmds = append(cmds, map[string]any{"as": s, "dm": "ghost" + s, "text": s + "-ghost", "id": s + "-ghost"})
-				want[s] = append(want[s], s+"-ghost")
+				f.cmds = append(f.cmds, map[string]any{"as": s, "dm": "ghost" + s, "text": s + "-ghost", "id": s + "-ghost"})
+				f.want[s] = append(f.want[s], s+"-ghost")
 			}
 		}
 	}
-	for _, s := range from {
-		cmds = append(cmds, map[string]any{"as": s, "pub": s + "-end", "id": s + "-end"})
-		want[s] = append(want[s], s+"-end")
+	for _, s := range f.from {
+		f.cmds = append(f.cmds, map[string]any{"as": s, "pub": s + "-end", "id": s + "-end"})
+		f.want[s] = append(f.want[s], s+"-end")
 	}
-	u.sendAll(t, cmds)
+	f.u.sendAll(t, f.cmds)
 	ends := map[string]bool{}
-	acks := map[string]map[string]any{}
-	u.collect(t, "every sender's public message, locally", func(w string, v map[string]any) {
+	f.u.collect(t, "every sender's public message, locally", func(w string, v map[string]any) {
 		switch w {
 		case "RECV":
 			if v["kind"] == "pub" {
@@ -288,9 +298,14 @@ func testChatFakeHub(t *testing.T, mode string) {
 			t.Errorf("an answer before the fake hub answered anything: %v", v)
 		}
 	}, func() bool { return len(ends) == senders })
-	chatHubPost(t, hubURL+"/release", map[string]any{})
+	return f
+}
 
-	u.collect(t, "every command's ACK", func(w string, v map[string]any) {
+// acks collects one ACK per command (a second one fails the test) and
+// returns their answers by command id.
+func (f *chatFakeBurst) acks(t *testing.T) map[string]map[string]any {
+	acks := map[string]map[string]any{}
+	f.u.collect(t, "every command's ACK", func(w string, v map[string]any) {
 		if w != "ACK" {
 			return
 		}
@@ -299,7 +314,15 @@ func testChatFakeHub(t *testing.T, mode string) {
 			t.Errorf("second ACK for %s: %v", id, v)
 		}
 		acks[id], _ = v["res"].(map[string]any)
-	}, func() bool { return len(acks) == len(cmds) })
+	}, func() bool { return len(acks) == len(f.cmds) })
+	return acks
+}
+
+func testChatFakeHub(t *testing.T, mode string) {
+	f := startChatFakeBurst(t, mode)
+	hubURL, hub, backend, u, from, cmds, want := f.hubURL, f.hub, f.backend, f.u, f.from, f.cmds, f.want
+	chatHubPost(t, hubURL+"/release", map[string]any{})
+	acks := f.acks(t)
 	for i, s := range from {
 		for _, id := range want[s] {
 			res := acks[id]
@@ -405,6 +428,19 @@ func chatLogLine(t *testing.T, n *testutil.Node, s string) {
 			}
 		case <-deadline:
 			t.Fatalf("timeout waiting for a log line with %q", s)
+		}
+	}
+}
+
+// TestChatBatchesHubGone: the connection to Switchboard ends while a burst
+// waits for its answers (two messages sent, the rest queued behind them):
+// every user's command gets exactly one answer, HUB_TIMEOUT, at once.
+func TestChatBatchesHubGone(t *testing.T) {
+	f := startChatFakeBurst(t, "new")
+	chatHubPost(t, f.hubURL+"/drop", map[string]any{})
+	for id, res := range f.acks(t) {
+		if res["ok"] != false || res["code"] != "HUB_TIMEOUT" {
+			t.Errorf("%s: reply %v, want HUB_TIMEOUT", id, res)
 		}
 	}
 }

@@ -9,7 +9,8 @@
 // name starting with "ghost" is unknown, any other is delivered; nothing is relayed.
 //
 // Until POST /release, the acks of `message` emits are held (then answered in order); after it,
-// answered at once. POST /deliver with a JSON body emits it as `message` to the backend and
+// answered at once. POST /drop ends the backend's connection without answering what it holds.
+// POST /deliver with a JSON body emits it as `message` to the backend and
 // answers with what the backend acked: {"acked": <its argument, or null>}.
 //
 // Output, one JSON line each: READY {"port"}, ADDRESS {"url","opts"},
@@ -46,6 +47,11 @@ const server = http.createServer(async (req, res) => {
   if (req.method === 'POST' && req.url === '/release') {
     released = true
     for (const fn of held.splice(0)) fn()
+    return reply(200, { ok: true })
+  }
+  if (req.method === 'POST' && req.url === '/drop') { // end the backend's connection, answering nothing
+    held = []
+    if (backend) backend.disconnect(true)
     return reply(200, { ok: true })
   }
   if (req.method === 'POST' && req.url === '/deliver') {
