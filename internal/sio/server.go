@@ -87,17 +87,18 @@ func (s *Server) lookup(nsp []byte) *Namespace {
 // server's successor). It waits until every OnDisconnect has returned.
 // Idempotent.
 func (s *Server) Close() {
+	s.mu.Lock() // accept counts a conn in live only under mu and before closed
 	if s.closed.Swap(true) {
+		s.mu.Unlock()
 		s.live.Wait()
 		return
 	}
-	s.eng.Close()
-	s.mu.RLock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.RUnlock()
+	s.mu.Unlock()
+	s.eng.Close()
 	for _, c := range conns {
 		c.ec.Close(ReasonServerShutdown)
 	}
@@ -109,11 +110,16 @@ func (s *Server) accept(ec engineConn) *conn {
 	c := &conn{srv: s, ec: ec}
 	c.re.MaxAttachments = s.cfg.MaxAttachments
 	c.re.MaxBytes = s.cfg.MaxPayloadBytes
-	s.live.Add(1)
 	s.mu.Lock()
-	s.conns[c] = struct{}{}
+	if !s.closed.Load() {
+		// Counted only before Close has looked: a live.Add concurrent
+		// with Close's live.Wait would be a WaitGroup misuse.
+		c.counted = true
+		s.live.Add(1)
+		s.conns[c] = struct{}{}
+	}
 	s.mu.Unlock()
-	if s.closed.Load() {
+	if !c.counted {
 		// Raced with Close: the engine refuses it too; make sure.
 		ec.Close(ReasonServerShutdown)
 	}
@@ -132,6 +138,8 @@ type conn struct {
 	others map[string]*Socket // guarded by mu: other namespaces (created lazily)
 	n      int                // guarded by mu: connected sockets
 	done   bool               // guarded by mu: OnClose ran
+
+	counted bool // in srv.live and srv.conns (set by accept, then read-only)
 
 	re codec.Reassembler // reader only
 }
@@ -324,7 +332,9 @@ func (c *conn) onClose(reason string) {
 		c.mu.Unlock()
 		return
 	}
-	defer c.srv.live.Done()
+	if c.counted {
+		defer c.srv.live.Done()
+	}
 	c.timer.Stop()
 	c.done = true
 	var socks []*Socket
