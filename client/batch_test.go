@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
+
 	"github.com/switchboard-lb/switchboard/internal/sio"
 )
 
@@ -257,7 +259,7 @@ func TestBatchFallback(t *testing.T) {
 	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
 		mu.Lock()
 		defer mu.Unlock()
-		if isArray(m.Args[0]) {
+		if codec.IsJSONArray(m.Args[0]) {
 			arrays++
 			_ = ack(sio.Args(raw(`{"ok":false,"code":"BAD_REQUEST","message":"message needs an object {to?, room?, data, from?}"}`)))
 			return
@@ -308,7 +310,7 @@ func TestBatchFallback(t *testing.T) {
 func TestBatchingOff(t *testing.T) {
 	var arrays, singles atomic.Int64
 	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
-		if isArray(m.Args[0]) {
+		if codec.IsJSONArray(m.Args[0]) {
 			arrays.Add(1)
 		} else {
 			singles.Add(1)
@@ -339,7 +341,7 @@ func TestBatchingOff(t *testing.T) {
 func TestBatchConnectionLoss(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
-		if isArray(m.Args[0]) {
+		if codec.IsJSONArray(m.Args[0]) {
 			arrived <- struct{}{} // held: never answered
 			return
 		}
@@ -382,7 +384,7 @@ func TestBatchConnectionLoss(t *testing.T) {
 func TestBatchAckTimeout(t *testing.T) {
 	var arrays atomic.Int64
 	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
-		if isArray(m.Args[0]) {
+		if codec.IsJSONArray(m.Args[0]) {
 			arrays.Add(1) // never answered
 			return
 		}
@@ -601,7 +603,7 @@ func TestMissingInBatch(t *testing.T) {
 func TestBatchWholeFailure(t *testing.T) {
 	var arrays atomic.Int64
 	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
-		if !isArray(m.Args[0]) {
+		if !codec.IsJSONArray(m.Args[0]) {
 			_ = ack(sio.Args(raw(`{"ok":true,"id":"m","delivered":["bob"],"held":[],"unknown":[]}`)))
 			return
 		}

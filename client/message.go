@@ -321,7 +321,7 @@ func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
 		}
 		return
 	}
-	if isArray(m.Args[0]) {
+	if codec.IsJSONArray(m.Args[0]) {
 		c.handleBatch(*fn, m.Args[0], ack)
 		return
 	}
@@ -414,18 +414,6 @@ func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
 func appendMissing(buf []byte, names []string) json.RawMessage {
 	buf = appendNamesJSON(append(buf, `{"missing":`...), names)
 	return append(buf, '}')
-}
-
-// isArray reports whether the JSON value b is an array.
-func isArray(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '['
-	}
-	return false
 }
 
 // appendNamesJSON appends names as a JSON array.
