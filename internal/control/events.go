@@ -361,7 +361,7 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		s.replyFail(ev, ack, fail(CodeTooLarge, fmt.Sprintf("a batch holds at most %d messages, got %d", MaxBatch, len(items))))
 		return
 	}
-	rc := &routeCall{Context: s.ch.opContext(), via: s.sock}
+	rc := &routeCall{Context: s.ch.opContext(), via: s.sock, batch: true}
 	var out []byte
 	if ack != nil {
 		out = make([]byte, 0, 32+112*len(items))
@@ -417,7 +417,6 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 	}
 	rc := &routeCall{Context: s.ch.opContext(), via: s.sock}
 	res, err := s.ch.rt.Route(rc, s, msg)
-	rc.flush()
 	if err != nil {
 		s.replyFail(ev, ack, failureOf(err))
 		return

@@ -63,10 +63,13 @@ func (s *session) Address() string {
 //
 // When the router call came from a backend's `message` handler, ctx is its
 // routeCall (viaKey): the write joins the ones that backend's reader
-// starts after the burst it read (sio.Socket.SendVia).
+// starts after the burst it read (sio.Socket.SendVia). When that handler
+// routes a `message` array and s takes batches, d is held until the
+// handler has routed every item (routeCall.flush), so what the array has
+// for s leaves as one array.
 func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 	rc, _ := ctx.Value(viaKey{}).(*routeCall)
-	if rc != nil && s.batch.Load() {
+	if rc != nil && rc.batch && s.batch.Load() {
 		return s.hold(rc, d)
 	}
 	if d.To != nil && s.acks.Load() {
@@ -90,14 +93,15 @@ type viaKey struct{}
 type routeCall struct {
 	context.Context
 	via   *sio.Socket
+	batch bool       // a `message` array: direct deliveries are held for flush
 	mu    sync.Mutex // guards paced, held
 	paced []*session
 	held  []heldFor
 }
 
-// heldFor is the direct deliveries a routeCall holds for one session that
-// takes batches (address option batch:true), in routing order, until the
-// handler's flush sends them as one `message` array.
+// heldFor is the deliveries the routeCall of a `message` array holds for
+// one session that takes batches (address option batch:true), in routing
+// order, until the handler's flush sends them.
 type heldFor struct {
 	s  *session
 	ds []*router.Delivery
@@ -126,8 +130,8 @@ func (s *session) hold(rc *routeCall, d *router.Delivery) error {
 
 // flush sends what rc holds: for each session, runs of direct deliveries
 // without binary attachments as one `message` array (a run of one as a
-// plain message), the others alone, in routing order. The handler that made rc
-// calls it once it has routed everything, before its ack.
+// plain message), the others alone, in routing order. routeBatch calls it
+// once it has routed every item, before its ack.
 func (rc *routeCall) flush() {
 	rc.mu.Lock()
 	held := rc.held
