@@ -49,16 +49,19 @@ func (f PoolFunc) Backends() []BackendInfo { return f() }
 type Handler struct {
 	pool     Pool
 	draining func() bool
+	stats    func() any
 	mux      *http.ServeMux
 }
 
 // New returns the admin handler. pool may be nil (an empty list);
-// draining reports whether the node is shutting down (nil: never).
+// draining reports whether the node is shutting down (nil: never); stats
+// returns the node's counters as a JSON-encodable snapshot (nil: none).
 // New starts no goroutines.
-func New(pool Pool, draining func() bool) *Handler {
-	h := &Handler{pool: pool, draining: draining, mux: http.NewServeMux()}
+func New(pool Pool, draining func() bool, stats func() any) *Handler {
+	h := &Handler{pool: pool, draining: draining, stats: stats, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /backends", h.backends)
+	h.mux.HandleFunc("GET /stats", h.statsJSON)
 	h.mux.HandleFunc("GET /{$}", h.index)
 	return h
 }
@@ -112,7 +115,20 @@ func (h *Handler) backends(w http.ResponseWriter, _ *http.Request) {
 	_ = enc.Encode(list) // a failed write means the client left
 }
 
+func (h *Handler) statsJSON(w http.ResponseWriter, _ *http.Request) {
+	var v any = struct{}{}
+	if h.stats != nil {
+		if got := h.stats(); got != nil {
+			v = got
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // a failed write means the client left
+}
+
 func (h *Handler) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n"))
+	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n  GET /stats     message and tracker counters as JSON\n"))
 }

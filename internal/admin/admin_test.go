@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,7 @@ func do(t *testing.T, srv *httptest.Server, method, path string, body io.Reader)
 func TestHealthzFlipsWhenDraining(t *testing.T) {
 	t.Parallel()
 	var draining atomic.Bool
-	srv := httptest.NewServer(New(nil, draining.Load))
+	srv := httptest.NewServer(New(nil, draining.Load, nil))
 	defer srv.Close()
 	resp, body := do(t, srv, http.MethodGet, "/healthz", nil)
 	if resp.StatusCode != http.StatusOK || body != "ok\n" {
@@ -61,7 +62,7 @@ func TestBackendsJSON(t *testing.T) {
 			{ID: "b1", Address: "http://127.0.0.1:3001", URL: "https://a.example", Weight: 1, Since: since, Static: true, Draining: true},
 		}
 	})
-	srv := httptest.NewServer(New(pool, nil))
+	srv := httptest.NewServer(New(pool, nil, nil))
 	defer srv.Close()
 	resp, body := do(t, srv, http.MethodGet, "/backends", nil)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
@@ -87,7 +88,7 @@ func TestBackendsJSON(t *testing.T) {
 func TestEmptyPoolIsEmptyArray(t *testing.T) {
 	t.Parallel()
 	for _, pool := range []Pool{nil, PoolFunc(func() []BackendInfo { return nil })} {
-		srv := httptest.NewServer(New(pool, nil))
+		srv := httptest.NewServer(New(pool, nil, nil))
 		_, body := do(t, srv, http.MethodGet, "/backends", nil)
 		srv.Close()
 		if strings.TrimSpace(body) != "[]" {
@@ -98,7 +99,7 @@ func TestEmptyPoolIsEmptyArray(t *testing.T) {
 
 func TestReadOnlyAndLimits(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(New(nil, nil))
+	srv := httptest.NewServer(New(nil, nil, nil))
 	t.Cleanup(srv.Close) // after the parallel subtests
 	tests := []struct {
 		name   string
@@ -125,5 +126,27 @@ func TestReadOnlyAndLimits(t *testing.T) {
 				t.Errorf("Allow = %q", resp.Header.Get("Allow"))
 			}
 		})
+	}
+}
+
+func TestStatsJSON(t *testing.T) {
+	for _, c := range []struct {
+		stats func() any
+		want  string
+	}{
+		{nil, "{}"},
+		{func() any { return nil }, "{}"},
+		{func() any { return map[string]int{"routed": 3} }, `{"routed":3}`},
+	} {
+		srv := httptest.NewServer(New(nil, nil, c.stats))
+		res, body := do(t, srv, http.MethodGet, "/stats", nil)
+		srv.Close()
+		var got, want any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || json.Unmarshal([]byte(c.want), &want) != nil {
+			t.Fatalf("body %q: %v", body, err)
+		}
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || !reflect.DeepEqual(got, want) {
+			t.Fatalf("GET /stats: %d %s %q, want %s", res.StatusCode, res.Header.Get("Content-Type"), body, c.want)
+		}
 	}
 }

@@ -103,7 +103,7 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	var adminSrv *http.Server
 	if adminLn != nil {
 		adminSrv = &http.Server{
-			Handler:           admin.New(parts.Pool, a.draining.Load),
+			Handler:           admin.New(parts.Pool, a.draining.Load, parts.Stats),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      30 * time.Second,

@@ -33,6 +33,9 @@ type Parts struct {
 	Proxy http.Handler
 	// Pool is what the admin listener's /backends lists (nil: empty).
 	Pool admin.Pool
+	// Stats is what the admin listener's /stats shows: a JSON-encodable
+	// snapshot of the node's counters (nil: an empty object).
+	Stats func() any
 
 	// Front, if set, builds the main listener's server around the
 	// top-level handler (the proxy's own HTTP/1.1 front end); nil means a

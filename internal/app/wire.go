@@ -65,6 +65,15 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	p.CloseEngine = func(ctx context.Context) error {
 		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
 	}
+	var tr *tracker.Tracker // set below unless the tracker is disabled
+	p.Stats = func() any {
+		s := nodeStats{Messages: rt.Stats()}
+		if tr != nil {
+			ts := tr.Stats()
+			s.Tracker = &ts
+		}
+		return s
+	}
 
 	// The proxy: every other path, and the message route's forwarder (also
 	// in tracker-only mode, where it is not mounted).
@@ -129,7 +138,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 
 	// The tracker for browsers.
 	if !cfg.Tracker.Disabled {
-		tr, err := tracker.New(tracker.Config{
+		t, err := tracker.New(tracker.Config{
 			Path:           cfg.Tracker.Path,
 			AllowedOrigins: cfg.Tracker.AllowedOrigins,
 			ShowInternal:   cfg.Tracker.ShowInternal,
@@ -141,6 +150,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 		if err != nil {
 			return Parts{}, fmt.Errorf("tracker: %w", err)
 		}
+		tr = t
 		p.Tracker = tr
 		p.Runners = append(p.Runners, tr.Run)
 		// Closing the tracker ends its long-polls, which Shutdown would
@@ -180,6 +190,12 @@ func proxyConfig(cfg config.Config) proxy.Config {
 		TrustedProxies:         cfg.Proxy.TrustedProxies,
 		StickyIdleTimeout:      cfg.Proxy.StickyTTL,
 	}
+}
+
+// nodeStats is the admin listener's /stats.
+type nodeStats struct {
+	Messages msgrouter.Stats `json:"messages"`
+	Tracker  *tracker.Stats  `json:"tracker,omitempty"` // absent when the tracker is disabled
 }
 
 // poolOf adapts the registry to what the admin listener reads.

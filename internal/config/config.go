@@ -199,7 +199,7 @@ type Tracker struct {
 	Burst int `yaml:"burst"`
 }
 
-// Admin configures the admin listener (/healthz, /backends).
+// Admin configures the admin listener (/healthz, /backends, /stats).
 type Admin struct {
 	// Addr is the admin listener's host:port (default 127.0.0.1:9090).
 	Addr string `yaml:"addr"`

@@ -154,7 +154,7 @@ func options() []option {
 			help: "Tracker connection burst per client IP."},
 
 		{field: func(c *Config) any { return &c.Admin.Addr }, flag: "admin", meta: "HOST:PORT",
-			help: "Address of the admin listener (/healthz, /backends)."},
+			help: "Address of the admin listener (/healthz, /backends, /stats)."},
 		{field: func(c *Config) any { return &c.Admin.Disabled },
 			help: "Turn the admin listener off."},
 
