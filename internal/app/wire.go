@@ -65,9 +65,10 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	p.CloseEngine = func(ctx context.Context) error {
 		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
 	}
-	var tr *tracker.Tracker // set below unless the tracker is disabled
+	var tr *tracker.Tracker  // set below unless the tracker is disabled
+	var ctl *control.Channel // set below
 	p.Stats = func() any {
-		s := nodeStats{Messages: rt.Stats()}
+		s := nodeStats{Channel: ctl.Stats(), Messages: rt.Stats()}
 		if tr != nil {
 			ts := tr.Stats()
 			s.Tracker = &ts
@@ -115,7 +116,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	if addrs.Main != nil {
 		own = append(own, addrs.Main.String())
 	}
-	ctl, err := control.New(control.Config{
+	ctl, err = control.New(control.Config{
 		Namespace:    cfg.Control.Namespace,
 		Token:        cfg.Control.Token,
 		AllowRemote:  cfg.Control.AllowRemote,
@@ -194,6 +195,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 
 // nodeStats is the admin listener's /stats.
 type nodeStats struct {
+	Channel  control.Stats   `json:"channel"`
 	Messages msgrouter.Stats `json:"messages"`
 	Tracker  *tracker.Stats  `json:"tracker,omitempty"` // absent when the tracker is disabled
 }

@@ -66,6 +66,9 @@ func TestBatchIn(t *testing.T) {
 			t.Fatalf("item %d has no id", i)
 		}
 	}
+	if st := h.Ch.Stats(); st.BatchesIn != 1 || st.BatchItemsIn != 5 || st.BatchesOut != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 	// b did not opt in to batches: it gets plain messages, in order.
 	for _, data := range []string{"1", "5"} {
 		if d := b.next(t); string(d.Data) != data {
@@ -232,6 +235,9 @@ func TestBatchOutWithoutAcks(t *testing.T) {
 		if string(d.Data) != fmt.Sprint(i+1) {
 			t.Fatalf("item %d: %+v", i, d)
 		}
+	}
+	if st := h.Ch.Stats(); st.BatchesOut != 1 || st.BatchItemsOut != 3 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

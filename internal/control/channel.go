@@ -107,6 +107,41 @@ type Channel struct {
 
 	unsubscribe func()
 	closeOnce   sync.Once
+
+	st channelCounters
+}
+
+// channelCounters are the Channel's monotonic counters.
+type channelCounters struct {
+	batchesIn, batchItemsIn, batchesOut, batchItemsOut atomic.Uint64
+	cutOff, givenBack, missing                         atomic.Uint64
+}
+
+// Stats is a snapshot of the Channel's counters (monotonic since New) and
+// gauges.
+type Stats struct {
+	Sessions      int    `json:"sessions"`        // connected /list sockets
+	BatchesIn     uint64 `json:"batches_in"`      // `message` arrays received
+	BatchItemsIn  uint64 `json:"batch_items_in"`  // messages in them
+	BatchesOut    uint64 `json:"batches_out"`     // `message` arrays sent to backends that take batches
+	BatchItemsOut uint64 `json:"batch_items_out"` // deliveries in them
+	CutOff        uint64 `json:"cut_off"`         // backends cut off for too many unconfirmed messages
+	GivenBack     uint64 `json:"given_back"`      // unconfirmed deliveries given back to the router by ended sessions
+	Missing       uint64 `json:"missing"`         // deliveries re-routed after a {missing} ack
+}
+
+// Stats returns a snapshot of the counters. Safe for concurrent use.
+func (c *Channel) Stats() Stats {
+	return Stats{
+		Sessions:      c.nsp.Len(),
+		BatchesIn:     c.st.batchesIn.Load(),
+		BatchItemsIn:  c.st.batchItemsIn.Load(),
+		BatchesOut:    c.st.batchesOut.Load(),
+		BatchItemsOut: c.st.batchItemsOut.Load(),
+		CutOff:        c.st.cutOff.Load(),
+		GivenBack:     c.st.givenBack.Load(),
+		Missing:       c.st.missing.Load(),
+	}
 }
 
 // New returns a Channel that registers backends in reg and routes their

@@ -454,6 +454,9 @@ func TestUnconfirmedOverflowCutsOff(t *testing.T) {
 			t.Fatalf("message %d = %s", i, d.Data)
 		}
 	}
+	if st := h.Ch.Stats(); st.CutOff != 1 || st.GivenBack == 0 {
+		t.Fatalf("stats %+v: want one cut-off and the unconfirmed given back", st)
+	}
 }
 
 // TestMissingRedelivered: a backend acks a direct message with
@@ -479,6 +482,9 @@ func TestMissingRedelivered(t *testing.T) {
 	}
 	if d := c.next(t); string(d.Data) != `"in flight"` || fmt.Sprint(d.To) != "[bob]" {
 		t.Fatalf("redelivered %+v", d)
+	}
+	if st := h.Ch.Stats(); st.Missing != 1 {
+		t.Fatalf("stats %+v: want one {missing} re-route", st)
 	}
 }
 

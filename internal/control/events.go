@@ -361,6 +361,8 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		s.replyFail(ev, ack, fail(CodeTooLarge, fmt.Sprintf("a batch holds at most %d messages, got %d", MaxBatch, len(items))))
 		return
 	}
+	s.ch.st.batchesIn.Add(1)
+	s.ch.st.batchItemsIn.Add(uint64(len(items)))
 	rc := &routeCall{Context: s.ch.opContext(), via: s.sock, batch: true}
 	var out []byte
 	if ack != nil {

@@ -174,6 +174,8 @@ func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 	for _, d := range ds {
 		n += 97 + len(d.Data) + len(d.Backend) + len(d.ID)
 	}
+	s.ch.st.batchesOut.Add(1)
+	s.ch.st.batchItemsOut.Add(uint64(len(ds)))
 	buf := make([]byte, 0, n)
 	buf = append(buf, '[')
 	for i, d := range ds {
@@ -287,6 +289,7 @@ func (s *session) admit(rc *routeCall, d *router.Delivery) error {
 	case addClosed:
 		return sio.ErrClosed
 	case addFull:
+		s.ch.st.cutOff.Add(1)
 		s.ch.log.Warn("backend cut off: too many unconfirmed messages", "backend_id", s.BackendID())
 		s.sock.CloseTransport(sio.ReasonSlowConsumer)
 		return sio.ErrSlowConsumer
@@ -336,6 +339,7 @@ func (s *session) redeliverMissing(d *router.Delivery, a sio.Message) {
 	}
 	ctx, cancel := context.WithTimeout(s.ch.ctx, opTimeout)
 	defer cancel()
+	s.ch.st.missing.Add(1)
 	s.ch.rt.Redeliver(ctx, s.BackendID(), []*router.Delivery{d.For(names)})
 }
 
@@ -601,6 +605,7 @@ func (s *session) endAs(reason string) {
 		c.log.Warn("unregister session", "backend_id", b.ID, "err", err)
 	}
 	if pending := s.unconf.take(); len(pending) > 0 {
+		c.st.givenBack.Add(uint64(len(pending))) // before they can arrive anywhere
 		c.rt.Redeliver(ctx, b.ID, pending)
 		c.log.Info("unconfirmed messages given back", "backend_id", b.ID, "count", len(pending))
 	}
