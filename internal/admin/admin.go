@@ -130,5 +130,5 @@ func (h *Handler) statsJSON(w http.ResponseWriter, _ *http.Request) {
 
 func (h *Handler) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n  GET /stats     channel, message and tracker counters as JSON\n"))
+	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n  GET /stats     proxy, channel, message and tracker counters as JSON\n"))
 }

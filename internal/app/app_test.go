@@ -397,9 +397,12 @@ func TestStaticBackendThroughProxy(t *testing.T) {
 	if len(list) != 1 || list[0].Address != be.URL || !list[0].Static || list[0].Weight != 1 {
 		t.Errorf("backends = %+v", list)
 	}
-	// /stats: the channel's, the router's and the tracker's counters.
+	// /stats: the proxy's, the channel's, the router's and the tracker's counters.
 	code, body = get(t, "http://"+r.addrs.Admin.String()+"/stats")
 	var stats struct {
+		Proxy *struct {
+			Unavailable *uint64 `json:"unavailable"`
+		} `json:"proxy"`
 		Channel *struct {
 			BatchesIn *uint64 `json:"batches_in"`
 		} `json:"channel"`
@@ -414,7 +417,7 @@ func TestStaticBackendThroughProxy(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &stats); err != nil || code != http.StatusOK {
 		t.Fatalf("stats = %d %q: %v", code, body, err)
 	}
-	if ch, m, tr := stats.Channel, stats.Messages, stats.Tracker; ch == nil || ch.BatchesIn == nil || m == nil || m.Routed == nil || *m.Routed != 0 || m.Sessions == nil || tr == nil || tr.Servers == nil {
+	if px, ch, m, tr := stats.Proxy, stats.Channel, stats.Messages, stats.Tracker; px == nil || px.Unavailable == nil || ch == nil || ch.BatchesIn == nil || m == nil || m.Routed == nil || *m.Routed != 0 || m.Sessions == nil || tr == nil || tr.Servers == nil {
 		t.Errorf("stats = %s", body)
 	}
 	if err := r.stop(t); err != nil {

@@ -67,8 +67,9 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	}
 	var tr *tracker.Tracker  // set below unless the tracker is disabled
 	var ctl *control.Channel // set below
+	var px *proxy.Proxy      // set below
 	p.Stats = func() any {
-		s := nodeStats{Channel: ctl.Stats(), Messages: rt.Stats()}
+		s := nodeStats{Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
 		if tr != nil {
 			ts := tr.Stats()
 			s.Tracker = &ts
@@ -83,7 +84,8 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	if affinity.Enabled() {
 		pol = msgroute.NewAffinity(affinity, rt, reg, pol)
 	}
-	px, err := proxy.New(proxyConfig(cfg), reg, pol, logger)
+	var err error
+	px, err = proxy.New(proxyConfig(cfg), reg, pol, logger)
 	if err != nil {
 		return Parts{}, fmt.Errorf("proxy: %w", err)
 	}
@@ -195,6 +197,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 
 // nodeStats is the admin listener's /stats.
 type nodeStats struct {
+	Proxy    proxy.Stats     `json:"proxy"`
 	Channel  control.Stats   `json:"channel"`
 	Messages msgrouter.Stats `json:"messages"`
 	Tracker  *tracker.Stats  `json:"tracker,omitempty"` // absent when the tracker is disabled

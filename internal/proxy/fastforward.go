@@ -168,6 +168,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	}
 	if !fc.unwatchUpstream(c) {
 		// The client left and the watcher closed c: nobody to answer.
+		p.st.clientGone.Add(1)
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
 			p.log.LogAttrs(context.Background(), slog.LevelDebug, "client gone",
 				slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))

@@ -45,6 +45,8 @@ type Proxy struct {
 
 	closeOnce sync.Once
 
+	st counters
+
 	testHookClosing func() // called by CloseTunnels once every tunnel was told to close
 	testHookHandoff func() // called when the reactor hands a direction to a goroutine
 	testHookRearmed func() // called when a goroutine gave a direction back to the reactor
@@ -163,7 +165,7 @@ type attempt struct {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if vias := r.Header["Via"]; len(vias) > 0 && viaHasNode(vias, p.cfg.NodeID) {
 		p.log.LogAttrs(r.Context(), slog.LevelWarn, "request loop", slog.String("uri", r.RequestURI))
-		writeError(w, http.StatusLoopDetected, "loop detected: request already passed "+p.cfg.NodeID)
+		p.writeError(w, http.StatusLoopDetected, "loop detected: request already passed "+p.cfg.NodeID)
 		return
 	}
 	upgrade := upgradeType(r.Header)
@@ -171,7 +173,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var sticky *backend.Backend
 	if isEIO && sid != "" {
 		if sticky = p.sticky.get(sid); sticky == nil {
-			sessionUnknown(w)
+			p.sessionUnknown(w)
 			return
 		}
 	}
@@ -189,16 +191,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case outDone:
 			return
 		case outFail:
-			writeError(w, last.status, http.StatusText(last.status))
+			p.writeError(w, last.status, http.StatusText(last.status))
 			return
 		}
 		switch rt.failed(b, last) {
 		case retryGiveUpDead:
-			writeError(w, http.StatusBadGateway, "backend closed the connection")
+			p.writeError(w, http.StatusBadGateway, "backend closed the connection")
 			return
 		case retryGiveUpStick:
 			p.sticky.dropBackend(b)
-			sessionUnknown(w)
+			p.sessionUnknown(w)
 			return
 		}
 	}
@@ -206,7 +208,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeError(w, status, msg)
+	p.writeError(w, status, msg)
 }
 
 // pick asks the policy for a backend, skipping those already tried.
@@ -402,6 +404,7 @@ func (p *Proxy) earlyFailure(r *http.Request, b *backend.Backend, c *upConn, err
 // clientGone logs a request abandoned by its client (status 499, no backend
 // penalty). The caller then aborts the handler.
 func (p *Proxy) clientGone(r *http.Request, b *backend.Backend, err error) {
+	p.st.clientGone.Add(1)
 	if p.log.Enabled(r.Context(), slog.LevelDebug) {
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "client gone",
 			slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))
@@ -424,7 +427,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
+// writeError writes an answer of the proxy's own (counted).
+func (p *Proxy) writeError(w http.ResponseWriter, status int, msg string) {
+	p.st.answered(status)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -434,7 +439,8 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // sessionUnknown answers like an Engine.IO server that does not know the sid,
 // so clients start a new session.
-func sessionUnknown(w http.ResponseWriter) {
+func (p *Proxy) sessionUnknown(w http.ResponseWriter) {
+	p.st.answered(http.StatusBadRequest)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)

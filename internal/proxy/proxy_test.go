@@ -48,6 +48,9 @@ func testEmptyPool503(t *testing.T) {
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" || body == "" {
 		t.Fatalf("status %d retry-after %q body %q", res.StatusCode, res.Header.Get("Retry-After"), body)
 	}
+	if st := e.p.Stats(); st.Unavailable != 1 || st.BadGateway != 0 || st.Retries != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 }
 
 func TestRequestAndResponseForwarded(t *testing.T) { bothFronts(t, testRequestAndResponseForwarded) }
@@ -215,6 +218,10 @@ func testLoopGuard(t *testing.T) {
 	if res, _ := e2.get(t, "/", "Via", "1.0 x, 1.1 node-b"); res.StatusCode != 508 {
 		t.Fatalf("own Via: %d", res.StatusCode)
 	}
+	// Each proxy counts the 508 it wrote itself, not the one it forwarded.
+	if a, b := e.p.Stats().LoopDetected, e2.p.Stats().LoopDetected; a != 1 || b != 1 {
+		t.Fatalf("loops counted: %d and %d, want 1 and 1", a, b)
+	}
 }
 
 // TestSSELockstep: each event reaches the client before the backend
@@ -280,6 +287,9 @@ func testDialRefusedRetriedAndCircuit(t *testing.T) {
 	}
 	if dead.DownUntil().IsZero() || dead.Available() {
 		t.Fatal("refused backend not taken out of rotation")
+	}
+	if st := e.p.Stats(); st.Retries == 0 || st.BadGateway != 0 || st.Unavailable != 0 {
+		t.Fatalf("stats %+v: want the refused dial counted as a retry, and no error answer", st)
 	}
 }
 

@@ -70,6 +70,7 @@ func (rt *retries) failed(b *backend.Backend, a attempt) retryVerdict {
 			// A stale pooled connection says nothing about the backend
 			// (and keeps a sticky session alive).
 			rt.fresh, rt.again = true, b
+			rt.p.st.retries.Add(1)
 			return retryNext
 		}
 		if rt.dead {
@@ -84,6 +85,7 @@ func (rt *retries) failed(b *backend.Backend, a attempt) retryVerdict {
 		rt.tried[rt.ntried] = b
 		rt.ntried++
 	}
+	rt.p.st.retries.Add(1)
 	return retryNext
 }
 

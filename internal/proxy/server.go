@@ -547,6 +547,7 @@ func (fc *fastConn) serveFast() bool {
 }
 
 func (fc *fastConn) simple(status int, ctype, body, extra string) bool {
+	fc.s.p.st.answered(status)
 	bw := fc.bw
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(status))

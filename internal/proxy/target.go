@@ -30,10 +30,10 @@ func (p *Proxy) ServeBackend(w http.ResponseWriter, r *http.Request, b *backend.
 	switch {
 	case res.out == outDone:
 	case res.out == outFail:
-		writeError(w, res.status, http.StatusText(res.status))
+		p.writeError(w, res.status, http.StatusText(res.status))
 	case isTimeout(res.err):
-		writeError(w, http.StatusGatewayTimeout, "backend timeout")
+		p.writeError(w, http.StatusGatewayTimeout, "backend timeout")
 	default:
-		writeError(w, http.StatusBadGateway, "backend unavailable")
+		p.writeError(w, http.StatusBadGateway, "backend unavailable")
 	}
 }

@@ -79,7 +79,7 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	p.mu.Unlock()
 	if closed {
 		clear(w.Header())
-		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		p.writeError(w, http.StatusServiceUnavailable, "shutting down")
 		return false
 	}
 	hdr := w.Header()
@@ -104,7 +104,7 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	cc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		clear(hdr)
-		writeError(w, http.StatusBadGateway, "cannot upgrade this connection")
+		p.writeError(w, http.StatusBadGateway, "cannot upgrade this connection")
 		return false
 	}
 	var fromClient []byte
