@@ -10,7 +10,7 @@ import (
 // touch them.
 type counters struct {
 	sessionUnknown, badGateway, unavailable, timeout, loop, other atomic.Uint64
-	retries, clientGone                                            atomic.Uint64
+	retries, clientGone                                           atomic.Uint64
 }
 
 // answered counts a response the proxy wrote itself.
