@@ -386,17 +386,15 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 			}
 			f = failureOf(err)
 		}
-		f.OK = false
-		if ack != nil {
-			b, _ := json.Marshal(f)
-			out = append(out, b...)
+		if ack == nil {
+			g := *f
+			g.Index = new(i)
+			s.replyFail(ev, nil, &g) // an `error` event naming the item
 			continue
 		}
-		g := *f
-		g.Event = ev
-		g.Index = new(i)
-		b, _ := json.Marshal(&g)
-		_ = s.sock.Emit("error", sio.Args(b))
+		f.OK = false
+		b, _ := json.Marshal(f)
+		out = append(out, b...)
 	}
 	rc.flush()
 	if ack != nil {

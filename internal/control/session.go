@@ -67,19 +67,68 @@ func (s *session) Address() string {
 // routes a `message` array and s takes batches, d is held until the
 // handler has routed every item (routeCall.flush), so what the array has
 // for s leaves as one array.
+//
+// Deliver never waits for acks: they are read by this backend's reader,
+// which may itself be blocked sending to the backend we would wait on (a
+// cycle). Instead the unconfirmed set is bounded (MaxUnconfirmed messages
+// and MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
+// consumer by closing its transport — its client reconnects — and what it
+// had not confirmed goes back to the mailboxes.
 func (s *session) Deliver(ctx context.Context, d *router.Delivery) error {
 	rc, _ := ctx.Value(viaKey{}).(*routeCall)
-	if rc != nil && rc.batch && s.batch.Load() {
-		return s.hold(rc, d)
+	confirmed := s.confirms(d)
+	if confirmed {
+		if err := s.admit(rc, d); err != nil {
+			return err
+		}
 	}
-	if d.To != nil && s.acks.Load() {
-		return s.deliverConfirmed(rc, d)
+	if rc != nil && rc.batch && s.batch.Load() {
+		rc.hold(s, d)
+		return nil
+	}
+	if err := s.sendOne(rc, d); err != nil && (!confirmed || s.unconf.remove(d)) {
+		return err // not sent: the router handles it
+	}
+	return nil // sent, or endAs already took it and gives it back
+}
+
+// confirms tells whether d waits for s's ack: a direct message to a
+// backend that announced ack:true.
+func (s *session) confirms(d *router.Delivery) bool { return d.To != nil && s.acks.Load() }
+
+// sendOne writes d as a `message` event: asking for an ack if s confirms
+// it (admitted already), else as its shared encoding. On an error an
+// admitted d stays unconfirmed: the caller decides.
+func (s *session) sendOne(rc *routeCall, d *router.Delivery) error {
+	if s.confirms(d) {
+		m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
+		return s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
+			s.confirmed([]*router.Delivery{d}, a.Args, err)
+		})
 	}
 	enc, err := d.Encode(s.ch.encodeDelivery)
 	if err != nil {
 		return err
 	}
 	return s.sock.SendVia(rc.socket(), enc.Value.(*sio.Encoded))
+}
+
+// confirmed handles the backend's ack of ds (one message, or an array):
+// answers[i] is its answer for ds[i] (none, or {missing}). A timeout drops
+// them from the unconfirmed set; a closed session leaves them to endAs,
+// which gives them back to the router.
+func (s *session) confirmed(ds []*router.Delivery, answers []json.RawMessage, err error) {
+	if errors.Is(err, sio.ErrClosed) {
+		return
+	}
+	if err != nil {
+		s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", ds[0].ID, "count", len(ds), "err", err)
+	}
+	for i, d := range ds {
+		if s.unconf.remove(d) && err == nil && i < len(answers) {
+			s.redeliverMissing(d, answers[i])
+		}
+	}
 }
 
 // viaKey is the context key of the *routeCall of a backend's `message`.
@@ -107,25 +156,19 @@ type heldFor struct {
 	ds []*router.Delivery
 }
 
-// hold admits a direct d for s (as deliverConfirmed does, when s acks) and
-// keeps d for rc's flush. Room and public deliveries are held too, so that
-// they keep their place among the direct ones.
-func (s *session) hold(rc *routeCall, d *router.Delivery) error {
-	if d.To != nil && s.acks.Load() {
-		if err := s.admit(rc, d); err != nil {
-			return err
-		}
-	}
+// hold keeps d (admitted already, if s confirms it) for rc's flush to s.
+// Room and public deliveries are held too, so that they keep their place
+// among the direct ones.
+func (rc *routeCall) hold(s *session, d *router.Delivery) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for i := range rc.held {
 		if rc.held[i].s == s {
 			rc.held[i].ds = append(rc.held[i].ds, d)
-			return nil
+			return
 		}
 	}
 	rc.held = append(rc.held, heldFor{s: s, ds: []*router.Delivery{d}})
-	return nil
 }
 
 // flush sends what rc holds: for each session, runs of direct deliveries
@@ -155,19 +198,13 @@ func (rc *routeCall) flush() {
 // batchable tells whether d may travel in a `message` array.
 func batchable(d *router.Delivery) bool { return d.To != nil && len(d.Attachments) == 0 }
 
-// sendHeld writes held deliveries: one, or a run of batchable ones. A failed write needs no handling: the
-// session is closing, and its end gives the unconfirmed ones back to the
-// router (backends without acks get at-most-once delivery).
+// sendHeld writes held deliveries: one, or a run of batchable ones. A
+// failed write needs no handling: the session is closing, and its end
+// gives the unconfirmed ones back to the router (backends without acks
+// get at-most-once delivery).
 func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 	if len(ds) == 1 {
-		d := ds[0]
-		if d.To != nil && s.acks.Load() {
-			_ = s.emitConfirmed(rc, d)
-			return
-		}
-		if enc, err := d.Encode(s.ch.encodeDelivery); err == nil {
-			_ = s.sock.SendVia(rc.socket(), enc.Value.(*sio.Encoded))
-		}
+		_ = s.sendOne(rc, ds[0])
 		return
 	}
 	n := 2
@@ -190,21 +227,11 @@ func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 		return
 	}
 	_ = s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
-		if errors.Is(err, sio.ErrClosed) {
-			return // the session ended: endAs gives them back to the router
-		}
-		if err != nil {
-			s.ch.log.Warn("message batch not confirmed", "backend_id", s.BackendID(), "count", len(ds), "first_id", ds[0].ID, "err", err)
-		}
-		var items []json.RawMessage
+		var answers []json.RawMessage // an array aligned with ds, or none: all handed over
 		if err == nil && len(a.Args) > 0 && codec.IsJSONArray(a.Args[0]) {
-			items, _ = codec.SplitArray(a.Args[0], nil)
+			answers, _ = codec.SplitArray(a.Args[0], nil)
 		}
-		for i, d := range ds {
-			if s.unconf.remove(d) && err == nil && i < len(items) {
-				s.redeliverMissing(d, sio.Message{Args: items[i : i+1]})
-			}
-		}
+		s.confirmed(ds, answers, err)
 	})
 }
 
@@ -261,23 +288,6 @@ func (rc *routeCall) whenPaced(fn func()) {
 	}
 }
 
-// deliverConfirmed sends d asking for an ack. It never waits for acks:
-// they are read by this backend's reader, which may itself be blocked
-// sending to the backend we would wait on (a cycle). Instead the
-// unconfirmed set is bounded (MaxUnconfirmed messages and
-// MaxUnconfirmedBytes); a backend that exceeds it is cut off as a slow
-// consumer by closing its transport — its client reconnects — and what it
-// had not confirmed goes back to the mailboxes.
-func (s *session) deliverConfirmed(rc *routeCall, d *router.Delivery) error {
-	if err := s.admit(rc, d); err != nil {
-		return err
-	}
-	if err := s.emitConfirmed(rc, d); err != nil && s.unconf.remove(d) {
-		return err // not sent: the router handles it
-	}
-	return nil // sent, or endAs already took it and gives it back
-}
-
 // admit adds d to the unconfirmed set: past half of the bound the sender
 // is paced, past the bound s is cut off.
 func (s *session) admit(rc *routeCall, d *router.Delivery) error {
@@ -297,35 +307,17 @@ func (s *session) admit(rc *routeCall, d *router.Delivery) error {
 	return nil
 }
 
-// emitConfirmed sends an admitted d asking for the backend's ack. On an
-// error d stays unconfirmed: the caller decides.
-func (s *session) emitConfirmed(rc *routeCall, d *router.Delivery) error {
-	m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
-	err := s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
-		if errors.Is(err, sio.ErrClosed) {
-			return // the session ended: endAs gives it back to the router
-		}
-		if err != nil {
-			s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", d.ID, "err", err)
-		}
-		if s.unconf.remove(d) && err == nil {
-			s.redeliverMissing(d, a)
-		}
-	})
-	return err
-}
-
 // redeliverMissing handles an ack {missing: [names]}: the backend no longer
 // has those users (they left or moved a moment ago), so the router finds
 // them again — their new holder, or their mailbox.
-func (s *session) redeliverMissing(d *router.Delivery, a sio.Message) {
-	if len(a.Args) == 0 || len(a.Args[0]) == 0 || a.Args[0][0] != '{' {
+func (s *session) redeliverMissing(d *router.Delivery, answer json.RawMessage) {
+	if len(answer) == 0 || answer[0] != '{' {
 		return
 	}
 	var r struct {
 		Missing []string `json:"missing"`
 	}
-	if json.Unmarshal(a.Args[0], &r) != nil || len(r.Missing) == 0 {
+	if json.Unmarshal(answer, &r) != nil || len(r.Missing) == 0 {
 		return
 	}
 	var names []string
