@@ -278,39 +278,24 @@ func encodeOutgoing(o *Outgoing) (sio.Message, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendJSONString(buf, n)
+			buf = codec.AppendJSONString(buf, n)
 		}
 		buf = append(buf, "],"...)
 	}
 	if o.Room != "" {
 		buf = append(buf, `"room":`...)
-		buf = appendJSONString(buf, o.Room)
+		buf = codec.AppendJSONString(buf, o.Room)
 		buf = append(buf, ',')
 	}
 	if o.From != "" {
 		buf = append(buf, `"from":`...)
-		buf = appendJSONString(buf, o.From)
+		buf = codec.AppendJSONString(buf, o.From)
 		buf = append(buf, ',')
 	}
 	buf = append(buf, `"data":`...)
 	buf = append(buf, data...)
 	buf = append(buf, '}')
 	return sio.Message{Args: []json.RawMessage{buf}, Attachments: atts}, nil
-}
-
-// appendJSONString appends s as a JSON string (plain ASCII fast, else
-// encoding/json's escaping).
-func appendJSONString(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(buf, b...)
-		}
-	}
-	buf = append(buf, '"')
-	buf = append(buf, s...)
-	return append(buf, '"')
 }
 
 func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
@@ -412,20 +397,8 @@ func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
 
 // appendMissing appends the delivery ack {"missing":[names]}.
 func appendMissing(buf []byte, names []string) json.RawMessage {
-	buf = appendNamesJSON(append(buf, `{"missing":`...), names)
+	buf = codec.AppendJSONStrings(append(buf, `{"missing":`...), names)
 	return append(buf, '}')
-}
-
-// appendNamesJSON appends names as a JSON array.
-func appendNamesJSON(buf []byte, names []string) []byte {
-	buf = append(buf, '[')
-	for i, n := range names {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendJSONString(buf, n)
-	}
-	return append(buf, ']')
 }
 
 // wireMessage is the hub's `message` event for the slow path.

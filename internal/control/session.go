@@ -353,16 +353,16 @@ func deliveryJSON(d *router.Delivery) json.RawMessage {
 // appendDeliveryJSON appends d's `message` payload to buf.
 func appendDeliveryJSON(buf []byte, d *router.Delivery) []byte {
 	buf = append(buf, `{"id":`...)
-	buf = appendJSONString(buf, d.ID)
+	buf = codec.AppendJSONString(buf, d.ID)
 	buf = append(buf, `,"from":`...)
 	buf = appendNullableString(buf, d.From)
 	buf = append(buf, `,"backend":`...)
-	buf = appendJSONString(buf, d.Backend)
+	buf = codec.AppendJSONString(buf, d.Backend)
 	buf = append(buf, `,"to":`...)
 	if d.To == nil {
 		buf = append(buf, "null"...)
 	} else {
-		buf = appendJSONStrings(buf, d.To)
+		buf = codec.AppendJSONStrings(buf, d.To)
 	}
 	buf = append(buf, `,"room":`...)
 	buf = appendNullableString(buf, d.Room)
@@ -510,7 +510,7 @@ func appendNullableString(buf []byte, s string) []byte {
 	if s == "" {
 		return append(buf, "null"...)
 	}
-	return appendJSONString(buf, s)
+	return codec.AppendJSONString(buf, s)
 }
 
 // register makes the session a pool member at u. A session registers one

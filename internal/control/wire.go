@@ -193,21 +193,6 @@ func plainStrings(b []byte, i int) ([]string, int, bool) {
 	}
 }
 
-// appendJSONString appends s as encoding/json.Marshal would.
-func appendJSONString(buf []byte, s string) []byte { return codec.AppendJSONString(buf, s) }
-
-// appendJSONStrings appends a JSON array of strings ([] for none).
-func appendJSONStrings(buf []byte, ss []string) []byte {
-	buf = append(buf, '[')
-	for i, s := range ss {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendJSONString(buf, s)
-	}
-	return append(buf, ']')
-}
-
 // routeReply encodes the `message` ack {ok:true, id, delivered, held,
 // unknown, dropped?} as encoding/json would encode the equivalent struct.
 func routeReply(res router.Result) json.RawMessage {
@@ -219,16 +204,16 @@ func routeReply(res router.Result) json.RawMessage {
 	}
 	buf := make([]byte, 0, n)
 	buf = append(buf, `{"ok":true,"id":`...)
-	buf = appendJSONString(buf, res.ID)
+	buf = codec.AppendJSONString(buf, res.ID)
 	buf = append(buf, `,"delivered":`...)
-	buf = appendJSONStrings(buf, res.Delivered)
+	buf = codec.AppendJSONStrings(buf, res.Delivered)
 	buf = append(buf, `,"held":`...)
-	buf = appendJSONStrings(buf, res.Held)
+	buf = codec.AppendJSONStrings(buf, res.Held)
 	buf = append(buf, `,"unknown":`...)
-	buf = appendJSONStrings(buf, res.Unknown)
+	buf = codec.AppendJSONStrings(buf, res.Unknown)
 	if len(res.Dropped) > 0 {
 		buf = append(buf, `,"dropped":`...)
-		buf = appendJSONStrings(buf, res.Dropped)
+		buf = codec.AppendJSONStrings(buf, res.Dropped)
 	}
 	return append(buf, '}')
 }

@@ -541,6 +541,19 @@ func AppendPlaceholder(dst []byte, n int) []byte {
 // UTF-8 replaced).
 func AppendJSONString(dst []byte, s string) []byte { return jsonAppendString(dst, s) }
 
+// AppendJSONStrings appends ss as a JSON array of strings ([] for none),
+// each as AppendJSONString writes it.
+func AppendJSONStrings(dst []byte, ss []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonAppendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
 var (
 	errSIOArg = sioErr("argument is not valid JSON")
 )
