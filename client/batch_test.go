@@ -128,19 +128,26 @@ func collect(t *testing.T, answers <-chan asyncAnswer, n int) map[[2]int]asyncAn
 	return got
 }
 
+// senderToBob starts a real hub with two backends: the one returned to
+// send from, and one holding "bob" whose messages rb records.
+func senderToBob(t *testing.T) (a *Client, rb *recorder) {
+	t.Helper()
+	h := startHub(t, 0)
+	rb = newRecorder()
+	a = dial(t, []string{h.URL}, WithAddress(backendURL(t)))
+	b := dial(t, []string{h.URL}, append(rb.opts(), WithAddress(backendURL(t)))...)
+	if err := b.Join(tctx(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	return a, rb
+}
+
 // TestSendMessageAsyncBatches: messages sent from several goroutines
 // while a packet is in flight go out as one array through a real hub;
 // each callback gets its own item's answer (delivered or unknown), and
 // every goroutine's messages arrive in its order.
 func TestSendMessageAsyncBatches(t *testing.T) {
-	h := startHub(t, 0)
-	rb := newRecorder()
-	a := dial(t, []string{h.URL}, WithAddress(backendURL(t)))
-	b := dial(t, []string{h.URL}, append(rb.opts(), WithAddress(backendURL(t)))...)
-	ctx := tctx(t)
-	if err := b.Join(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	a, rb := senderToBob(t)
 	to := func(g, i int) string {
 		if i%10 == 9 {
 			return "ghost"
@@ -209,14 +216,8 @@ func TestSendMessageAsyncBatches(t *testing.T) {
 // TestBatchBinaryInOrder: a binary message queued among text messages is
 // sent alone, and the order of the calls holds across it.
 func TestBatchBinaryInOrder(t *testing.T) {
-	h := startHub(t, 0)
-	rb := newRecorder()
-	a := dial(t, []string{h.URL}, WithAddress(backendURL(t)))
-	b := dial(t, []string{h.URL}, append(rb.opts(), WithAddress(backendURL(t)))...)
+	a, rb := senderToBob(t)
 	ctx := tctx(t)
-	if err := b.Join(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
 	answers := make(chan error, 16)
 	done := func(_ SendResult, err error) { answers <- err }
 	release := holdWindow(t, a)
@@ -569,24 +570,7 @@ func TestMissingInBatch(t *testing.T) {
 		ids[k[1]] = ans.res.ID
 	}
 	waitChan(t, arrived, "the batch at b")
-	left := make(chan error, 1)
-	go func() { left <- b.Leave(ctx, "bob") }()
-	for {
-		ok, holder, err := a.Exists(ctx, "bob")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok || holder != b.Address() {
-			break
-		}
-	}
-	if err := c.Join(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	close(proceed)
-	if err := waitChan(t, left, "b's leave"); err != nil {
-		t.Fatal(err)
-	}
+	moveWhileHandled(t, a, b, c, "bob", proceed)
 	for i := range n {
 		if m := rc.next(t); m.ID != ids[i] || string(m.Data) != fmt.Sprintf(`{"g":0,"i":%d}`, i) {
 			t.Fatalf("redelivered %d: %+v (id %s)", i, m, ids[i])

@@ -307,6 +307,33 @@ func TestReplacedIsFinal(t *testing.T) {
 	}
 }
 
+// moveWhileHandled moves name from b to c while b's message handler is
+// blocked on proceed, then lets the handler go on. b's reader is in the
+// handler, so b's Leave completes only after it, but the hub acts on it at
+// once: a sees the name leave b before c claims it.
+func moveWhileHandled(t *testing.T, a, b, c *Client, name string, proceed chan struct{}) {
+	t.Helper()
+	ctx := tctx(t)
+	left := make(chan error, 1)
+	go func() { left <- b.Leave(ctx, name) }()
+	for {
+		ok, holder, err := a.Exists(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok || holder != b.Address() {
+			break
+		}
+	}
+	if err := c.Join(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	if err := waitChan(t, left, "b's leave"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMissingReported: a user leaves a backend while a direct message to
 // them is in flight there; the handler reports them Missing and
 // Switchboard delivers the message to the backend the user moved to.
@@ -330,26 +357,7 @@ func TestMissingReported(t *testing.T) {
 		t.Fatalf("send: %+v %v", res, err)
 	}
 	waitChan(t, arrived, "the message at b")
-	// b's reader is in the handler, so b's Leave completes only after it;
-	// the hub acts on it at once.
-	left := make(chan error, 1)
-	go func() { left <- b.Leave(ctx, "bob") }()
-	for {
-		ok, holder, err := a.Exists(ctx, "bob")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok || holder != b.Address() {
-			break
-		}
-	}
-	if err := c.Join(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	close(proceed)
-	if err := waitChan(t, left, "b's leave"); err != nil {
-		t.Fatal(err)
-	}
+	moveWhileHandled(t, a, b, c, "bob", proceed)
 	if m := rc.next(t); m.ID != res.ID || string(m.Data) != `"in flight"` || !slices.Equal(m.To, []string{"bob"}) {
 		t.Fatalf("redelivered %+v", m)
 	}
