@@ -34,11 +34,7 @@ func (p *peer) batch(tb testing.TB, items ...string) batchResult {
 // each item's own answer at its index; a bad item fails alone.
 func TestBatchIn(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{})
-	a := dialPeer(t, h, "")
-	a.register(t, "http://127.0.0.1:3001")
-	b := dialPeer(t, h, "")
-	b.register(t, "http://127.0.0.1:3002")
-	b.res(t, "join_subs", `["bob","bea"]`)
+	a, b := senderAndHolder(t, h, `["bob","bea"]`)
 
 	r := a.batch(t,
 		`{"to":"bob","from":"al","data":1}`,
@@ -82,11 +78,7 @@ func TestBatchIn(t *testing.T) {
 // event naming its index; the others are routed.
 func TestBatchInWithoutAck(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{})
-	a := dialPeer(t, h, "")
-	a.register(t, "http://127.0.0.1:3001")
-	b := dialPeer(t, h, "")
-	b.register(t, "http://127.0.0.1:3002")
-	b.res(t, "join_subs", quote("bob"))
+	a, b := senderAndHolder(t, h, quote("bob"))
 	if err := a.S.Emit("message", sio.Args(json.RawMessage(`[{"to":"bob","data":1},{"to":[],"data":2},{"to":"bob","data":3}]`))); err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +96,7 @@ func TestBatchInWithoutAck(t *testing.T) {
 // TestBatchInRefused: whole-batch problems get one failure and route nothing.
 func TestBatchInRefused(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{})
-	a := dialPeer(t, h, "")
-	a.register(t, "http://127.0.0.1:3001")
-	b := dialPeer(t, h, "")
-	b.register(t, "http://127.0.0.1:3002")
-	b.res(t, "join_subs", quote("bob"))
+	a, b := senderAndHolder(t, h, quote("bob"))
 	many := make([]string, control.MaxBatch+1)
 	for i := range many {
 		many[i] = `{"to":"bob","data":0}`

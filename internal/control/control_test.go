@@ -312,11 +312,7 @@ func TestMessaging(t *testing.T) {
 
 func TestBinaryRelay(t *testing.T) {
 	h := newHub(t, control.Config{}, router.Config{})
-	a := dialPeer(t, h, "")
-	a.register(t, "http://127.0.0.1:3001")
-	b := dialPeer(t, h, "")
-	b.register(t, "http://127.0.0.1:3002")
-	b.res(t, "join_subs", quote("bob"))
+	a, b := senderAndHolder(t, h, quote("bob"))
 	got := make(chan sio.Message, 1)
 	b.S.On("message", func(m sio.Message, _ sio.Ack) { got <- m })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

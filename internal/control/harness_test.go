@@ -138,6 +138,20 @@ func ackPeer(tb testing.TB, h *hub, addr string, onMessage func(sio.Message, sio
 	return p
 }
 
+// senderAndHolder connects two registered backends: a on :3001, and b on
+// :3002 holding names (a join_subs argument: a quoted name or an array).
+func senderAndHolder(tb testing.TB, h *hub, names string) (a, b *peer) {
+	tb.Helper()
+	a = dialPeer(tb, h, "")
+	a.register(tb, "http://127.0.0.1:3001")
+	b = dialPeer(tb, h, "")
+	b.register(tb, "http://127.0.0.1:3002")
+	if r := b.res(tb, "join_subs", names); !r.OK {
+		tb.Fatalf("join_subs %s: %+v", names, r)
+	}
+	return a, b
+}
+
 // call emits event with JSON args and returns the ack's arguments.
 func (p *peer) call(tb testing.TB, event string, args ...string) []json.RawMessage {
 	tb.Helper()
