@@ -119,17 +119,7 @@ func TestChatDirectMessageBurst(t *testing.T) {
 	}
 	a.sendAll(t, cmds)
 
-	acks := map[string]map[string]any{}
-	a.collect(t, "every dm's ACK", func(w string, v map[string]any) {
-		if w != "ACK" {
-			return
-		}
-		id, _ := v["id"].(string)
-		if _, dup := acks[id]; dup {
-			t.Errorf("second ACK for %s: %v", id, v)
-		}
-		acks[id], _ = v["res"].(map[string]any)
-	}, func() bool { return len(acks) == len(cmds) })
+	acks := a.acks(t, "every dm's ACK", len(cmds))
 	for i, s := range from {
 		for k := range perSender {
 			id := fmt.Sprintf("%s-%02d", s, k)
@@ -304,8 +294,15 @@ func startChatFakeBurst(t *testing.T, mode string) *chatFakeBurst {
 // acks collects one ACK per command (a second one fails the test) and
 // returns their answers by command id.
 func (f *chatFakeBurst) acks(t *testing.T) map[string]map[string]any {
+	return f.u.acks(t, "every command's ACK", len(f.cmds))
+}
+
+// acks collects n ACK lines, one per command id (a second one for an id
+// fails the test), and returns their answers by id.
+func (u *users) acks(t *testing.T, what string, n int) map[string]map[string]any {
+	t.Helper()
 	acks := map[string]map[string]any{}
-	f.u.collect(t, "every command's ACK", func(w string, v map[string]any) {
+	u.collect(t, what, func(w string, v map[string]any) {
 		if w != "ACK" {
 			return
 		}
@@ -314,7 +311,7 @@ func (f *chatFakeBurst) acks(t *testing.T) map[string]map[string]any {
 			t.Errorf("second ACK for %s: %v", id, v)
 		}
 		acks[id], _ = v["res"].(map[string]any)
-	}, func() bool { return len(acks) == len(f.cmds) })
+	}, func() bool { return len(acks) == n })
 	return acks
 }
 
