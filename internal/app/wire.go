@@ -65,17 +65,6 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	p.CloseEngine = func(ctx context.Context) error {
 		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
 	}
-	var tr *tracker.Tracker  // set below unless the tracker is disabled
-	var ctl *control.Channel // set below
-	var px *proxy.Proxy      // set below
-	p.Stats = func() any {
-		s := nodeStats{Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
-		if tr != nil {
-			ts := tr.Stats()
-			s.Tracker = &ts
-		}
-		return s
-	}
 
 	// The proxy: every other path, and the message route's forwarder (also
 	// in tracker-only mode, where it is not mounted).
@@ -84,8 +73,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	if affinity.Enabled() {
 		pol = msgroute.NewAffinity(affinity, rt, reg, pol)
 	}
-	var err error
-	px, err = proxy.New(proxyConfig(cfg), reg, pol, logger)
+	px, err := proxy.New(proxyConfig(cfg), reg, pol, logger)
 	if err != nil {
 		return Parts{}, fmt.Errorf("proxy: %w", err)
 	}
@@ -118,7 +106,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	if addrs.Main != nil {
 		own = append(own, addrs.Main.String())
 	}
-	ctl, err = control.New(control.Config{
+	ctl, err := control.New(control.Config{
 		Namespace:    cfg.Control.Namespace,
 		Token:        cfg.Control.Token,
 		AllowRemote:  cfg.Control.AllowRemote,
@@ -140,6 +128,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	p.CloseSessions = ctl.Close
 
 	// The tracker for browsers.
+	var tr *tracker.Tracker // nil when disabled
 	if !cfg.Tracker.Disabled {
 		t, err := tracker.New(tracker.Config{
 			Path:           cfg.Tracker.Path,
@@ -175,6 +164,15 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 			TrustedProxies: trusted,
 			Recipient:      msgroute.UserKey(cfg.Message.UserKey),
 		}, reg, rt, px, logger)
+	}
+
+	p.Stats = func() any {
+		s := nodeStats{Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
+		if tr != nil {
+			ts := tr.Stats()
+			s.Tracker = &ts
+		}
+		return s
 	}
 
 	return p, nil
