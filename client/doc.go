@@ -30,5 +30,6 @@
 // single messages; WithBatching(false) turns batching off.
 //
 // The package imports only the standard library and Switchboard's protocol
-// packages (internal/sio, internal/sio/eio, internal/ws); a test checks it.
+// packages (internal/sio, internal/sio/eio, internal/ws, internal/rawio); a test
+// checks it.
 package client

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // reactor serves tunnel directions from one epoll set. An idle direction
@@ -275,7 +276,7 @@ func (r *reactor) copyInline(dst uintptr) {
 			r.res = inlineResult{kind: inlineBusy}
 			return
 		}
-		n, err := rawRead(r.srcFD, buf)
+		n, err := rawio.Read(r.srcFD, buf)
 		if n == 0 && err == nil {
 			r.res = inlineResult{kind: inlineEOF}
 			return
@@ -297,7 +298,7 @@ func (r *reactor) copyInline(dst uintptr) {
 			d.scan.Feed(data)
 		}
 		for len(data) > 0 {
-			w, err := rawWrite(int(dst), data)
+			w, err := rawio.Write(int(dst), data)
 			if w > 0 {
 				data = data[w:]
 			}
@@ -326,24 +327,6 @@ func (r *reactor) copyInline(dst uintptr) {
 			return
 		}
 	}
-}
-
-// rawRead and rawWrite are read(2) and write(2) on non-blocking sockets,
-// without the scheduler hand-off of syscall.Read (they never block).
-func rawRead(fd int, p []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, p []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }
 
 // close stops run and releases the epoll descriptor (it waits for run).

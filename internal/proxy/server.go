@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // ServerConfig tunes the front end. Zero values mean the documented default.
@@ -285,7 +287,8 @@ type fastConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	raw  syscall.RawConn
-	idle atomic.Bool // waiting for a request (may be closed by Shutdown)
+	rw   io.ReadWriter // what br and bw read and write: raw system calls on a socket (rawio), else nc
+	idle atomic.Bool   // waiting for a request (may be closed by Shutdown)
 
 	rdl     int64  // read deadline last set on nc (unix nanoseconds)
 	remote  string // client IP
@@ -340,6 +343,10 @@ func (fc *fastConn) serve() {
 		}
 	}
 	fc.raw = rawConnOf(fc.nc)
+	fc.rw = fc.nc
+	if fc.raw != nil {
+		fc.rw = rawio.NewConn(fc.raw)
+	}
 	for {
 		if fc.br == nil || fc.br.Buffered() == 0 {
 			if !fc.waitRequest() {
@@ -425,18 +432,18 @@ func (fc *fastConn) acquireAndPeek() ([]byte, error) {
 func (fc *fastConn) acquireBuffers() {
 	if fc.br == nil {
 		if r, ok := fastReaderPool.Get().(*bufio.Reader); ok {
-			r.Reset(fc.nc)
+			r.Reset(fc.rw)
 			fc.br = r
 		} else {
-			fc.br = bufio.NewReaderSize(fc.nc, fastBufSize)
+			fc.br = bufio.NewReaderSize(fc.rw, fastBufSize)
 		}
 	}
 	if fc.bw == nil {
 		if w, ok := fastWriterPool.Get().(*bufio.Writer); ok {
-			w.Reset(fc.nc)
+			w.Reset(fc.rw)
 			fc.bw = w
 		} else {
-			fc.bw = bufio.NewWriterSize(fc.nc, fastBufSize)
+			fc.bw = bufio.NewWriterSize(fc.rw, fastBufSize)
 		}
 	}
 }

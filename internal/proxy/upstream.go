@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // upstream is the keep-alive pool of one backend: a LIFO stack of idle
@@ -49,17 +51,23 @@ var (
 
 func newUpConn(nc net.Conn) *upConn {
 	c := &upConn{nc: nc}
+	// On a plain socket the buffers read and write with raw system calls
+	// (package rawio).
+	var rw io.ReadWriter = nc
+	if r := rawio.Of(nc); r != nil {
+		rw = r
+	}
 	if r, ok := readerPool.Get().(*bufio.Reader); ok {
-		r.Reset(nc)
+		r.Reset(rw)
 		c.br = r
 	} else {
-		c.br = bufio.NewReaderSize(nc, upReadBufSize)
+		c.br = bufio.NewReaderSize(rw, upReadBufSize)
 	}
 	if w, ok := writerPool.Get().(*bufio.Writer); ok {
-		w.Reset(nc)
+		w.Reset(rw)
 		c.bw = w
 	} else {
-		c.bw = bufio.NewWriterSize(nc, upWriteBufSize)
+		c.bw = bufio.NewWriterSize(rw, upWriteBufSize)
 	}
 	return c
 }

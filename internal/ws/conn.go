@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // Conn is one WebSocket connection. ReadMessage must be called from one
@@ -38,6 +40,7 @@ type Conn struct {
 	// consumed; nil when drained. rfn is the rc.Read callback (allocated
 	// once); it reports through rbuf/rend and rerr.
 	rc         syscall.RawConn
+	rw         *rawio.Conn // rc's Read and Write (nil when rc is); writes go through it
 	rfn        func(fd uintptr) bool
 	rbuf       *[]byte
 	rpos, rend int
@@ -84,6 +87,7 @@ func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
+			c.rw = rawio.NewConn(rc)
 			c.rfn = c.readFD
 		}
 	}
@@ -101,25 +105,21 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); retur
 // waits for readability holds no buffer. It returns false to wait.
 func (c *Conn) readFD(fd uintptr) bool {
 	bp := readPool.Get().(*[]byte)
-	for {
-		n, err := syscall.Read(int(fd), *bp)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			readPool.Put(bp)
-			return false
-		case err != nil:
-			c.rerr = os.NewSyscallError("read", err)
-		case n <= 0:
-			c.rerr = io.EOF
-		default:
-			c.rbuf, c.rpos, c.rend = bp, 0, n
-			return true
-		}
+	n, err := rawio.Read(int(fd), *bp)
+	switch {
+	case err == syscall.EAGAIN:
 		readPool.Put(bp)
+		return false
+	case err != nil:
+		c.rerr = os.NewSyscallError("read", err)
+	case n <= 0:
+		c.rerr = io.EOF
+	default:
+		c.rbuf, c.rpos, c.rend = bp, 0, n
 		return true
 	}
+	readPool.Put(bp)
+	return true
 }
 
 // releaseRead gives the read buffer back to the pool.
@@ -452,10 +452,7 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				return true
 			}
 			bp := readPool.Get().(*[]byte)
-			n, err := syscall.Read(int(fd), *bp)
-			for err == syscall.EINTR {
-				n, err = syscall.Read(int(fd), *bp)
-			}
+			n, err := rawio.Read(int(fd), *bp) // retries EINTR
 			switch {
 			case err == syscall.EAGAIN:
 				readPool.Put(bp)
@@ -734,17 +731,12 @@ var batchPool = sync.Pool{New: func() any {
 
 // writeOnce makes one write system call of buf, without waiting.
 func (wb *writeBatch) writeOnce(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), wb.buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		wb.n, wb.err = max(n, 0), nil
-		if err != nil && err != syscall.EAGAIN {
-			wb.err = os.NewSyscallError("write", err)
-		}
-		return true
+	n, err := rawio.Write(int(fd), wb.buf)
+	wb.n, wb.err = n, nil
+	if err != nil && err != syscall.EAGAIN {
+		wb.err = os.NewSyscallError("write", err)
 	}
+	return true
 }
 
 // TryWriteMessages is WriteMessages without waiting for the socket: it
@@ -845,7 +837,7 @@ func (c *Conn) flushTailLocked() error {
 	if c.wtail == nil {
 		return nil
 	}
-	_, err := c.nc.Write(c.wtail)
+	_, err := c.netWrite(c.wtail)
 	c.wtail = nil
 	if err != nil {
 		return c.writeFailed(err)
@@ -905,10 +897,14 @@ func (c *Conn) writeBatchLocked(wb *writeBatch, msgs []Message) error {
 		switch len(wb.iov) {
 		case 0:
 		case 1:
-			_, err = c.nc.Write(wb.iov[0])
+			_, err = c.netWrite(wb.iov[0])
 		default:
 			wb.v = wb.iov
-			_, err = wb.v.WriteTo(c.nc)
+			if c.rw != nil {
+				_, err = c.rw.WriteBuffers(&wb.v)
+			} else {
+				_, err = wb.v.WriteTo(c.nc)
+			}
 			wb.v = nil
 		}
 		buf, seg, wb.iov = buf[:0], 0, wb.iov[:0]
@@ -1066,10 +1062,14 @@ func (c *Conn) writeFrameNoDeadline(op byte, p []byte) error {
 		if c.client {
 			maskBytes(key, 0, buf[hn:hn+n])
 		}
-		_, err = c.nc.Write(buf[:hn+n])
+		_, err = c.netWrite(buf[:hn+n])
 	case !c.client:
 		bufs := net.Buffers{buf[:hn], p}
-		_, err = bufs.WriteTo(c.nc)
+		if c.rw != nil {
+			_, err = c.rw.WriteBuffers(&bufs)
+		} else {
+			_, err = bufs.WriteTo(c.nc)
+		}
 	default:
 		// Mask into the pooled buffer chunk by chunk so the caller's slice
 		// stays untouched; the lock keeps the chunks contiguous on the wire.
@@ -1078,7 +1078,7 @@ func (c *Conn) writeFrameNoDeadline(op byte, p []byte) error {
 		for len(p) > 0 && err == nil {
 			n := copy(buf[off:], p)
 			pos = maskBytes(key, pos, buf[off:off+n])
-			_, err = c.nc.Write(buf[:off+n])
+			_, err = c.netWrite(buf[:off+n])
 			p = p[n:]
 			off = 0
 		}
@@ -1093,4 +1093,13 @@ func (c *Conn) writeFailed(err error) error {
 	}
 	_ = c.Close()
 	return fmt.Errorf("ws: write: %w", err)
+}
+
+// netWrite writes p to the connection: on a socket with raw write system
+// calls (package rawio), else with nc.Write.
+func (c *Conn) netWrite(p []byte) (int, error) {
+	if c.rw != nil {
+		return c.rw.Write(p)
+	}
+	return c.nc.Write(p)
 }
