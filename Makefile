@@ -14,6 +14,9 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	# The SDK (and a backend built on it) must build beyond Linux.
+	GOOS=windows $(GO) build ./client/ ./examples/go-chat
+	GOOS=darwin $(GO) build ./client/ ./examples/go-chat
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 lint:

@@ -84,7 +84,9 @@ func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
 		writeTimeout: cfg.WriteTimeout,
 		client:       client,
 	}
-	if sc, ok := nc.(syscall.Conn); ok {
+	// Sockets are read and written with raw system calls (package rawio)
+	// where the platform has them; elsewhere through nc.
+	if sc, ok := nc.(syscall.Conn); ok && rawio.Supported {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			c.rw = rawio.NewConn(rc)
@@ -998,7 +1000,7 @@ func (c *Conn) Close() error {
 		// wait for, forever if called from a message handler: shut the
 		// socket down (the peer sees FIN, the reader wakes up) and let the
 		// reader close it when it leaves.
-		_ = c.rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+		_ = c.rc.Control(func(fd uintptr) { _ = rawio.Shutdown(int(fd)) })
 		if c.inRead.Load() {
 			return nil
 		}

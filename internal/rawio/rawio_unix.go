@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package rawio reads and writes non-blocking sockets with raw system
 // calls, without the Go runtime's system-call bookkeeping.
 //
@@ -28,6 +30,11 @@ import (
 	"syscall"
 	"unsafe"
 )
+
+// Supported reports whether this platform has the raw calls (Unix). Where
+// it does not, Of returns nil and the functions fail with
+// errors.ErrUnsupported, so callers use the net.Conn's own methods.
+const Supported = true
 
 // Read is read(2) on the non-blocking descriptor fd. It retries EINTR and
 // returns syscall.EAGAIN when nothing is there; n is 0 on error.
@@ -235,3 +242,7 @@ func consume(v *net.Buffers, n int) {
 		*v = (*v)[1:]
 	}
 }
+
+// Shutdown shuts both directions of the socket fd down (shutdown(2)): the
+// peer sees the end of the stream and a reader blocked on fd wakes up.
+func Shutdown(fd int) error { return syscall.Shutdown(fd, syscall.SHUT_RDWR) }
