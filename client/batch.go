@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/sio"
 	"github.com/switchboard-lb/switchboard/internal/sio/codec"
@@ -33,8 +34,9 @@ const (
 // asyncItem is one SendMessageAsync message: its encoded event and the
 // callback owed exactly one answer.
 type asyncItem struct {
-	m    sio.Message
-	done func(SendResult, error)
+	m        sio.Message
+	done     func(SendResult, error)
+	deadline time.Time // the call's time plus the ack timeout (zero: none)
 }
 
 // batchState is what a batcher knows about the hub's support of arrays.
@@ -112,11 +114,14 @@ func (b *batcher) send(it asyncItem) error {
 // set sending, and pump clears it before it returns.
 func (b *batcher) pump() {
 	for {
+		now := b.c.cfg.now()
 		b.mu.Lock()
+		expired := b.expiredLocked(now)
 		items, array, ok := b.takeLocked()
 		if !ok {
 			b.sending = false
 			b.mu.Unlock()
+			b.c.failAll(expired, fmt.Errorf("client: message: %w", sio.ErrAckTimeout))
 			return
 		}
 		b.inFlight++
@@ -124,8 +129,32 @@ func (b *batcher) pump() {
 			b.probing = true
 		}
 		b.mu.Unlock()
-		b.write(items, array)
+		b.c.failAll(expired, fmt.Errorf("client: message: %w", sio.ErrAckTimeout))
+		b.write(items, array, now)
 	}
+}
+
+// expiredLocked removes from the head of the queue the messages whose ack
+// deadline has passed while they waited to be written: they fail with the
+// ack timeout, unsent, as the answer would have come too late anyway. The
+// queue is in call order and every call has the same timeout, so they are
+// a prefix.
+func (b *batcher) expiredLocked(now time.Time) []asyncItem {
+	n := 0
+	for n < len(b.queue) && !b.queue[n].deadline.IsZero() && !now.Before(b.queue[n].deadline) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	expired := make([]asyncItem, n)
+	copy(expired, b.queue)
+	clear(b.queue[:n])
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	return expired
 }
 
 // takeLocked removes the next packet's messages from the queue: a run of
@@ -169,9 +198,15 @@ func (b *batcher) takeLocked() (items []asyncItem, array, ok bool) {
 	return items, n > 1, true
 }
 
-// write emits one packet; its answer (or failure) goes to every item.
-func (b *batcher) write(items []asyncItem, array bool) {
+// write emits one packet; its answer (or failure) goes to every item. The
+// packet's ack timeout ends at the oldest item's deadline, so that no call
+// waits longer than the ack timeout for its answer, however long it was
+// queued.
+func (b *batcher) write(items []asyncItem, array bool, now time.Time) {
 	timeout := b.c.cfg.ackTimeout
+	if dl := items[0].deadline; !dl.IsZero() {
+		timeout = max(min(timeout, dl.Sub(now)), time.Millisecond)
+	}
 	var err error
 	if !array {
 		it := items[0]

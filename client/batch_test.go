@@ -615,3 +615,65 @@ func TestBatchWholeFailure(t *testing.T) {
 		t.Fatalf("batch state %d", s)
 	}
 }
+
+// fakeClock is a settable clock for WithAckTimeout's deadlines.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (f *fakeClock) now() time.Time       { return time.Unix(0, f.ns.Load()) }
+func (f *fakeClock) set(t time.Time)      { f.ns.Store(t.UnixNano()) }
+func withClock(f func() time.Time) Option { return func(c *config) error { c.now = f; return nil } }
+
+// TestQueuedAckDeadline: the ack timeout counts from SendMessageAsync's
+// call. Messages whose deadline passed while they were queued fail with
+// ErrAckTimeout and are never sent; the rest go out as one batch, which
+// the hub answers.
+func TestQueuedAckDeadline(t *testing.T) {
+	var got atomic.Int64 // messages the hub received
+	h := startFakeHub(t, func(_ *sio.Socket, m sio.Message, ack sio.Ack) {
+		if codec.IsJSONArray(m.Args[0]) {
+			var items []json.RawMessage
+			_ = json.Unmarshal(m.Args[0], &items)
+			got.Add(int64(len(items)))
+			res := `{"ok":true,"results":[`
+			for i := range items {
+				if i > 0 {
+					res += ","
+				}
+				res += `{"ok":true,"id":"m","delivered":["bob"],"held":[],"unknown":[]}`
+			}
+			_ = ack(sio.Args(raw(res + "]}")))
+			return
+		}
+		got.Add(1)
+		_ = ack(sio.Args(raw(`{"ok":true,"id":"m","delivered":["bob"],"held":[],"unknown":[]}`)))
+	})
+	const timeout = time.Hour // only the fake clock makes deadlines pass
+	clock := &fakeClock{}
+	t0 := time.Unix(1_000_000, 0)
+	clock.set(t0)
+	a := dial(t, []string{h.URL}, WithAddress(backendURL(t)), WithAckTimeout(timeout), withClock(clock.now))
+	answers := make(chan asyncAnswer, 16)
+	release := holdWindow(t, a)
+	sendFrom(t, a, []int{3}, func(int, int) string { return "bob" }, answers) // deadline t0+1h
+	clock.set(t0.Add(timeout / 2))
+	sendFrom(t, a, []int{0, 2}, func(int, int) string { return "bob" }, answers) // t0+1.5h
+	clock.set(t0.Add(timeout))                                                   // the first three are late
+	release()
+	res := collect(t, answers, 5)
+	for i := range 3 {
+		if ans := res[[2]int{0, i}]; !errors.Is(ans.err, ErrAckTimeout) {
+			t.Fatalf("queued past its deadline: message %d got %+v %v; want ErrAckTimeout", i, ans.res, ans.err)
+		}
+	}
+	for i := range 2 {
+		if ans := res[[2]int{1, i}]; ans.err != nil || len(ans.res.Delivered) != 1 {
+			t.Fatalf("message within its deadline: %d got %+v %v", i, ans.res, ans.err)
+		}
+	}
+	if n := got.Load(); n != 2 {
+		t.Fatalf("the hub received %d messages; want the 2 within their deadline", n)
+	}
+	if n := len(a.window); n != 0 {
+		t.Fatalf("%d window slots still taken", n)
+	}
+}

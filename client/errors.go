@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
+
+	"github.com/switchboard-lb/switchboard/internal/sio"
 )
 
 // Errors. The hub's error codes (docs/PROTOCOL.md) map to these sentinels;
@@ -45,6 +47,12 @@ var (
 	// ErrUnknownEvent (UNKNOWN_EVENT): the hub does not know the event
 	// (an older Switchboard).
 	ErrUnknownEvent = errors.New("client: unknown event")
+	// ErrAckTimeout: the hub's answer did not come within WithAckTimeout
+	// (a call whose context has a deadline gets the context's error
+	// instead). A message that was written may or may not have been
+	// routed; one SendMessageAsync still held in its queue at the deadline
+	// was not sent.
+	ErrAckTimeout = sio.ErrAckTimeout
 )
 
 // Hub error codes (docs/PROTOCOL.md).

@@ -187,8 +187,10 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 // With batching on (WithBatching, the default), a message sent while an
 // earlier one awaits its answer is queued and written with the others
 // queued meanwhile as one batch once that answer arrives; each message
-// still gets its own answer. The ack timeout counts from the write, so a
-// queued message waits at most one ack timeout more for its answer.
+// still gets its own answer. The ack timeout (WithAckTimeout) counts from
+// the call: a message still queued when it runs out fails with
+// ErrAckTimeout without being sent, and a batch is given up at its oldest
+// message's deadline.
 // Messages with a []byte payload are never batched.
 func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(SendResult, error)) error {
 	if done == nil {
@@ -219,7 +221,11 @@ func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(Sen
 		}
 		return ErrNotConnected
 	}
-	if err := cn.batch.send(asyncItem{m: m, done: done}); err != nil {
+	it := asyncItem{m: m, done: done}
+	if d := c.cfg.ackTimeout; d > 0 {
+		it.deadline = c.cfg.now().Add(d)
+	}
+	if err := cn.batch.send(it); err != nil {
 		<-c.window
 		return err
 	}

@@ -43,9 +43,10 @@ type config struct {
 	onMessage    func(Message)
 	onJoined     func(Server)
 	onLeft       func(Server)
-	rand         func() float64 // backoff jitter (default math/rand/v2)
-	onReady      func()         // test hook: after each (re)registration and resync
-	onDown       func()         // test hook: after a registered connection was lost
+	rand         func() float64   // backoff jitter (default math/rand/v2)
+	now          func() time.Time // clock of SendMessageAsync's ack deadlines (default time.Now)
+	onReady      func()           // test hook: after each (re)registration and resync
+	onDown       func()           // test hook: after a registered connection was lost
 }
 
 func defaultConfig() config {
@@ -58,6 +59,7 @@ func defaultConfig() config {
 		maxInFlight:  DefaultMaxInFlight,
 		path:         DefaultPath,
 		batching:     true,
+		now:          time.Now,
 	}
 }
 
