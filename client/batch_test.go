@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -675,5 +676,78 @@ func TestQueuedAckDeadline(t *testing.T) {
 	}
 	if n := len(a.window); n != 0 {
 		t.Fatalf("%d window slots still taken", n)
+	}
+}
+
+// queued reports how many messages wait in c's batcher.
+func queued(c *Client) int {
+	c.mu.Lock()
+	cn := c.cn
+	c.mu.Unlock()
+	cn.batch.mu.Lock()
+	defer cn.batch.mu.Unlock()
+	return len(cn.batch.queue)
+}
+
+// TestSendCallsBatch: synchronous Sends from several goroutines while a
+// packet is in flight are queued like SendMessageAsync's and go out as
+// one array; each call returns its own answer. A call whose ctx ends first
+// returns the context's error, and its message still gets routed.
+func TestSendCallsBatch(t *testing.T) {
+	a, rb := senderToBob(t)
+	const n = 10
+	release := holdWindow(t, a)
+	type result struct {
+		i   int
+		res SendResult
+		err error
+	}
+	results := make(chan result, n)
+	for i := range n {
+		go func() {
+			res, err := a.Send(tctx(t), []string{"bob"}, i)
+			results <- result{i, res, err}
+		}()
+	}
+	// One more, whose caller gives up before the answer.
+	short, cancel := context.WithCancel(tctx(t))
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := a.Send(short, []string{"bob"}, n)
+		gaveUp <- err
+	}()
+	for deadline := time.Now().Add(wait); queued(a) < n+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages queued; want %d", queued(a), n+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := waitChan(t, gaveUp, "the cancelled Send"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Send returned %v; want context.Canceled", err)
+	}
+	release()
+	ids := map[string]bool{}
+	for range n {
+		r := waitChan(t, results, "a Send's answer")
+		if r.err != nil || !slices.Equal(r.res.Delivered, []string{"bob"}) || ids[r.res.ID] {
+			t.Fatalf("Send %d: %+v %v", r.i, r.res, r.err)
+		}
+		ids[r.res.ID] = true
+	}
+	got := map[string]bool{}
+	for range n + 1 {
+		got[string(rb.next(t).Data)] = true
+	}
+	for i := range n + 1 {
+		if !got[itoa(i)] {
+			t.Fatalf("bob did not receive message %d (got %v)", i, got)
+		}
+	}
+	if b, items := a.stats.batches.Load(), a.stats.items.Load(); b != 1 || items != n+1 {
+		t.Fatalf("%d batches with %d messages; want 1 with %d", b, items, n+1)
+	}
+	if w := len(a.window); w != 0 {
+		t.Fatalf("%d window slots still taken", w)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/switchboard-lb/switchboard/internal/sio"
@@ -146,7 +147,12 @@ func (c *Client) Broadcast(ctx context.Context, data any) (SendResult, error) {
 
 // SendMessage routes o through the hub and returns its answer. The message
 // is sent at most once: when the connection drops before the answer, the
-// error says so and the message may or may not have been routed.
+// error says so and the message may or may not have been routed. While
+// the client reconnects it waits for the connection (or ctx).
+//
+// It goes the way of SendMessageAsync (same order, same window, batched
+// with the messages of other goroutines sent meanwhile) and waits for the
+// answer until ctx ends; the ack timeout (WithAckTimeout) applies as well.
 func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error) {
 	m, err := encodeOutgoing(&o)
 	if err != nil {
@@ -156,12 +162,40 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 	if err != nil {
 		return SendResult{}, err
 	}
-	raw, err := c.emit(ctx, cn, "message", m)
-	if err != nil {
+	w := waiterPool.Get().(*sendWaiter)
+	if err := c.submit(ctx, cn, m, w.done); err != nil {
+		waiterPool.Put(w) // done is never called
 		return SendResult{}, err
 	}
-	return decodeSendResult(raw)
+	select {
+	case a := <-w.ch:
+		waiterPool.Put(w)
+		return a.res, a.err
+	case <-ctx.Done():
+		// The answer still comes to w (its channel has room): w is not
+		// reused.
+		return SendResult{}, fmt.Errorf("client: message: %w", ctx.Err())
+	}
 }
+
+// sendWaiter is what SendMessage waits on: done puts the answer in ch,
+// which has room for it, so done never blocks even when the caller left.
+// Pooled: reused only after its answer was taken.
+type sendWaiter struct {
+	ch   chan sendAnswer
+	done func(SendResult, error)
+}
+
+type sendAnswer struct {
+	res SendResult
+	err error
+}
+
+var waiterPool = sync.Pool{New: func() any {
+	w := &sendWaiter{ch: make(chan sendAnswer, 1)}
+	w.done = func(r SendResult, err error) { w.ch <- sendAnswer{r, err} }
+	return w
+}}
 
 // SendMessageAsync routes o through the hub without waiting for its
 // answer: done receives the answer (or why there is none) exactly once,
@@ -200,6 +234,22 @@ func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(Sen
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	cn, cerr := c.cn, c.err
+	c.mu.Unlock()
+	switch {
+	case cerr != nil:
+		return cerr
+	case cn == nil:
+		return ErrNotConnected
+	}
+	return c.submit(ctx, cn, m, done)
+}
+
+// submit queues m on cn's batcher once a window slot is free (or fails
+// when ctx ends or the client closes first). After a nil return done gets
+// exactly one answer.
+func (c *Client) submit(ctx context.Context, cn *conn, m sio.Message, done func(SendResult, error)) error {
 	select {
 	case c.window <- struct{}{}:
 	default:
@@ -210,16 +260,6 @@ func (c *Client) SendMessageAsync(ctx context.Context, o Outgoing, done func(Sen
 		case <-c.done:
 			return c.Err()
 		}
-	}
-	c.mu.Lock()
-	cn, cerr := c.cn, c.err
-	c.mu.Unlock()
-	if cn == nil {
-		<-c.window
-		if cerr != nil {
-			return cerr
-		}
-		return ErrNotConnected
 	}
 	it := asyncItem{m: m, done: done}
 	if d := c.cfg.ackTimeout; d > 0 {
