@@ -158,14 +158,24 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 	if err != nil {
 		return SendResult{}, err
 	}
-	cn, err := c.current(ctx)
-	if err != nil {
-		return SendResult{}, err
-	}
 	w := waiterPool.Get().(*sendWaiter)
-	if err := c.submit(ctx, cn, m, w.done); err != nil {
+	for {
+		cn, err := c.current(ctx)
+		if err != nil {
+			waiterPool.Put(w)
+			return SendResult{}, err
+		}
+		err = c.submit(ctx, cn, m, w.done)
+		if err == nil {
+			break
+		}
 		waiterPool.Put(w) // done is never called
-		return SendResult{}, err
+		if !errors.Is(err, ErrNotConnected) {
+			return SendResult{}, err
+		}
+		// The connection ended while this call waited for a window slot;
+		// nothing was sent: wait for the next one.
+		w = waiterPool.Get().(*sendWaiter)
 	}
 	select {
 	case a := <-w.ch:
