@@ -176,3 +176,46 @@ func BenchmarkWatchUpstream(b *testing.B) {
 		}
 	}
 }
+
+// TestClientGoneDuringStream: a client that leaves an idle event stream
+// (the backend sent one event and waits for the next) makes the proxy
+// close the upstream connection, on both fronts: the backend sees its
+// request context cancelled instead of holding the stream until its next
+// write.
+func TestClientGoneDuringStream(t *testing.T) { bothFronts(t, testClientGoneDuringStream) }
+
+func testClientGoneDuringStream(t *testing.T) {
+	cancelled := make(chan struct{}, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(be.Close)
+	e := newEnv(t, Config{})
+	e.add(t, "a", be.URL, 1)
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := io.WriteString(cc, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(cc)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	_ = cc.Close()
+	testutil.Recv(t, cancelled, "the backend's stream cancelled", 5*time.Second)
+}

@@ -18,9 +18,10 @@ import (
 // every request, most of which are answered in microseconds.
 //
 // Instead one watcher goroutine per Server looks, every clientWatchEvery,
-// for fast-path requests that have been waiting for their response head
-// for at least that long (a long-poll, a slow backend), and peeks at their
-// client sockets with a non-blocking recv(MSG_PEEK). The fast request
+// for fast-path requests that have been waiting on the backend for at
+// least that long — for their response head (a long-poll, a slow backend)
+// or for the next bytes of a streamed body (an idle event stream) — and
+// peeks at their client sockets with a non-blocking recv(MSG_PEEK). The fast request
 // itself only publishes what it waits for (two atomic stores and a CAS per
 // request, no syscall, no allocation). A client counts as gone exactly
 // when net/http's background read would cancel the request:

@@ -235,7 +235,21 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	}
 	first := true
 	for {
+		if streamed {
+			// While the body waits on the backend (an idle event stream),
+			// a client that leaves makes the watcher close c, as during
+			// the wait for the head.
+			fc.watchUpstream(c, time.Now().UnixNano())
+		}
 		data, err := body.next(32 << 10)
+		if streamed && !fc.unwatchUpstream(c) {
+			p.st.clientGone.Add(1)
+			if p.log.Enabled(context.Background(), slog.LevelDebug) {
+				p.log.LogAttrs(context.Background(), slog.LevelDebug, "client gone during the body",
+					slog.String("backend_id", b.ID), slog.Any("err", err))
+			}
+			return attempt{out: outDone}, false
+		}
 		if err == io.EOF {
 			break
 		}
