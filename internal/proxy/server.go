@@ -342,7 +342,7 @@ func (fc *fastConn) serve() {
 			}
 		}
 	}
-	fc.raw = rawConnOf(fc.nc)
+	fc.raw = rawio.RawConnOf(fc.nc) // nil for TLS clients
 	fc.rw = fc.nc
 	if fc.raw != nil {
 		fc.rw = rawio.NewConn(fc.raw)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
@@ -124,8 +124,8 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	}
 	t.up = dir{t: t, src: cc, dst: sc, toServer: true}
 	t.down = dir{t: t, src: sc, dst: cc}
-	t.up.raw = rawConnOf(cc)
-	t.down.raw = rawConnOf(sc)
+	t.up.raw = rawio.RawConnOf(cc)
+	t.down.raw = rawio.RawConnOf(sc)
 	t.up.dstRaw, t.down.dstRaw = t.down.raw, t.up.raw
 	t.lastActive.Store(time.Now().UnixNano())
 	if t.ws {
@@ -180,21 +180,6 @@ func (t *tunnel) register(rc *reactor, d *dir) bool {
 		return false
 	}
 	return rc.add(d) == nil
-}
-
-func rawConnOf(c net.Conn) syscall.RawConn {
-	if _, isTLS := c.(*tls.Conn); isTLS {
-		return nil
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
 }
 
 // abort finishes the tunnel at once: both connections are closed.

@@ -8,10 +8,9 @@ import (
 	"syscall"
 )
 
-// Supported reports whether this platform has the raw calls (Unix). Where
-// it does not, Of returns nil and the functions fail with
-// errors.ErrUnsupported, so callers use the net.Conn's own methods.
-const Supported = false
+// This platform has no raw calls: RawConnOf and Of return nil, so callers
+// use the net.Conn's own methods, and the functions fail with
+// errors.ErrUnsupported.
 
 // Read is not available on this platform.
 func Read(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
@@ -21,6 +20,9 @@ func Write(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
 // Conn is not available on this platform: Of always returns nil.
 type Conn struct{}
+
+// RawConnOf returns nil: use nc's own methods.
+func RawConnOf(net.Conn) syscall.RawConn { return nil }
 
 // Of returns nil: use nc's own methods.
 func Of(net.Conn) *Conn { return nil }

@@ -31,35 +31,27 @@ import (
 	"unsafe"
 )
 
-// Supported reports whether this platform has the raw calls (Unix). Where
-// it does not, Of returns nil and the functions fail with
-// errors.ErrUnsupported, so callers use the net.Conn's own methods.
-const Supported = true
-
 // Read is read(2) on the non-blocking descriptor fd. It retries EINTR and
 // returns syscall.EAGAIN when nothing is there; n is 0 on error.
 func Read(fd int, p []byte) (int, error) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-		switch e {
-		case 0:
-			return int(n), nil
-		case syscall.EINTR:
-			continue
-		}
-		return 0, e
-	}
+	return call(syscall.SYS_READ, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p))
 }
 
 // Write is write(2) on the non-blocking descriptor fd. It retries EINTR
 // and returns syscall.EAGAIN when the socket takes nothing; n is 0 on
 // error.
 func Write(fd int, p []byte) (int, error) {
+	return call(syscall.SYS_WRITE, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p))
+}
+
+// call makes the system call trap(fd, p, n) — read, write or writev —
+// with RawSyscall, retrying EINTR; n is 0 on error.
+func call(trap uintptr, fd int, p unsafe.Pointer, n int) (int, error) {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(n))
 		switch e {
 		case 0:
-			return int(n), nil
+			return int(r), nil
 		case syscall.EINTR:
 			continue
 		}
@@ -90,18 +82,9 @@ func Writev(fd int, bufs [][]byte, iov []syscall.Iovec) (int, []syscall.Iovec, e
 	if len(iov) == 0 {
 		return 0, iov, nil
 	}
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(iov))), uintptr(len(iov)))
-		switch e {
-		case 0:
-			clear(iov) // drop the references to the caller's buffers
-			return int(n), iov, nil
-		case syscall.EINTR:
-			continue
-		}
-		clear(iov)
-		return 0, iov, e
-	}
+	n, err := call(syscall.SYS_WRITEV, fd, unsafe.Pointer(unsafe.SliceData(iov)), len(iov))
+	clear(iov) // drop the references to the caller's buffers
+	return n, iov, err
 }
 
 // Conn reads and writes a socket through its syscall.RawConn with Read,
@@ -128,9 +111,9 @@ func NewConn(rc syscall.RawConn) *Conn {
 	return c
 }
 
-// Of returns a Conn for nc when nc is a socket that offers a RawConn
+// RawConnOf returns nc's RawConn when nc is a socket that offers one
 // (*net.TCPConn, *net.UnixConn), else nil.
-func Of(nc net.Conn) *Conn {
+func RawConnOf(nc net.Conn) syscall.RawConn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
@@ -139,7 +122,16 @@ func Of(nc net.Conn) *Conn {
 	if err != nil {
 		return nil
 	}
-	return NewConn(rc)
+	return rc
+}
+
+// Of returns a Conn for nc when nc is a socket that offers a RawConn
+// (RawConnOf), else nil.
+func Of(nc net.Conn) *Conn {
+	if rc := RawConnOf(nc); rc != nil {
+		return NewConn(rc)
+	}
+	return nil
 }
 
 // Read reads what the socket has into p, waiting for readability when it

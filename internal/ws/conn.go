@@ -86,12 +86,10 @@ func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
 	}
 	// Sockets are read and written with raw system calls (package rawio)
 	// where the platform has them; elsewhere through nc.
-	if sc, ok := nc.(syscall.Conn); ok && rawio.Supported {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			c.rw = rawio.NewConn(rc)
-			c.rfn = c.readFD
-		}
+	if rc := rawio.RawConnOf(nc); rc != nil {
+		c.rc = rc
+		c.rw = rawio.NewConn(rc)
+		c.rfn = c.readFD
 	}
 	return c
 }
@@ -902,11 +900,7 @@ func (c *Conn) writeBatchLocked(wb *writeBatch, msgs []Message) error {
 			_, err = c.netWrite(wb.iov[0])
 		default:
 			wb.v = wb.iov
-			if c.rw != nil {
-				_, err = c.rw.WriteBuffers(&wb.v)
-			} else {
-				_, err = wb.v.WriteTo(c.nc)
-			}
+			err = c.netWriteBuffers(&wb.v)
 			wb.v = nil
 		}
 		buf, seg, wb.iov = buf[:0], 0, wb.iov[:0]
@@ -1067,11 +1061,7 @@ func (c *Conn) writeFrameNoDeadline(op byte, p []byte) error {
 		_, err = c.netWrite(buf[:hn+n])
 	case !c.client:
 		bufs := net.Buffers{buf[:hn], p}
-		if c.rw != nil {
-			_, err = c.rw.WriteBuffers(&bufs)
-		} else {
-			_, err = bufs.WriteTo(c.nc)
-		}
+		err = c.netWriteBuffers(&bufs)
 	default:
 		// Mask into the pooled buffer chunk by chunk so the caller's slice
 		// stays untouched; the lock keeps the chunks contiguous on the wire.
@@ -1104,4 +1094,17 @@ func (c *Conn) netWrite(p []byte) (int, error) {
 		return c.rw.Write(p)
 	}
 	return c.nc.Write(p)
+}
+
+// netWriteBuffers writes every byte of *v (consuming it) to the
+// connection: on a socket with writev through rawio, else with
+// net.Buffers.WriteTo.
+func (c *Conn) netWriteBuffers(v *net.Buffers) error {
+	var err error
+	if c.rw != nil {
+		_, err = c.rw.WriteBuffers(v)
+	} else {
+		_, err = v.WriteTo(c.nc)
+	}
+	return err
 }
