@@ -118,18 +118,21 @@ func (b *batcher) pump() {
 		b.mu.Lock()
 		expired := b.expiredLocked(now)
 		items, array, ok := b.takeLocked()
-		if !ok {
+		if ok {
+			b.inFlight++
+			if array && b.state == batchProbe {
+				b.probing = true
+			}
+		} else {
 			b.sending = false
-			b.mu.Unlock()
-			b.c.failAll(expired, fmt.Errorf("client: message: %w", sio.ErrAckTimeout))
-			return
-		}
-		b.inFlight++
-		if array && b.state == batchProbe {
-			b.probing = true
 		}
 		b.mu.Unlock()
-		b.c.failAll(expired, fmt.Errorf("client: message: %w", sio.ErrAckTimeout))
+		if len(expired) > 0 {
+			b.c.failAll(expired, fmt.Errorf("client: message: %w", sio.ErrAckTimeout))
+		}
+		if !ok {
+			return
+		}
 		b.write(items, array, now)
 	}
 }
@@ -147,14 +150,21 @@ func (b *batcher) expiredLocked(now time.Time) []asyncItem {
 	if n == 0 {
 		return nil
 	}
-	expired := make([]asyncItem, n)
-	copy(expired, b.queue)
+	return b.popLocked(n)
+}
+
+// popLocked removes and returns the first n queued messages.
+func (b *batcher) popLocked(n int) []asyncItem {
+	if n == len(b.queue) {
+		items := b.queue
+		b.queue = nil
+		return items
+	}
+	items := make([]asyncItem, n)
+	copy(items, b.queue)
 	clear(b.queue[:n])
 	b.queue = b.queue[n:]
-	if len(b.queue) == 0 {
-		b.queue = nil
-	}
-	return expired
+	return items
 }
 
 // takeLocked removes the next packet's messages from the queue: a run of
@@ -168,12 +178,7 @@ func (b *batcher) takeLocked() (items []asyncItem, array, ok bool) {
 	}
 	head := b.queue[0]
 	if b.state == batchOff || len(head.m.Attachments) > 0 {
-		b.queue[0] = asyncItem{}
-		b.queue = b.queue[1:]
-		if len(b.queue) == 0 {
-			b.queue = nil
-		}
-		return []asyncItem{head}, false, true
+		return b.popLocked(1), false, true
 	}
 	if b.inFlight >= batchWindow {
 		return nil, false, false
@@ -187,15 +192,7 @@ func (b *batcher) takeLocked() (items []asyncItem, array, ok bool) {
 		size += 1 + len(next.m.Args[0])
 		n++
 	}
-	if n == len(b.queue) {
-		items, b.queue = b.queue, nil
-	} else {
-		items = make([]asyncItem, n)
-		copy(items, b.queue)
-		clear(b.queue[:n])
-		b.queue = b.queue[n:]
-	}
-	return items, n > 1, true
+	return b.popLocked(n), n > 1, true
 }
 
 // write emits one packet; its answer (or failure) goes to every item. The

@@ -60,29 +60,36 @@ func startFakeHub(tb testing.TB, onMessage func(s *sio.Socket, m sio.Message, ac
 // answer, so SendMessageAsync queues; release writes the queue as batches.
 func holdWindow(tb testing.TB, c *Client) (release func()) {
 	tb.Helper()
-	c.mu.Lock()
-	cn := c.cn
-	c.mu.Unlock()
-	if cn == nil {
+	b := batcherOf(c)
+	if b == nil {
 		tb.Fatal("not connected")
 	}
-	cn.batch.mu.Lock()
-	cn.batch.inFlight += batchWindow
-	cn.batch.mu.Unlock()
+	b.mu.Lock()
+	b.inFlight += batchWindow
+	b.mu.Unlock()
 	return func() {
 		for range batchWindow {
-			cn.batch.answered()
+			b.answered()
 		}
 	}
 }
 
-func stateOf(c *Client) batchState {
+// batcherOf returns the batcher of c's current connection (nil between
+// connections).
+func batcherOf(c *Client) *batcher {
 	c.mu.Lock()
-	cn := c.cn
-	c.mu.Unlock()
-	cn.batch.mu.Lock()
-	defer cn.batch.mu.Unlock()
-	return cn.batch.state
+	defer c.mu.Unlock()
+	if c.cn == nil {
+		return nil
+	}
+	return c.cn.batch
+}
+
+func stateOf(c *Client) batchState {
+	b := batcherOf(c)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state
 }
 
 // sendFrom sends per[g] messages from each of len(per) goroutines (all
@@ -681,12 +688,10 @@ func TestQueuedAckDeadline(t *testing.T) {
 
 // queued reports how many messages wait in c's batcher.
 func queued(c *Client) int {
-	c.mu.Lock()
-	cn := c.cn
-	c.mu.Unlock()
-	cn.batch.mu.Lock()
-	defer cn.batch.mu.Unlock()
-	return len(cn.batch.queue)
+	b := batcherOf(c)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
 }
 
 // TestSendCallsBatch: synchronous Sends from several goroutines while a

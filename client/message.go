@@ -161,21 +161,20 @@ func (c *Client) SendMessage(ctx context.Context, o Outgoing) (SendResult, error
 	w := waiterPool.Get().(*sendWaiter)
 	for {
 		cn, err := c.current(ctx)
-		if err != nil {
-			waiterPool.Put(w)
-			return SendResult{}, err
-		}
-		err = c.submit(ctx, cn, m, w.done)
 		if err == nil {
-			break
+			err = c.submit(ctx, cn, m, w.done)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, ErrNotConnected) {
+				// The connection ended while this call waited for a window
+				// slot; nothing was sent (w is untouched): wait for the
+				// next one.
+				continue
+			}
 		}
 		waiterPool.Put(w) // done is never called
-		if !errors.Is(err, ErrNotConnected) {
-			return SendResult{}, err
-		}
-		// The connection ended while this call waited for a window slot;
-		// nothing was sent: wait for the next one.
-		w = waiterPool.Get().(*sendWaiter)
+		return SendResult{}, err
 	}
 	select {
 	case a := <-w.ch:
