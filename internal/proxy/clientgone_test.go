@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,14 +60,7 @@ func testClientGoneAbortsUpstream(t *testing.T) {
 			beURL, arrived, cancelled, conns := holdingBackend(t)
 			e := newEnv(t, Config{})
 			e.add(t, "a", beURL, 1)
-			cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cc.Close()
-			if _, err := io.WriteString(cc, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
+			cc := e.dialSend(t, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
 			wait(t, arrived, "the request at the backend")
 			tc := cc.(*net.TCPConn)
 			switch how {
@@ -132,14 +124,7 @@ func TestPipelinedClientNotGone(t *testing.T) {
 		}
 	}
 	e.srv.testHookWatched.Store(&hook)
-	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	if _, err := io.WriteString(cc, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	cc := e.dialSend(t, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	wait(t, arrived, "the slow request at the backend")
 	if _, err := io.WriteString(cc, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
@@ -199,14 +184,7 @@ func testClientGoneDuringStream(t *testing.T) {
 	t.Cleanup(be.Close)
 	e := newEnv(t, Config{})
 	e.add(t, "a", be.URL, 1)
-	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	if _, err := io.WriteString(cc, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	cc := e.dialSend(t, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(cc)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {

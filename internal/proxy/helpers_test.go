@@ -214,3 +214,18 @@ func mustContain(tb testing.TB, s, sub string) {
 		tb.Fatalf("%q does not contain %q", s, sub)
 	}
 }
+
+// dialSend opens a raw connection to the proxy and writes req on it; the
+// connection is closed at cleanup.
+func (e *env) dialSend(tb testing.TB, req string) net.Conn {
+	tb.Helper()
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cc.Close() })
+	if _, err := io.WriteString(cc, req); err != nil {
+		tb.Fatal(err)
+	}
+	return cc
+}
