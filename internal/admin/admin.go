@@ -109,10 +109,7 @@ func (h *Handler) backends(w http.ResponseWriter, _ *http.Request) {
 	slices.SortStableFunc(list, func(a, b BackendInfo) int {
 		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.ID, b.ID))
 	})
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(list) // a failed write means the client left
+	writeJSON(w, list)
 }
 
 func (h *Handler) statsJSON(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +119,11 @@ func (h *Handler) statsJSON(w http.ResponseWriter, _ *http.Request) {
 			v = got
 		}
 	}
+	writeJSON(w, v)
+}
+
+// writeJSON answers with v as indented JSON.
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
