@@ -209,7 +209,7 @@ func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 	}
 	n := 2
 	for _, d := range ds {
-		n += 97 + len(d.Data) + len(d.Backend) + len(d.ID)
+		n += 1 + deliveryJSONCap(d) // and a comma
 	}
 	s.ch.st.batchesOut.Add(1)
 	s.ch.st.batchItemsOut.Add(uint64(len(ds)))
@@ -347,8 +347,12 @@ func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
 // deliveryJSON is the `message` payload: {id, from, backend, to, room,
 // data}, data copied verbatim.
 func deliveryJSON(d *router.Delivery) json.RawMessage {
-	return appendDeliveryJSON(make([]byte, 0, 96+len(d.Data)+len(d.Backend)), d)
+	return appendDeliveryJSON(make([]byte, 0, deliveryJSONCap(d)), d)
 }
+
+// deliveryJSONCap estimates the length of d's `message` payload, for a
+// buffer that rarely grows.
+func deliveryJSONCap(d *router.Delivery) int { return 96 + len(d.Data) + len(d.Backend) + len(d.ID) }
 
 // appendDeliveryJSON appends d's `message` payload to buf.
 func appendDeliveryJSON(buf []byte, d *router.Delivery) []byte {
