@@ -168,11 +168,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	}
 	if !fc.unwatchUpstream(c) {
 		// The client left and the watcher closed c: nobody to answer.
-		p.st.clientGone.Add(1)
-		if p.log.Enabled(context.Background(), slog.LevelDebug) {
-			p.log.LogAttrs(context.Background(), slog.LevelDebug, "client gone",
-				slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))
-		}
+		p.clientGone(context.Background(), b, err)
 		return attempt{out: outDone}, false
 	}
 	if early {
@@ -243,11 +239,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		}
 		data, err := body.next(32 << 10)
 		if streamed && !fc.unwatchUpstream(c) {
-			p.st.clientGone.Add(1)
-			if p.log.Enabled(context.Background(), slog.LevelDebug) {
-				p.log.LogAttrs(context.Background(), slog.LevelDebug, "client gone during the body",
-					slog.String("backend_id", b.ID), slog.Any("err", err))
-			}
+			p.clientGone(context.Background(), b, err)
 			return attempt{out: outDone}, false
 		}
 		if err == io.EOF {

@@ -252,7 +252,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		c, err = p.dial(ctx, b)
 		if err != nil {
 			if ctx.Err() != nil {
-				p.clientGone(r, b, err)
+				p.clientGone(r.Context(), b, err)
 				panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 			}
 			d := b.MarkFailed(now)
@@ -290,14 +290,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 			return attempt{out: outFail, status: http.StatusBadRequest, err: err}
 		}
 		if ctx.Err() != nil {
-			p.clientGone(r, b, err)
+			p.clientGone(r.Context(), b, err)
 			panic(http.ErrAbortHandler)
 		}
 		return p.earlyFailure(r, b, c, err, upgrade)
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		if ctx.Err() != nil {
-			p.clientGone(r, b, err)
+			p.clientGone(r.Context(), b, err)
 			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		return p.earlyFailure(r, b, c, err, upgrade)
@@ -307,7 +307,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 	if err := readHead(c.br, &h, hdr, p.cfg.MaxResponseHeaderBytes); err != nil {
 		clear(hdr)
 		if ctx.Err() != nil {
-			p.clientGone(r, b, err)
+			p.clientGone(r.Context(), b, err)
 			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		p.log.LogAttrs(ctx, slog.LevelDebug, "bad response head", slog.String("backend_id", b.ID), slog.Any("err", err))
@@ -323,7 +323,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 			return attempt{out: outFail, status: http.StatusBadGateway, err: errMalformed}
 		}
 		if !stop() {
-			p.clientGone(r, b, ctx.Err())
+			p.clientGone(r.Context(), b, ctx.Err())
 			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		_ = c.nc.SetDeadline(time.Time{})
@@ -358,7 +358,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				p.clientGone(r, b, err)
+				p.clientGone(r.Context(), b, err)
 				panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 			}
 			p.log.LogAttrs(ctx, slog.LevelDebug, "backend body failed", slog.String("backend_id", b.ID), slog.Any("err", err))
@@ -376,7 +376,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 			panic(http.ErrAbortHandler)
 		}
 		if werr != nil {
-			p.clientGone(r, b, werr)
+			p.clientGone(r.Context(), b, werr)
 			panic(http.ErrAbortHandler) // nobody to answer; never let net/http send an empty 200
 		}
 		if flusher != nil {
@@ -401,12 +401,13 @@ func (p *Proxy) earlyFailure(r *http.Request, b *backend.Backend, c *upConn, err
 	return attempt{out: outFail, status: http.StatusBadGateway, err: err}
 }
 
-// clientGone logs a request abandoned by its client (status 499, no backend
-// penalty). The caller then aborts the handler.
-func (p *Proxy) clientGone(r *http.Request, b *backend.Backend, err error) {
+// clientGone counts and logs a request abandoned by its client while it
+// waited on backend b (status 499, no backend penalty), on either front.
+// The caller then ends the request.
+func (p *Proxy) clientGone(ctx context.Context, b *backend.Backend, err error) {
 	p.st.clientGone.Add(1)
-	if p.log.Enabled(r.Context(), slog.LevelDebug) {
-		p.log.LogAttrs(r.Context(), slog.LevelDebug, "client gone",
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		p.log.LogAttrs(ctx, slog.LevelDebug, "client gone",
 			slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))
 	}
 }

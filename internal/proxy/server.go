@@ -296,8 +296,9 @@ type fastConn struct {
 	req     fastReq
 	peek    [1]byte
 
-	// The request's wait for a response head, published for the
-	// client-gone watcher (clientwatch.go).
+	// The request's wait on the backend (for the response head, or for
+	// the next bytes of a streamed body), published for the client-gone
+	// watcher (clientwatch.go).
 	upWait  atomic.Pointer[upConn] // the upstream connection awaited, nil when not waiting
 	upSince atomic.Int64           // when the wait began (unix nanoseconds)
 }
