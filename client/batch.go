@@ -370,43 +370,25 @@ func decodeBatchReply(raw []byte) ([]json.RawMessage, *failure, error) {
 // it; anything else is left to encoding/json.
 func decodeBatchReplyFast(b []byte) ([]json.RawMessage, bool) {
 	s := scanner{b: b}
-	if !s.consume('{') {
-		return nil, false
-	}
 	var results []json.RawMessage
 	okSeen, resSeen := false, false
-	for {
-		key, ok := s.strBytes()
-		if !ok || !s.consume(':') {
-			return nil, false
-		}
+	if !s.object(func(key []byte) bool {
 		switch string(key) {
 		case "ok":
-			s.ws()
-			if okSeen || !s.lit("true") {
-				return nil, false
-			}
-			okSeen = true
+			return s.okTrue(&okSeen)
 		case "results":
 			v, ok := s.value()
 			if resSeen || !ok {
-				return nil, false
+				return false
 			}
 			var err error
-			if results, err = codec.SplitArray(v, nil); err != nil {
-				return nil, false
-			}
+			results, err = codec.SplitArray(v, nil)
 			resSeen = true
-		default:
-			return nil, false
+			return err == nil
 		}
-		if s.consume(',') {
-			continue
-		}
-		if !s.consume('}') {
-			return nil, false
-		}
-		break
+		return false
+	}) {
+		return nil, false
 	}
 	return results, okSeen && resSeen && s.rest()
 }

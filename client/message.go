@@ -519,6 +519,38 @@ func (s *scanner) consume(c byte) bool {
 	return false
 }
 
+// object walks a JSON object: for each key, field consumes the value
+// and reports whether the decoding may go on. object reports false on a
+// syntax error or when field does.
+func (s *scanner) object(field func(key []byte) bool) bool {
+	if !s.consume('{') {
+		return false
+	}
+	if s.consume('}') {
+		return true
+	}
+	for {
+		key, ok := s.strBytes()
+		if !ok || !s.consume(':') || !field(key) {
+			return false
+		}
+		if !s.consume(',') {
+			return s.consume('}')
+		}
+	}
+}
+
+// okTrue consumes the value of "ok", which must be true and not seen
+// before (*seen).
+func (s *scanner) okTrue(seen *bool) bool {
+	s.ws()
+	if *seen || !s.lit("true") {
+		return false
+	}
+	*seen = true
+	return true
+}
+
 // str reads a string without escapes; ok false otherwise.
 func (s *scanner) str() (string, bool) {
 	b, ok := s.strBytes()
@@ -620,13 +652,6 @@ func (s *scanner) scalar(start int) ([]byte, bool) {
 // one allocation (and To one more): the whole decode costs two.
 func decodeFast(b []byte, m *Message) bool {
 	s := scanner{b: b}
-	if !s.consume('{') {
-		return false
-	}
-	if s.consume('}') {
-		m.Data = json.RawMessage("null")
-		return s.rest()
-	}
 	var (
 		seen                    uint8
 		id, from, backend, room []byte
@@ -634,12 +659,9 @@ func decodeFast(b []byte, m *Message) bool {
 		to                      = toArr[:0]
 		toArray                 bool // "to" was an array (not null or absent)
 	)
-	for {
-		key, ok := s.strBytes()
-		if !ok || !s.consume(':') {
-			return false
-		}
+	if !s.object(func(key []byte) bool {
 		var bit uint8
+		ok := false
 		switch string(key) {
 		case "id":
 			bit = 1
@@ -669,13 +691,9 @@ func decodeFast(b []byte, m *Message) bool {
 			return false
 		}
 		seen |= bit
-		if s.consume(',') {
-			continue
-		}
-		if !s.consume('}') {
-			return false
-		}
-		break
+		return true
+	}) {
+		return false
 	}
 	if m.Data == nil {
 		m.Data = json.RawMessage("null")
@@ -791,25 +809,15 @@ func (s *scanner) names() ([]string, bool) {
 func decodeSendResultFast(b []byte) (SendResult, bool) {
 	var r SendResult
 	s := scanner{b: b}
-	if !s.consume('{') {
-		return r, false
-	}
 	okSeen := false
-	for {
-		key, ok := s.strBytes()
-		if !ok || !s.consume(':') {
-			return r, false
-		}
+	if !s.object(func(key []byte) bool {
+		ok := false
 		switch string(key) {
 		case "ok":
-			s.ws()
-			if okSeen || !s.lit("true") {
-				return r, false
-			}
-			okSeen = true
+			return s.okTrue(&okSeen)
 		case "id":
 			if r.ID != "" {
-				return r, false
+				return false
 			}
 			r.ID, ok = s.str()
 		case "delivered":
@@ -820,19 +828,10 @@ func decodeSendResultFast(b []byte) (SendResult, bool) {
 			r.Unknown, ok = s.names()
 		case "dropped":
 			r.Dropped, ok = s.names()
-		default:
-			return r, false
 		}
-		if !ok {
-			return r, false
-		}
-		if s.consume(',') {
-			continue
-		}
-		if !s.consume('}') {
-			return r, false
-		}
-		break
+		return ok // an unknown key is left to encoding/json too
+	}) {
+		return r, false
 	}
 	return r, okSeen && s.rest()
 }
