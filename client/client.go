@@ -458,7 +458,7 @@ func (c *Client) establish(h hub) (*conn, []lostName, error) {
 
 func (c *Client) connect(h hub) (*conn, error) {
 	sc := sio.NewClient(h.base, sio.ClientConfig{
-		DialConfig: eio.DialConfig{Config: eio.Config{WriteLinger: c.cfg.writeLinger}, Path: c.cfg.path},
+		DialConfig: eio.DialConfig{Config: eio.Config{WriteLinger: c.cfg.writeLinger}, Path: c.cfg.path, TLS: c.cfg.tls},
 		AckTimeout: c.cfg.ackTimeout,
 		// Room for every asynchronous message in flight plus the
 		// synchronous calls (whose own bound is the sio default).

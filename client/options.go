@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type config struct {
 	writeLinger  time.Duration
 	batching     bool
 	path         string
+	tls          *tls.Config
 	nameLost     func(name, holder string)
 	onMessage    func(Message)
 	onJoined     func(Server)
@@ -203,6 +205,14 @@ func WithDrainTimeout(d time.Duration) Option {
 // default "/list".
 func WithPath(path string) Option {
 	return func(c *config) error { c.path = path; return nil }
+}
+
+// WithTLSConfig sets the TLS configuration for https:// and wss:// hub
+// URLs, e.g. RootCAs for a hub with a private certificate (default:
+// crypto/tls defaults, the system's roots). It is cloned per connection;
+// ServerName defaults to the hub URL's host.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error { c.tls = cfg; return nil }
 }
 
 // WithNameLost sets the callback told about each name the client held but

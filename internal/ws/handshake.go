@@ -137,7 +137,7 @@ func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Conn, error) {
 }
 
 // Dial opens a client connection to rawURL (ws://, wss://, http:// or
-// https://; the secure schemes use TLS with crypto/tls defaults). h carries
+// https://; the secure schemes use TLS configured by cfg.TLS). h carries
 // extra request headers (may be nil; the handshake's own headers in it are
 // ignored). cfg.HandshakeTimeout bounds dialing, TLS and the handshake
 // together, in addition to ctx. A non-101 answer or a wrong
@@ -199,7 +199,14 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 		_ = nc.SetDeadline(dl)
 	}
 	if secure {
-		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname()})
+		tcfg := &tls.Config{}
+		if cfg.TLS != nil {
+			tcfg = cfg.TLS.Clone()
+		}
+		if tcfg.ServerName == "" {
+			tcfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("ws: tls handshake: %w", err)
 		}

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"strconv"
@@ -70,6 +71,10 @@ type Config struct {
 	// CheckOrigin, if set, must return true for Accept to proceed; otherwise
 	// Accept answers 403. Nil accepts every origin.
 	CheckOrigin func(r *http.Request) bool
+	// TLS configures the client's TLS for wss:// and https:// URLs (nil:
+	// crypto/tls defaults). It is cloned; ServerName defaults to the URL's
+	// host.
+	TLS *tls.Config
 }
 
 // Defaults applied to zero Config fields.

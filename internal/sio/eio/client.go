@@ -3,6 +3,7 @@ package eio
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,13 @@ type DialConfig struct {
 	// Polling starts with HTTP long-polling and upgrades; default is
 	// WebSocket only.
 	Polling bool
-	// HTTPClient carries the polling requests (default http.DefaultClient).
+	// HTTPClient carries the polling requests (default http.DefaultClient,
+	// or, when TLS is set, a client of the session's own using it).
 	HTTPClient *http.Client
+	// TLS configures TLS for https:// URLs (nil: crypto/tls defaults).
+	TLS *tls.Config
+
+	ownHTTP *http.Transport // HTTPClient's transport when Dial made it (closed with the session)
 }
 
 // ErrHandshake is returned by Dial when the server's answer is not an
@@ -42,7 +48,8 @@ type clientState struct {
 	ctx          context.Context // cancelled when the session ends; carries polling requests
 	cancel       context.CancelFunc
 	http         *http.Client
-	pollURL      string // with sid
+	ownHTTP      *http.Transport // closed when the session ends (nil: not ours)
+	pollURL      string          // with sid
 	header       http.Header
 	pingInterval time.Duration
 	pingTimeout  time.Duration
@@ -69,15 +76,28 @@ func Dial(ctx context.Context, baseURL string, cfg DialConfig, h Handler) (*Conn
 	if cfg.Path == "" {
 		cfg.Path = "/socket.io/"
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
 	base, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("eio: dial %s: %w", baseURL, err)
 	}
-	if cfg.Polling && cfg.allows(TransportPolling) {
-		return dialPolling(ctx, base, &cfg, h)
+	polling := cfg.Polling && cfg.allows(TransportPolling)
+	switch {
+	case cfg.HTTPClient != nil:
+	case polling && cfg.TLS != nil:
+		// A transport of the session's own, whose connections close with
+		// it (or with a failed dial).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = cfg.TLS.Clone()
+		cfg.HTTPClient, cfg.ownHTTP = &http.Client{Transport: t}, t
+	default:
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if polling {
+		c, err := dialPolling(ctx, base, &cfg, h)
+		if err != nil && cfg.ownHTTP != nil {
+			cfg.ownHTTP.CloseIdleConnections()
+		}
+		return c, err
 	}
 	wsc, hs, err := dialWebSocket(ctx, base, &cfg, "")
 	if err != nil {
@@ -108,7 +128,7 @@ func engineURL(base *url.URL, cfg *DialConfig, transport, sid string) string {
 }
 
 func (cfg *DialConfig) wsConfig() ws.Config {
-	return ws.Config{MaxMessageBytes: cfg.MaxPayloadBytes, WriteTimeout: cfg.WriteTimeout, HandshakeTimeout: cfg.UpgradeTimeout}
+	return ws.Config{MaxMessageBytes: cfg.MaxPayloadBytes, WriteTimeout: cfg.WriteTimeout, HandshakeTimeout: cfg.UpgradeTimeout, TLS: cfg.TLS}
 }
 
 // dialWebSocket opens the WebSocket transport directly and reads the open
@@ -177,6 +197,7 @@ func newClientConn(ctx context.Context, base *url.URL, cfg *DialConfig, hs *hand
 			ctx:          cctx,
 			cancel:       cancel,
 			http:         cfg.HTTPClient,
+			ownHTTP:      cfg.ownHTTP,
 			pollURL:      engineURL(base, cfg, TransportPolling, hs.SID),
 			header:       cfg.Header,
 			pingInterval: time.Duration(hs.PingInterval) * time.Millisecond,

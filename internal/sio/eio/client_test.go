@@ -3,6 +3,8 @@ package eio
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"testing"
 	"time"
@@ -28,14 +30,22 @@ func TestClientServer(t *testing.T) {
 		name      string
 		cfg       DialConfig
 		transport string
+		tls       bool
 	}{
 		{name: "websocket", cfg: DialConfig{}, transport: "websocket"},
 		{name: "polling then upgrade", cfg: DialConfig{Polling: true}, transport: "websocket"},
 		{name: "polling only", cfg: DialConfig{Polling: true, Config: Config{Transports: []string{"polling"}}}, transport: "polling"},
+		{name: "tls websocket", cfg: DialConfig{}, transport: "websocket", tls: true},
+		{name: "tls polling then upgrade", cfg: DialConfig{Polling: true}, transport: "websocket", tls: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 5 * time.Second})
+			f := newFixtureTLS(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 5 * time.Second}, tt.tls)
+			if tt.tls {
+				pool := x509.NewCertPool()
+				pool.AddCert(f.ts.Certificate())
+				tt.cfg.TLS = &tls.Config{RootCAs: pool}
+			}
 			c, crec := dialClient(t, f, tt.cfg)
 			sc := recv(t, f.rec.conns, "accept")
 			if sc.ID() != c.ID() {

@@ -490,6 +490,9 @@ func (c *Conn) finish() {
 	c.mu.Unlock()
 	if c.cl != nil {
 		c.cl.cancel()
+		if c.cl.ownHTTP != nil {
+			c.cl.ownHTTP.CloseIdleConnections()
+		}
 	}
 	if c.h != nil {
 		c.h.OnClose(c, reason)

@@ -80,11 +80,23 @@ type fixture struct {
 
 func newFixture(tb testing.TB, cfg Config) *fixture {
 	tb.Helper()
+	return newFixtureTLS(tb, cfg, false)
+}
+
+// newFixtureTLS is newFixture served over TLS when secure (the client
+// trusts f.ts.Certificate()).
+func newFixtureTLS(tb testing.TB, cfg Config, secure bool) *fixture {
+	tb.Helper()
 	f := &fixture{rec: newRecorder()}
 	f.srv = NewServer(cfg, nil, f.rec.accept)
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/{$}", f.srv)
-	f.ts = httptest.NewServer(mux)
+	f.ts = httptest.NewUnstartedServer(mux)
+	if secure {
+		f.ts.StartTLS()
+	} else {
+		f.ts.Start()
+	}
 	tb.Cleanup(func() {
 		f.srv.Close()
 		f.ts.Close()
