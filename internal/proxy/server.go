@@ -360,9 +360,6 @@ func (fc *fastConn) serve() {
 		}
 		if !ok || fc.fallbackPath() {
 			handed = fc.handoff()
-			if handed {
-				s.handoffs.Add(1)
-			}
 			return
 		}
 		s.fastRequests.Add(1)
@@ -523,10 +520,14 @@ func (fc *fastConn) handoff() bool {
 		_, _ = fc.br.Discard(len(p))
 	}
 	_ = fc.nc.SetReadDeadline(time.Time{})
+	// Counted before net/http can answer: whoever sees the answer sees
+	// the count.
+	fc.s.handoffs.Add(1)
 	select {
 	case fc.s.ln.ch <- &replayConn{Conn: fc.nc, pending: pending}:
 		return true
 	case <-fc.s.ln.done:
+		fc.s.handoffs.Add(-1)
 		return false
 	}
 }
