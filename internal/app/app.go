@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-lb/switchboard/internal/admin"
+	"github.com/switchboard-lb/switchboard/internal/certfile"
 	"github.com/switchboard-lb/switchboard/internal/config"
 )
 
@@ -63,6 +65,14 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 		return fmt.Errorf("listen %s: %w", mainAddr, err)
 	}
 	addrs := Addrs{Main: mainLn.Addr()}
+	if cfg.Listen.TLSCert != "" {
+		pair, err := certfile.Load(cfg.Listen.TLSCert, cfg.Listen.TLSKey, logger.With("component", "tls"))
+		if err != nil {
+			_ = mainLn.Close()
+			return fmt.Errorf("listen %s: %w", mainAddr, err)
+		}
+		mainLn = tls.NewListener(mainLn, pair.ServerConfig())
+	}
 	var adminLn net.Listener
 	if !cfg.Admin.Disabled {
 		adminLn, err = lc.Listen(ctx, "tcp", cfg.Admin.Addr)
@@ -144,7 +154,7 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 		return nil
 	})
 
-	attrs := []any{"main", addrs.Main.String(), "node_id", cfg.Proxy.NodeID}
+	attrs := []any{"main", addrs.Main.String(), "tls", cfg.Listen.TLSCert != "", "node_id", cfg.Proxy.NodeID}
 	if addrs.Admin != nil {
 		attrs = append(attrs, "admin", addrs.Admin.String())
 	}

@@ -40,6 +40,11 @@ type Listen struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds one request's header block (default 64 KiB).
 	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
+	// TLSCert and TLSKey are PEM files (the certificate chain and its
+	// private key). When both are set the main listener speaks only TLS
+	// (https, wss); files renewed in place are picked up within a second.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Log configures the structured logger.

@@ -289,6 +289,13 @@ func TestValidate(t *testing.T) {
 			}
 		}, want: []string{"scheme", "explicit port", "userinfo", "unexpanded template", "no host", "unspecified",
 			"own listener", "own listener", "twice", "path", "query", "explicit port", "not a URL"}},
+		{name: "tls cert without key", modify: func(c *Config) { c.Listen.TLSCert = "cert.pem" },
+			want: []string{"listen.tls_key: missing"}},
+		{name: "tls key without cert", modify: func(c *Config) { c.Listen.TLSKey = "key.pem" },
+			want: []string{"listen.tls_cert: missing"}},
+		{name: "tls files that do not load", modify: func(c *Config) {
+			c.Listen.TLSCert, c.Listen.TLSKey = "/nonexistent/cert.pem", "/nonexistent/key.pem"
+		}, want: []string{"listen.tls_cert: open /nonexistent/cert.pem"}},
 		{name: "trusted proxies", modify: func(c *Config) {
 			c.Proxy.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.1", "::1", "10.0.0.0/33", "nope"}
 		},

@@ -49,6 +49,10 @@ func options() []option {
 			help: "Idle client keep-alive connections are closed after this."},
 		{field: func(c *Config) any { return &c.Listen.MaxHeaderBytes },
 			help: "Bound on one request's header block, in bytes."},
+		{field: func(c *Config) any { return &c.Listen.TLSCert }, meta: "FILE",
+			help: "PEM certificate chain: with --listen-tls-key the main listener serves only TLS (https, wss); renewed files are reloaded within a second."},
+		{field: func(c *Config) any { return &c.Listen.TLSKey }, meta: "FILE",
+			help: "PEM private key of --listen-tls-cert."},
 
 		{field: func(c *Config) any { return &c.Log.Level }, flag: "log-level", meta: "LEVEL",
 			help: "Minimum log level: debug, info, warn or error."},

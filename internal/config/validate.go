@@ -3,6 +3,7 @@ package config
 import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -31,6 +32,18 @@ func (c *Config) Validate() error {
 	v.positiveInt("listen.max_header_bytes", c.Listen.MaxHeaderBytes)
 	if c.Listen.MaxHeaderBytes > math.MaxInt32 {
 		v.add("listen.max_header_bytes", "too large: %d", c.Listen.MaxHeaderBytes)
+	}
+
+	switch {
+	case c.Listen.TLSCert == "" && c.Listen.TLSKey == "":
+	case c.Listen.TLSCert == "":
+		v.add("listen.tls_cert", "missing: listen.tls_key is set")
+	case c.Listen.TLSKey == "":
+		v.add("listen.tls_key", "missing: listen.tls_cert is set")
+	default:
+		if _, err := tls.LoadX509KeyPair(c.Listen.TLSCert, c.Listen.TLSKey); err != nil {
+			v.add("listen.tls_cert", "%s", err)
+		}
 	}
 
 	switch strings.ToLower(c.Log.Level) {

@@ -82,9 +82,12 @@ func (fc *fastConn) writeFastRequest(bw *bufio.Writer) {
 	}
 	bw.WriteString(fc.remote)
 	bw.WriteString("\r\nX-Forwarded-Proto: ")
-	if fc.trusted && len(r.xfp) > 0 {
+	switch {
+	case fc.trusted && len(r.xfp) > 0:
 		bw.Write(r.xfp)
-	} else {
+	case fc.tls:
+		bw.WriteString("https")
+	default:
 		bw.WriteString("http")
 	}
 	bw.WriteString("\r\nX-Forwarded-Host: ")

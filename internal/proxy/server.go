@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -108,13 +109,41 @@ func NewServer(p *Proxy, cfg ServerConfig, handler http.Handler) *Server {
 	}
 	s.ln = handoffListener{ch: make(chan net.Conn), done: make(chan struct{})}
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           withHandedTLS(handler),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          cfg.ErrorLog,
+		ConnContext:       handedTLSContext,
 	}
 	return s
+}
+
+// tlsStateKey keys the TLS state of a handed-off connection in its
+// requests' contexts.
+type tlsStateKey struct{}
+
+// handedTLSContext records the TLS state of a connection handed to
+// net/http: it arrives wrapped in a replayConn, so net/http does not see
+// the *tls.Conn and would leave Request.TLS nil.
+func handedTLSContext(ctx context.Context, c net.Conn) context.Context {
+	if rc, ok := c.(*replayConn); ok {
+		if tc, ok := rc.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &st)
+		}
+	}
+	return ctx
+}
+
+// withHandedTLS sets Request.TLS from handedTLSContext's record.
+func withHandedTLS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			r.TLS, _ = r.Context().Value(tlsStateKey{}).(*tls.ConnectionState)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns
@@ -293,6 +322,7 @@ type fastConn struct {
 	rdl     int64  // read deadline last set on nc (unix nanoseconds)
 	remote  string // client IP
 	trusted bool
+	tls     bool // nc is a *tls.Conn (X-Forwarded-Proto: https)
 	req     fastReq
 	peek    [1]byte
 
@@ -343,6 +373,12 @@ func (fc *fastConn) serve() {
 			}
 		}
 	}
+	if tc, ok := fc.nc.(*tls.Conn); ok {
+		if !fc.handshake(tc) {
+			return
+		}
+		fc.tls = true
+	}
 	fc.raw = rawio.RawConnOf(fc.nc) // nil for TLS clients
 	fc.rw = fc.nc
 	if fc.raw != nil {
@@ -367,6 +403,38 @@ func (fc *fastConn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake of a client, bounded by
+// ReadHeaderTimeout. A client speaking plain HTTP to the TLS listener is
+// told so in a 400 before the connection closes.
+func (fc *fastConn) handshake(tc *tls.Conn) bool {
+	_ = tc.SetDeadline(time.Now().Add(fc.s.cfg.ReadHeaderTimeout))
+	err := tc.Handshake()
+	if err == nil {
+		_ = tc.SetDeadline(time.Time{})
+		return true
+	}
+	var re tls.RecordHeaderError
+	if errors.As(err, &re) && re.Conn != nil && plainHTTPRecord(re.RecordHeader) {
+		fc.s.p.st.answered(http.StatusBadRequest)
+		_, _ = io.WriteString(re.Conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Connection: close\r\nContent-Length: 46\r\n\r\nThis port serves TLS only: use https or wss.\r\n")
+	}
+	fc.s.p.log.LogAttrs(context.Background(), slog.LevelDebug, "tls handshake failed",
+		slog.String("client", fc.nc.RemoteAddr().String()), slog.Any("err", err))
+	return false
+}
+
+// plainHTTPRecord reports whether the first five bytes a client sent to
+// the TLS listener look like an HTTP request line ("GET /", "POST ").
+func plainHTTPRecord(h [5]byte) bool {
+	for _, b := range h {
+		if (b < 'A' || b > 'Z') && b != ' ' && b != '/' {
+			return false
+		}
+	}
+	return true
 }
 
 // hotWait is how long a connection waits for its next request with its
