@@ -178,10 +178,7 @@ func (r *reactor) remove(d *dir) {
 func (r *reactor) run() {
 	_ = r.rc.Read(func(epfd uintptr) bool {
 		for {
-			n, err := syscall.EpollWait(int(epfd), r.events[:], 0)
-			if err == syscall.EINTR {
-				continue
-			}
+			n, err := rawio.EpollWait(int(epfd), r.events[:])
 			if err != nil {
 				return true
 			}
