@@ -88,12 +88,7 @@ func TestBadRenewalKeepsCertificate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "key.pem"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		clk.add(CheckInterval)
-		if got := serial(t, p.Certificate()); got != 1 {
-			t.Fatalf("serial %d after a bad renewal, want the old 1", got)
-		}
-	}
+	keepsSerial(t, p, clk, 1, "after a bad renewal")
 	if n := strings.Count(logs.String(), "do not load"); n != 1 {
 		t.Fatalf("bad pair reported %d times, want once: %s", n, logs)
 	}
@@ -102,12 +97,7 @@ func TestBadRenewalKeepsCertificate(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "cert.pem")); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		clk.add(CheckInterval)
-		if got := serial(t, p.Certificate()); got != 1 {
-			t.Fatalf("serial %d with the files gone, want the old 1", got)
-		}
-	}
+	keepsSerial(t, p, clk, 1, "with the files gone")
 	if n := strings.Count(logs.String(), "unreadable"); n != 1 {
 		t.Fatalf("missing files reported %d times, want once: %s", n, logs)
 	}
@@ -117,6 +107,18 @@ func TestBadRenewalKeepsCertificate(t *testing.T) {
 	clk.add(CheckInterval)
 	if got := serial(t, p.Certificate()); got != 3 {
 		t.Fatalf("serial %d after a good renewal, want 3", got)
+	}
+}
+
+// keepsSerial checks, over three check intervals, that p still serves the
+// certificate with serial want.
+func keepsSerial(t *testing.T, p *Pair, clk *clock, want int64, when string) {
+	t.Helper()
+	for range 3 {
+		clk.add(CheckInterval)
+		if got := serial(t, p.Certificate()); got != want {
+			t.Fatalf("serial %d %s, want %d", got, when, want)
+		}
 	}
 }
 

@@ -14,15 +14,7 @@ func EpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd),
-			uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(r), nil
-		case syscall.EINTR:
-			continue
-		}
-		return 0, e
-	}
+	// epoll_pwait(epfd, events, maxevents, timeout, sigmask, sigsetsize):
+	// call passes zero for the last three (timeout 0, no signal mask).
+	return call(syscall.SYS_EPOLL_PWAIT, epfd, unsafe.Pointer(unsafe.SliceData(events)), len(events))
 }

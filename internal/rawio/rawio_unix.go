@@ -44,8 +44,8 @@ func Write(fd int, p []byte) (int, error) {
 	return call(syscall.SYS_WRITE, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p))
 }
 
-// call makes the system call trap(fd, p, n) — read, write or writev —
-// with RawSyscall, retrying EINTR; n is 0 on error.
+// call makes the system call trap(fd, p, n, 0, 0, 0) — read, write,
+// writev, epoll_pwait — with RawSyscall, retrying EINTR; n is 0 on error.
 func call(trap uintptr, fd int, p unsafe.Pointer, n int) (int, error) {
 	for {
 		r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(n))
