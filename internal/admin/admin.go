@@ -29,6 +29,9 @@ type BackendInfo struct {
 	Tunnels int64 `json:"tunnels"`
 	// Draining is true once the backend asked for no new work.
 	Draining bool `json:"draining"`
+	// Healthy is false while the backend fails its active health checks
+	// (always true when none run).
+	Healthy bool `json:"healthy"`
 	// Static is true for backends from the configuration.
 	Static bool `json:"static"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/control"
 	"github.com/switchboard-lb/switchboard/internal/engine"
 	"github.com/switchboard-lb/switchboard/internal/engine/memory"
+	"github.com/switchboard-lb/switchboard/internal/healthcheck"
 	"github.com/switchboard-lb/switchboard/internal/msgroute"
 	"github.com/switchboard-lb/switchboard/internal/proxy"
 	msgrouter "github.com/switchboard-lb/switchboard/internal/router"
@@ -166,11 +167,28 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 		}, reg, rt, px, logger)
 	}
 
+	// Active health checks of every backend in the pool.
+	var hc *healthcheck.Checker
+	if cfg.Proxy.HealthPath != "" {
+		hc = healthcheck.New(healthcheck.Config{
+			Path:     cfg.Proxy.HealthPath,
+			Interval: cfg.Proxy.HealthInterval,
+			Timeout:  cfg.Proxy.HealthTimeout,
+			Fall:     cfg.Proxy.HealthFall,
+			Rise:     cfg.Proxy.HealthRise,
+		}, reg, logger.With("component", "healthcheck"))
+		p.Runners = append(p.Runners, hc.Run)
+	}
+
 	p.Stats = func() any {
 		s := nodeStats{Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
 		if tr != nil {
 			ts := tr.Stats()
 			s.Tracker = &ts
+		}
+		if hc != nil {
+			hs := hc.Stats()
+			s.Health = &hs
 		}
 		return s
 	}
@@ -195,10 +213,11 @@ func proxyConfig(cfg config.Config) proxy.Config {
 
 // nodeStats is the admin listener's /stats.
 type nodeStats struct {
-	Proxy    proxy.Stats     `json:"proxy"`
-	Channel  control.Stats   `json:"channel"`
-	Messages msgrouter.Stats `json:"messages"`
-	Tracker  *tracker.Stats  `json:"tracker,omitempty"` // absent when the tracker is disabled
+	Proxy    proxy.Stats        `json:"proxy"`
+	Channel  control.Stats      `json:"channel"`
+	Messages msgrouter.Stats    `json:"messages"`
+	Tracker  *tracker.Stats     `json:"tracker,omitempty"` // absent when the tracker is disabled
+	Health   *healthcheck.Stats `json:"health,omitempty"`  // absent without health checks
 }
 
 // poolOf adapts the registry to what the admin listener reads.
@@ -216,6 +235,7 @@ func poolOf(reg *backend.Registry) admin.Pool {
 				InFlight: b.InFlight(),
 				Tunnels:  b.Tunnels(),
 				Draining: b.Draining(),
+				Healthy:  b.Healthy(),
 				Static:   b.Static,
 			})
 		}

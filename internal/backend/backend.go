@@ -40,6 +40,7 @@ type Backend struct {
 	inFlight  atomic.Int64
 	tunnels   atomic.Int64
 	draining  atomic.Bool
+	unhealthy atomic.Bool  // failed its active health checks (internal/healthcheck)
 	downUntil atomic.Int64 // unix nanoseconds; 0 = circuit closed
 	backoff   atomic.Int64 // current circuit interval in nanoseconds; 0 = none
 
@@ -55,9 +56,10 @@ func (b *Backend) EffectiveWeight() int {
 }
 
 // Available reports whether the backend may receive new requests: it is not
-// draining and its circuit is closed. Cheap enough for every Pick.
+// draining, not failing its health checks, and its circuit is closed.
+// Cheap enough for every Pick.
 func (b *Backend) Available() bool {
-	if b.draining.Load() {
+	if b.draining.Load() || b.unhealthy.Load() {
 		return false
 	}
 	du := b.downUntil.Load()
@@ -66,7 +68,7 @@ func (b *Backend) Available() bool {
 
 // AvailableAt is Available with an explicit clock, for tests.
 func (b *Backend) AvailableAt(now time.Time) bool {
-	if b.draining.Load() {
+	if b.draining.Load() || b.unhealthy.Load() {
 		return false
 	}
 	du := b.downUntil.Load()
@@ -82,6 +84,18 @@ func (b *Backend) SetDraining(on bool) (changed bool) {
 
 // Draining reports whether the backend is draining.
 func (b *Backend) Draining() bool { return b.draining.Load() }
+
+// SetHealthy records the verdict of the backend's active health checks:
+// an unhealthy backend gets no new requests (as a draining one) until it is
+// healthy again. It reports whether the state changed. Backends start
+// healthy.
+func (b *Backend) SetHealthy(ok bool) (changed bool) {
+	return b.unhealthy.Swap(!ok) != !ok
+}
+
+// Healthy reports whether the backend passes its health checks (true when
+// none run).
+func (b *Backend) Healthy() bool { return !b.unhealthy.Load() }
 
 // MarkFailed opens the circuit after a refused or reset dial at now: the
 // backend is out of rotation for an interval that starts at CircuitMin and

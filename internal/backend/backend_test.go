@@ -45,6 +45,15 @@ func TestDrainingAndCounters(t *testing.T) {
 	if !b.SetDraining(false) || !b.Available() {
 		t.Fatal("undrain")
 	}
+	if !b.Healthy() || b.SetHealthy(true) {
+		t.Fatal("a backend starts healthy")
+	}
+	if !b.SetHealthy(false) || b.SetHealthy(false) || b.Healthy() || b.Available() || b.AvailableAt(time.Now()) {
+		t.Fatal("unhealthy backend still available")
+	}
+	if !b.SetHealthy(true) || !b.Available() {
+		t.Fatal("healthy again")
+	}
 	b.AddInFlight(1)
 	b.AddInFlight(-2)
 	b.AddTunnels(3)

@@ -84,6 +84,19 @@ type Proxy struct {
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
 	// RetryBackoffMax caps RetryBackoff's growth (default 30s).
 	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// HealthPath turns on active health checks: each backend gets a GET of
+	// this path every HealthInterval, and one that fails HealthFall times
+	// in a row is out of rotation until it passes HealthRise times in a
+	// row (default none: off).
+	HealthPath string `yaml:"health_path"`
+	// HealthInterval is the time between two checks of a backend (default 5s).
+	HealthInterval time.Duration `yaml:"health_interval"`
+	// HealthTimeout bounds one check (default 2s).
+	HealthTimeout time.Duration `yaml:"health_timeout"`
+	// HealthFall is how many failed checks in a row take a backend out (default 3).
+	HealthFall int `yaml:"health_fall"`
+	// HealthRise is how many passed checks in a row bring it back (default 2).
+	HealthRise int `yaml:"health_rise"`
 	// TrackerOnly runs the channel, presence, messaging and tracker without
 	// proxying other paths, which answer 404 (default false).
 	TrackerOnly bool `yaml:"tracker_only"`
@@ -252,6 +265,10 @@ func (c *Config) ApplyDefaults() {
 	setDur(&c.Proxy.StickyTTL, 2*time.Minute)
 	setDur(&c.Proxy.RetryBackoff, time.Second)
 	setDur(&c.Proxy.RetryBackoffMax, 30*time.Second)
+	setDur(&c.Proxy.HealthInterval, 5*time.Second)
+	setDur(&c.Proxy.HealthTimeout, 2*time.Second)
+	setInt(&c.Proxy.HealthFall, 3)
+	setInt(&c.Proxy.HealthRise, 2)
 	if c.Proxy.NodeID == "" {
 		c.Proxy.NodeID = defaultNodeID(c.Listen.Port)
 	}

@@ -296,6 +296,14 @@ func TestValidate(t *testing.T) {
 		{name: "tls files that do not load", modify: func(c *Config) {
 			c.Listen.TLSCert, c.Listen.TLSKey = "/nonexistent/cert.pem", "/nonexistent/key.pem"
 		}, want: []string{"listen.tls_cert: open /nonexistent/cert.pem"}},
+		{name: "health checks", modify: func(c *Config) { c.Proxy.HealthPath = "/healthz?deep=1" }},
+		{name: "bad health checks", modify: func(c *Config) {
+			c.Proxy.HealthPath = "healthz"
+			c.Proxy.HealthInterval = time.Second
+			c.Proxy.HealthTimeout = 2 * time.Second
+			c.Proxy.HealthFall = -1
+			c.Proxy.HealthRise = -2
+		}, want: []string{"proxy.health_path", "proxy.health_timeout: longer", "proxy.health_fall", "proxy.health_rise"}},
 		{name: "trusted proxies", modify: func(c *Config) {
 			c.Proxy.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.1", "::1", "10.0.0.0/33", "nope"}
 		},

@@ -92,6 +92,18 @@ func (c *Config) Validate() error {
 	v.positiveDur("proxy.sticky_ttl", c.Proxy.StickyTTL)
 	v.positiveDur("proxy.retry_backoff", c.Proxy.RetryBackoff)
 	v.positiveDur("proxy.retry_backoff_max", c.Proxy.RetryBackoffMax)
+	if c.Proxy.HealthPath != "" {
+		if u, err := url.ParseRequestURI(c.Proxy.HealthPath); err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(c.Proxy.HealthPath, "/") {
+			v.add("proxy.health_path", "must be a path starting with /: %q", c.Proxy.HealthPath)
+		}
+	}
+	v.positiveDur("proxy.health_interval", c.Proxy.HealthInterval)
+	v.positiveDur("proxy.health_timeout", c.Proxy.HealthTimeout)
+	if c.Proxy.HealthTimeout > c.Proxy.HealthInterval && c.Proxy.HealthInterval > 0 {
+		v.add("proxy.health_timeout", "longer than proxy.health_interval (%s > %s)", c.Proxy.HealthTimeout, c.Proxy.HealthInterval)
+	}
+	v.positiveInt("proxy.health_fall", int64(c.Proxy.HealthFall))
+	v.positiveInt("proxy.health_rise", int64(c.Proxy.HealthRise))
 	if c.Proxy.RetryBackoffMax > 0 && c.Proxy.RetryBackoffMax < c.Proxy.RetryBackoff {
 		v.add("proxy.retry_backoff_max", "smaller than proxy.retry_backoff (%s < %s)", c.Proxy.RetryBackoffMax, c.Proxy.RetryBackoff)
 	}
