@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/admin"
 	"github.com/switchboard-lb/switchboard/internal/certfile"
 	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/connlimit"
 )
 
 // Addrs are the bound listener addresses.
@@ -65,6 +67,8 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 		return fmt.Errorf("listen %s: %w", mainAddr, err)
 	}
 	addrs := Addrs{Main: mainLn.Addr()}
+	limited := connlimit.New(mainLn, maxConns(cfg.Listen.MaxConns), a.fullLogger())
+	mainLn = limited
 	if cfg.Listen.TLSCert != "" {
 		pair, err := certfile.Load(cfg.Listen.TLSCert, cfg.Listen.TLSKey, logger.With("component", "tls"))
 		if err != nil {
@@ -92,7 +96,7 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	var parts Parts
 	if opts.Parts != nil {
 		parts = *opts.Parts
-	} else if parts, err = buildParts(cfg, logger, addrs); err != nil {
+	} else if parts, err = buildParts(cfg, logger, addrs, limited.Stats); err != nil {
 		closeListeners()
 		return fmt.Errorf("build components: %w", err)
 	}
@@ -154,7 +158,7 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 		return nil
 	})
 
-	attrs := []any{"main", addrs.Main.String(), "tls", cfg.Listen.TLSCert != "", "node_id", cfg.Proxy.NodeID}
+	attrs := []any{"main", addrs.Main.String(), "tls", cfg.Listen.TLSCert != "", "max_conns", limited.Max(), "node_id", cfg.Proxy.NodeID}
 	if addrs.Admin != nil {
 		attrs = append(attrs, "admin", addrs.Admin.String())
 	}
@@ -169,6 +173,32 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// maxConns is the main listener's connection cap: n, or when n is 0 half
+// of the open-file limit left after 1000 descriptors for everything else
+// (each proxied connection may hold one to its backend too), at least 64.
+func maxConns(n int) int {
+	if n > 0 {
+		return n
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 1 << 20 // unknown or unlimited: a bound that never binds
+	}
+	return max(64, (int(rl.Cur)-1000)/2)
+}
+
+// fullLogger returns the main listener's onFull: a warning at most every
+// ten seconds while clients wait for a connection slot.
+func (a *app) fullLogger() func() {
+	var last atomic.Int64
+	return func() {
+		now := time.Now().UnixNano()
+		if l := last.Load(); now-l >= int64(10*time.Second) && last.CompareAndSwap(l, now) {
+			a.log.Warn("connection limit reached: new clients wait in the backlog", "max_conns", maxConns(a.cfg.Listen.MaxConns))
+		}
+	}
 }
 
 // serve runs srv on ln until Shutdown or Close.

@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/balance"
 	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/connlimit"
 	"github.com/switchboard-lb/switchboard/internal/control"
 	"github.com/switchboard-lb/switchboard/internal/engine"
 	"github.com/switchboard-lb/switchboard/internal/engine/memory"
@@ -32,7 +33,7 @@ import (
 //
 // Each component receives only its own configuration, translated here from
 // the plain config sub-structs (config imports no component package).
-func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, error) {
+func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener func() connlimit.Stats) (Parts, error) {
 	var p Parts
 
 	// The pool, shared by the proxy, the control channel, the tracker and
@@ -181,7 +182,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs) (Parts, err
 	}
 
 	p.Stats = func() any {
-		s := nodeStats{Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
+		s := nodeStats{Listener: listener(), Proxy: px.Stats(), Channel: ctl.Stats(), Messages: rt.Stats()}
 		if tr != nil {
 			ts := tr.Stats()
 			s.Tracker = &ts
@@ -213,6 +214,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 
 // nodeStats is the admin listener's /stats.
 type nodeStats struct {
+	Listener connlimit.Stats    `json:"listener"` // the main listener's connections
 	Proxy    proxy.Stats        `json:"proxy"`
 	Channel  control.Stats      `json:"channel"`
 	Messages msgrouter.Stats    `json:"messages"`

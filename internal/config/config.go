@@ -40,6 +40,11 @@ type Listen struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds one request's header block (default 64 KiB).
 	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
+	// MaxConns caps the main listener's open client connections; at the
+	// cap new clients wait in the kernel's backlog (default 0: derived from
+	// the open-file limit, (limit - 1000) / 2, as each proxied connection
+	// may need a second descriptor to its backend).
+	MaxConns int `yaml:"max_conns"`
 	// TLSCert and TLSKey are PEM files (the certificate chain and its
 	// private key). When both are set the main listener speaks only TLS
 	// (https, wss); files renewed in place are picked up within a second.

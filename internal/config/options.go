@@ -49,6 +49,8 @@ func options() []option {
 			help: "Idle client keep-alive connections are closed after this."},
 		{field: func(c *Config) any { return &c.Listen.MaxHeaderBytes },
 			help: "Bound on one request's header block, in bytes."},
+		{field: func(c *Config) any { return &c.Listen.MaxConns }, def: "(open-file limit - 1000) / 2",
+			help: "Cap on open client connections of the main listener; at the cap new clients wait in the kernel's backlog."},
 		{field: func(c *Config) any { return &c.Listen.TLSCert }, meta: "FILE",
 			help: "PEM certificate chain: with --listen-tls-key the main listener serves only TLS (https, wss); renewed files are reloaded within a second."},
 		{field: func(c *Config) any { return &c.Listen.TLSKey }, meta: "FILE",

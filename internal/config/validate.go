@@ -30,6 +30,9 @@ func (c *Config) Validate() error {
 	v.positiveDur("listen.read_header_timeout", c.Listen.ReadHeaderTimeout)
 	v.positiveDur("listen.idle_timeout", c.Listen.IdleTimeout)
 	v.positiveInt("listen.max_header_bytes", c.Listen.MaxHeaderBytes)
+	if c.Listen.MaxConns < 0 {
+		v.add("listen.max_conns", "negative: %d", c.Listen.MaxConns)
+	}
 	if c.Listen.MaxHeaderBytes > math.MaxInt32 {
 		v.add("listen.max_header_bytes", "too large: %d", c.Listen.MaxHeaderBytes)
 	}

@@ -1,0 +1,117 @@
+// Package connlimit caps the connections a listener has open at once, as
+// HAProxy's maxconn does. At the cap Accept waits until a connection
+// closes: new clients wait in the kernel's accept backlog instead of being
+// accepted into a process that has no file descriptors left for their
+// backend connections.
+package connlimit
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Listener wraps a net.Listener with a cap on open connections. A
+// connection counts from Accept until its first Close.
+type Listener struct {
+	net.Listener
+	slots  chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	onFull func()
+
+	open  atomic.Int64
+	waits atomic.Uint64
+}
+
+// New returns ln capped at n open connections (at least 1). onFull, if not
+// nil, is called each time Accept starts waiting for a free slot; it must
+// not block.
+func New(ln net.Listener, n int, onFull func()) *Listener {
+	return &Listener{Listener: ln, slots: make(chan struct{}, max(1, n)), done: make(chan struct{}), onFull: onFull}
+}
+
+// Accept waits for a free slot, then accepts. It returns net.ErrClosed once
+// the listener is closed, also while waiting.
+func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		l.waits.Add(1)
+		if l.onFull != nil {
+			l.onFull()
+		}
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	l.open.Add(1)
+	if tc, ok := c.(*net.TCPConn); ok {
+		// Keeps every method of *net.TCPConn (SyscallConn, CloseWrite),
+		// which the proxy's raw socket paths look for.
+		return &tcpConn{TCPConn: tc, l: l}, nil
+	}
+	return &conn{Conn: c, l: l}, nil
+}
+
+// Close closes the listener and ends waiting Accepts; open connections
+// are not touched.
+func (l *Listener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// Stats are a Listener's gauges and counter.
+type Stats struct {
+	Open  int64  `json:"open"`  // accepted connections not closed yet
+	Max   int    `json:"max"`   // the cap
+	Waits uint64 `json:"waits"` // times Accept waited for a slot
+}
+
+// Stats returns the listener's figures.
+func (l *Listener) Stats() Stats { return Stats{Open: l.Open(), Max: l.Max(), Waits: l.Waits()} }
+
+// Open returns how many accepted connections are not closed yet.
+func (l *Listener) Open() int64 { return l.open.Load() }
+
+// Max returns the cap.
+func (l *Listener) Max() int { return cap(l.slots) }
+
+// Waits returns how many times Accept had to wait for a slot.
+func (l *Listener) Waits() uint64 { return l.waits.Load() }
+
+func (l *Listener) release() {
+	l.open.Add(-1)
+	<-l.slots
+}
+
+type tcpConn struct {
+	*net.TCPConn
+	l    *Listener
+	once sync.Once
+}
+
+func (c *tcpConn) Close() error {
+	err := c.TCPConn.Close()
+	c.once.Do(c.l.release)
+	return err
+}
+
+type conn struct {
+	net.Conn
+	l    *Listener
+	once sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.l.release)
+	return err
+}
