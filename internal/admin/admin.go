@@ -65,6 +65,7 @@ func New(pool Pool, draining func() bool, stats func() any) *Handler {
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /backends", h.backends)
 	h.mux.HandleFunc("GET /stats", h.statsJSON)
+	h.mux.HandleFunc("GET /metrics", h.metrics)
 	h.mux.HandleFunc("GET /{$}", h.index)
 	return h
 }
@@ -135,5 +136,5 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func (h *Handler) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n  GET /stats     proxy, channel, message and tracker counters as JSON\n"))
+	_, _ = w.Write([]byte("switchboard admin\n  GET /healthz   200 ok, 503 draining\n  GET /backends  the pool as JSON\n  GET /stats     proxy, channel, message and tracker counters as JSON\n  GET /metrics   the same and per-backend gauges, Prometheus text format\n"))
 }

@@ -420,6 +420,20 @@ func TestStaticBackendThroughProxy(t *testing.T) {
 	if px, ch, m, tr := stats.Proxy, stats.Channel, stats.Messages, stats.Tracker; px == nil || px.Unavailable == nil || ch == nil || ch.BatchesIn == nil || m == nil || m.Routed == nil || *m.Routed != 0 || m.Sessions == nil || tr == nil || tr.Servers == nil {
 		t.Errorf("stats = %s", body)
 	}
+	// /metrics: the same counters in the Prometheus format, typed, and
+	// the backend's gauges.
+	code, body = get(t, "http://"+r.addrs.Admin.String()+"/metrics")
+	for _, want := range []string{
+		"# TYPE switchboard_proxy_tunnels gauge\n",
+		"# TYPE switchboard_proxy_retries counter\n",
+		"# TYPE switchboard_listener_open gauge\n",
+		"switchboard_messages_routed 0\n",
+		`switchboard_backend_weight{id="static:` + strings.TrimPrefix(be.URL, "http://") + `",address="` + be.URL + `"} 1` + "\n",
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("metrics (%d) lack %q:\n%s", code, want, body)
+		}
+	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}

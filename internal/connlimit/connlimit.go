@@ -70,9 +70,9 @@ func (l *Listener) Close() error {
 
 // Stats are a Listener's gauges and counter.
 type Stats struct {
-	Open  int64  `json:"open"`  // accepted connections not closed yet
-	Max   int    `json:"max"`   // the cap
-	Waits uint64 `json:"waits"` // times Accept waited for a slot
+	Open  int64  `json:"open" metric:"gauge"` // accepted connections not closed yet
+	Max   int    `json:"max" metric:"gauge"`  // the cap
+	Waits uint64 `json:"waits"`               // times Accept waited for a slot
 }
 
 // Stats returns the listener's figures.

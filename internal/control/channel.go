@@ -120,14 +120,14 @@ type channelCounters struct {
 // Stats is a snapshot of the Channel's counters (monotonic since New) and
 // gauges.
 type Stats struct {
-	Sessions      int    `json:"sessions"`        // connected /list sockets
-	BatchesIn     uint64 `json:"batches_in"`      // `message` arrays received
-	BatchItemsIn  uint64 `json:"batch_items_in"`  // messages in them
-	BatchesOut    uint64 `json:"batches_out"`     // `message` arrays sent to backends that take batches
-	BatchItemsOut uint64 `json:"batch_items_out"` // deliveries in them
-	CutOff        uint64 `json:"cut_off"`         // backends cut off for too many unconfirmed messages
-	GivenBack     uint64 `json:"given_back"`      // unconfirmed deliveries given back to the router by ended sessions
-	Missing       uint64 `json:"missing"`         // deliveries re-routed after a {missing} ack
+	Sessions      int    `json:"sessions" metric:"gauge"` // connected /list sockets
+	BatchesIn     uint64 `json:"batches_in"`              // `message` arrays received
+	BatchItemsIn  uint64 `json:"batch_items_in"`          // messages in them
+	BatchesOut    uint64 `json:"batches_out"`             // `message` arrays sent to backends that take batches
+	BatchItemsOut uint64 `json:"batch_items_out"`         // deliveries in them
+	CutOff        uint64 `json:"cut_off"`                 // backends cut off for too many unconfirmed messages
+	GivenBack     uint64 `json:"given_back"`              // unconfirmed deliveries given back to the router by ended sessions
+	Missing       uint64 `json:"missing"`                 // deliveries re-routed after a {missing} ack
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.

@@ -87,11 +87,11 @@ func (c Config) withDefaults() Config {
 
 // Stats are a Checker's counters.
 type Stats struct {
-	Checks     uint64 `json:"checks"`      // checks made
-	Failed     uint64 `json:"failed"`      // checks that failed
-	MarkedDown uint64 `json:"marked_down"` // healthy → unhealthy transitions
-	MarkedUp   uint64 `json:"marked_up"`   // unhealthy → healthy transitions
-	Unhealthy  int    `json:"unhealthy"`   // backends unhealthy now
+	Checks     uint64 `json:"checks"`                   // checks made
+	Failed     uint64 `json:"failed"`                   // checks that failed
+	MarkedDown uint64 `json:"marked_down"`              // healthy → unhealthy transitions
+	MarkedUp   uint64 `json:"marked_up"`                // unhealthy → healthy transitions
+	Unhealthy  int    `json:"unhealthy" metric:"gauge"` // backends unhealthy now
 }
 
 // Checker runs the health checks of one registry.

@@ -34,16 +34,16 @@ func (c *counters) answered(status int) {
 // Stats is a snapshot of the Proxy's counters (monotonic since New) and
 // gauges. Responses the backends made are not counted here.
 type Stats struct {
-	SessionUnknown uint64 `json:"session_unknown"` // 400 "Session ID unknown": a sid no backend is known for
-	BadGateway     uint64 `json:"bad_gateway"`     // 502 written by the proxy
-	Unavailable    uint64 `json:"unavailable"`     // 503: no backend to try, or shutting down
-	GatewayTimeout uint64 `json:"gateway_timeout"` // 504
-	LoopDetected   uint64 `json:"loop_detected"`   // 508
-	OtherErrors    uint64 `json:"other_errors"`    // other statuses the proxy wrote
-	Retries        uint64 `json:"retries"`         // attempts repeated on another backend or a fresh connection
-	ClientGone     uint64 `json:"client_gone"`     // requests abandoned by their client (logged as 499)
-	Tunnels        int    `json:"tunnels"`         // open WebSocket (Upgrade) tunnels
-	StickySessions int    `json:"sticky_sessions"` // Engine.IO sids pinned to a backend
+	SessionUnknown uint64 `json:"session_unknown"`                // 400 "Session ID unknown": a sid no backend is known for
+	BadGateway     uint64 `json:"bad_gateway"`                    // 502 written by the proxy
+	Unavailable    uint64 `json:"unavailable"`                    // 503: no backend to try, or shutting down
+	GatewayTimeout uint64 `json:"gateway_timeout"`                // 504
+	LoopDetected   uint64 `json:"loop_detected"`                  // 508
+	OtherErrors    uint64 `json:"other_errors"`                   // other statuses the proxy wrote
+	Retries        uint64 `json:"retries"`                        // attempts repeated on another backend or a fresh connection
+	ClientGone     uint64 `json:"client_gone"`                    // requests abandoned by their client (logged as 499)
+	Tunnels        int    `json:"tunnels" metric:"gauge"`         // open WebSocket (Upgrade) tunnels
+	StickySessions int    `json:"sticky_sessions" metric:"gauge"` // Engine.IO sids pinned to a backend
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.

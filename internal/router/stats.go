@@ -11,18 +11,18 @@ type counters struct {
 // Stats is a snapshot of the Router's counters (monotonic since New) and
 // gauges (current values).
 type Stats struct {
-	Routed         uint64 `json:"routed"`           // messages accepted by Route
-	Deliveries     uint64 `json:"deliveries"`       // Deliveries accepted by sessions (one per receiving session), flushes included
-	DeliverFailed  uint64 `json:"deliver_failed"`   // Session.Deliver errors
-	Held           uint64 `json:"held"`             // messages put in a name's mailbox
-	Flushed        uint64 `json:"flushed"`          // mailbox messages delivered after a claim
-	DroppedFull    uint64 `json:"dropped_full"`     // mailbox messages dropped, oldest first, by the mailbox limits (or too large alone)
-	DroppedExpired uint64 `json:"dropped_expired"`  // mailbox messages dropped when the grace ended or the name was released
-	Undeliverable  uint64 `json:"undeliverable"`    // direct messages whose session failed and whose name nobody held any more
-	Sessions       int    `json:"sessions"`         // registered sessions
-	MailboxNames   int    `json:"mailbox_names"`    // names with a mailbox
-	MailboxMsgs    int    `json:"mailbox_messages"` // messages in mailboxes
-	MailboxBytes   int64  `json:"mailbox_bytes"`    // payload bytes in mailboxes
+	Routed         uint64 `json:"routed"`                          // messages accepted by Route
+	Deliveries     uint64 `json:"deliveries"`                      // Deliveries accepted by sessions (one per receiving session), flushes included
+	DeliverFailed  uint64 `json:"deliver_failed"`                  // Session.Deliver errors
+	Held           uint64 `json:"held"`                            // messages put in a name's mailbox
+	Flushed        uint64 `json:"flushed"`                         // mailbox messages delivered after a claim
+	DroppedFull    uint64 `json:"dropped_full"`                    // mailbox messages dropped, oldest first, by the mailbox limits (or too large alone)
+	DroppedExpired uint64 `json:"dropped_expired"`                 // mailbox messages dropped when the grace ended or the name was released
+	Undeliverable  uint64 `json:"undeliverable"`                   // direct messages whose session failed and whose name nobody held any more
+	Sessions       int    `json:"sessions" metric:"gauge"`         // registered sessions
+	MailboxNames   int    `json:"mailbox_names" metric:"gauge"`    // names with a mailbox
+	MailboxMsgs    int    `json:"mailbox_messages" metric:"gauge"` // messages in mailboxes
+	MailboxBytes   int64  `json:"mailbox_bytes" metric:"gauge"`    // payload bytes in mailboxes
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.

@@ -437,17 +437,17 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 
 // Stats are the tracker's counters since New.
 type Stats struct {
-	Clients       int   `json:"clients"`        // connected clients (namespace sockets)
-	Sessions      int   `json:"sessions"`       // open Engine.IO sessions
-	Servers       int   `json:"servers"`        // backends listed
-	UnknownEvents int64 `json:"unknown_events"` // events received from clients (all ignored)
-	Floods        int64 `json:"floods"`         // clients disconnected for sending too many events
-	RateLimited   int64 `json:"rate_limited"`   // handshakes refused by the per-IP limit
-	OriginRefused int64 `json:"origin_refused"` // requests refused for their Origin
-	Full          int64 `json:"full"`           // handshakes refused at MaxClients
-	SlowConsumers int64 `json:"slow_consumers"` // clients cut off because their queue was full
-	Changes       int64 `json:"changes"`        // server_joined/server_left sent (each to every client)
-	Resyncs       int64 `json:"resyncs"`        // whole lists sent after the change queue overflowed
+	Clients       int   `json:"clients" metric:"gauge"`  // connected clients (namespace sockets)
+	Sessions      int   `json:"sessions" metric:"gauge"` // open Engine.IO sessions
+	Servers       int   `json:"servers" metric:"gauge"`  // backends listed
+	UnknownEvents int64 `json:"unknown_events"`          // events received from clients (all ignored)
+	Floods        int64 `json:"floods"`                  // clients disconnected for sending too many events
+	RateLimited   int64 `json:"rate_limited"`            // handshakes refused by the per-IP limit
+	OriginRefused int64 `json:"origin_refused"`          // requests refused for their Origin
+	Full          int64 `json:"full"`                    // handshakes refused at MaxClients
+	SlowConsumers int64 `json:"slow_consumers"`          // clients cut off because their queue was full
+	Changes       int64 `json:"changes"`                 // server_joined/server_left sent (each to every client)
+	Resyncs       int64 `json:"resyncs"`                 // whole lists sent after the change queue overflowed
 }
 
 // Stats returns the counters. Safe for concurrent use.
