@@ -3,6 +3,8 @@ package proxy
 import (
 	"syscall"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // Client-gone detection on the fast path.
@@ -122,9 +124,9 @@ func peerGone(rc syscall.RawConn) bool {
 	gone := false
 	var b [1]byte
 	err := rc.Control(func(fd uintptr) {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, err := rawio.Peek(int(fd), b[:])
 		switch {
-		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR:
+		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
 		case err != nil:
 			gone = true // ECONNRESET and the like
 		case n == 0:

@@ -485,7 +485,7 @@ func (fc *fastConn) waitReadable() error {
 		return err
 	}
 	return fc.raw.Read(func(fd uintptr) bool {
-		_, _, e := syscall.Recvfrom(int(fd), fc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_, e := rawio.Peek(int(fd), fc.peek[:])
 		return e != syscall.EAGAIN && e != syscall.EWOULDBLOCK
 	})
 }

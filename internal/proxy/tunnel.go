@@ -426,7 +426,7 @@ func (d *dir) waitReadable() error {
 		return nil
 	}
 	err := d.raw.Read(func(fd uintptr) bool {
-		_, _, e := syscall.Recvfrom(int(fd), d.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_, e := rawio.Peek(int(fd), d.peek[:])
 		return e != syscall.EAGAIN && e != syscall.EWOULDBLOCK
 	})
 	return err

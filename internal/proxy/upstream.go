@@ -181,7 +181,7 @@ func connAlive(nc net.Conn) bool {
 	var b [1]byte
 	// Control, not Read: a stale read deadline must not matter here.
 	err = rc.Control(func(fd uintptr) {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, err := rawio.Peek(int(fd), b[:])
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
 		case err != nil, n == 0, n > 0:

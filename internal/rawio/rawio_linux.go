@@ -14,7 +14,6 @@ func EpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	// epoll_pwait(epfd, events, maxevents, timeout, sigmask, sigsetsize):
-	// call passes zero for the last three (timeout 0, no signal mask).
-	return call(syscall.SYS_EPOLL_PWAIT, epfd, unsafe.Pointer(unsafe.SliceData(events)), len(events))
+	// epoll_pwait(epfd, events, maxevents, timeout 0, no signal mask).
+	return call(syscall.SYS_EPOLL_PWAIT, epfd, unsafe.Pointer(unsafe.SliceData(events)), len(events), 0)
 }

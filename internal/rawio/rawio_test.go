@@ -251,3 +251,51 @@ func BenchmarkEcho(b *testing.B) {
 		})
 	}
 }
+
+func TestPeek(t *testing.T) {
+	c, s := pair(t)
+	rc := RawConnOf(s)
+	peek := func() (int, []byte, error) {
+		var n int
+		var err error
+		b := make([]byte, 8)
+		if cerr := rc.Control(func(fd uintptr) { n, err = Peek(int(fd), b) }); cerr != nil {
+			t.Fatal(cerr)
+		}
+		return n, b[:n], err
+	}
+	if _, _, err := peek(); err != syscall.EAGAIN {
+		t.Fatalf("empty socket: %v", err)
+	}
+	if _, err := c.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, b, err := peek()
+		if err == nil && n == 3 && string(b) == "abc" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peek: %d %q %v", n, b, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Peeking consumed nothing.
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(s, got); err != nil || string(got) != "abc" {
+		t.Fatalf("read after peek: %q %v", got, err)
+	}
+	_ = c.Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		n, _, err := peek()
+		if err == nil && n == 0 {
+			break // EOF
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("EOF not seen: %d %v", n, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

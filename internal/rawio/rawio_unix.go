@@ -34,21 +34,29 @@ import (
 // Read is read(2) on the non-blocking descriptor fd. It retries EINTR and
 // returns syscall.EAGAIN when nothing is there; n is 0 on error.
 func Read(fd int, p []byte) (int, error) {
-	return call(syscall.SYS_READ, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p))
+	return call(syscall.SYS_READ, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), 0)
+}
+
+// Peek is recv(2) with MSG_PEEK|MSG_DONTWAIT on the socket fd: it copies
+// what is buffered into p without consuming it. It retries EINTR and
+// returns syscall.EAGAIN when nothing is there; 0 and no error is EOF.
+func Peek(fd int, p []byte) (int, error) {
+	return call(syscall.SYS_RECVFROM, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 }
 
 // Write is write(2) on the non-blocking descriptor fd. It retries EINTR
 // and returns syscall.EAGAIN when the socket takes nothing; n is 0 on
 // error.
 func Write(fd int, p []byte) (int, error) {
-	return call(syscall.SYS_WRITE, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p))
+	return call(syscall.SYS_WRITE, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), 0)
 }
 
-// call makes the system call trap(fd, p, n, 0, 0, 0) — read, write,
-// writev, epoll_pwait — with RawSyscall, retrying EINTR; n is 0 on error.
-func call(trap uintptr, fd int, p unsafe.Pointer, n int) (int, error) {
+// call makes the system call trap(fd, p, n, a4, 0, 0) — read, write,
+// writev, recvfrom, epoll_pwait — with RawSyscall6, retrying EINTR; n is 0
+// on error.
+func call(trap uintptr, fd int, p unsafe.Pointer, n int, a4 uintptr) (int, error) {
 	for {
-		r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(n))
+		r, _, e := syscall.RawSyscall6(trap, uintptr(fd), uintptr(p), uintptr(n), a4, 0, 0)
 		switch e {
 		case 0:
 			return int(r), nil
@@ -82,7 +90,7 @@ func Writev(fd int, bufs [][]byte, iov []syscall.Iovec) (int, []syscall.Iovec, e
 	if len(iov) == 0 {
 		return 0, iov, nil
 	}
-	n, err := call(syscall.SYS_WRITEV, fd, unsafe.Pointer(unsafe.SliceData(iov)), len(iov))
+	n, err := call(syscall.SYS_WRITEV, fd, unsafe.Pointer(unsafe.SliceData(iov)), len(iov), 0)
 	clear(iov) // drop the references to the caller's buffers
 	return n, iov, err
 }
