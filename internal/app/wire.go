@@ -209,6 +209,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 		IdleConnTimeout:        cfg.Proxy.IdleConnTimeout,
 		TrustedProxies:         cfg.Proxy.TrustedProxies,
 		StickyIdleTimeout:      cfg.Proxy.StickyTTL,
+		AccessLog:              cfg.Log.Requests,
 	}
 }
 

@@ -58,6 +58,9 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text (logfmt-like) or json (default text).
 	Format string `yaml:"format"`
+	// Requests logs one Info line per proxied request: client, method,
+	// URI, status, backend, duration (default false).
+	Requests bool `yaml:"requests"`
 }
 
 // Proxy configures the HTTP and WebSocket reverse proxy.

@@ -60,6 +60,8 @@ func options() []option {
 			help: "Minimum log level: debug, info, warn or error."},
 		{field: func(c *Config) any { return &c.Log.Format }, flag: "log-format", meta: "FORMAT",
 			help: "Log format: text or json."},
+		{field: func(c *Config) any { return &c.Log.Requests }, flag: "log-requests",
+			help: "Access log: one Info line per proxied request (client, method, uri, status, backend, duration)."},
 
 		{field: func(c *Config) any { return &c.Proxy.Backends }, flag: "backend", env: "SWITCHBOARD_BACKENDS", meta: "URL",
 			help: "Static backend URL (http://host:port) for servers without the /list channel; repeatable, or comma-separated."},

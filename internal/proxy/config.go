@@ -55,6 +55,9 @@ type Config struct {
 	// TLS configures connections to https backends (default: system roots,
 	// server name from the backend URL).
 	TLS *tls.Config
+	// AccessLog logs one Info line per proxied request, on both front
+	// ends (default off).
+	AccessLog bool
 }
 
 func (c Config) withDefaults() Config {

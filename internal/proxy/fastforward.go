@@ -112,6 +112,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	r := &fc.req
 	b.AddInFlight(1)
 	defer b.AddInFlight(-1)
+	fc.acc.backend = b.Addr
 	u := p.upstreamFor(b)
 	now := time.Now()
 	var c *upConn
@@ -171,6 +172,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	}
 	if !fc.unwatchUpstream(c) {
 		// The client left and the watcher closed c: nobody to answer.
+		fc.acc.status = statusClientGone
 		p.clientGone(context.Background(), b, err)
 		return attempt{out: outDone}, false
 	}
@@ -199,6 +201,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		headInBuf = len(head)
 	}
 	b.MarkOK()
+	fc.acc.status = h.status
 	method := bytesToString(r.method)
 	body := newBodyReader(nil, &h, method, nil, p.cfg.MaxResponseHeaderBytes)
 	// A body already in the buffer needs no deadlines; a streamed one is

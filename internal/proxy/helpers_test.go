@@ -58,8 +58,14 @@ func newEnv(tb testing.TB, cfg Config) *env {
 // for plain net/http).
 func newEnvNamed(tb testing.TB, cfg Config, name string) *env {
 	tb.Helper()
+	return newEnvLogged(tb, cfg, name, testLogger())
+}
+
+// newEnvLogged is newEnvNamed with the proxy logging to log.
+func newEnvLogged(tb testing.TB, cfg Config, name string, log *slog.Logger) *env {
+	tb.Helper()
 	reg := backend.NewRegistry()
-	p, err := New(cfg, reg, balance.NewSmoothWRR(), testLogger())
+	p, err := New(cfg, reg, balance.NewSmoothWRR(), log)
 	if err != nil {
 		tb.Fatal(err)
 	}

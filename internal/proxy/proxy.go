@@ -163,6 +163,14 @@ type attempt struct {
 
 // ServeHTTP forwards r to a backend.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.cfg.AccessLog {
+		p.serveLogged(w, r)
+		return
+	}
+	p.serve(w, r)
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if vias := r.Header["Via"]; len(vias) > 0 && viaHasNode(vias, p.cfg.NodeID) {
 		p.log.LogAttrs(r.Context(), slog.LevelWarn, "request loop", slog.String("uri", r.RequestURI))
 		p.writeError(w, http.StatusLoopDetected, "loop detected: request already passed "+p.cfg.NodeID)
@@ -238,6 +246,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // forward makes one attempt at serving r through backend b; fresh skips
 // the pool of idle connections.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backend, upgrade string, learn bool, f *forwarded, fresh bool) (res attempt) {
+	noteBackend(w, b)
 	b.AddInFlight(1)
 	defer b.AddInFlight(-1)
 	ctx := r.Context()
@@ -328,6 +337,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 		}
 		_ = c.nc.SetDeadline(time.Time{})
 		hijacked = p.startTunnel(w, r, b, c, &h)
+		if hijacked {
+			noteTunnel(w)
+		}
 		return attempt{out: outDone}
 	}
 	_ = c.nc.SetDeadline(time.Time{})
@@ -408,7 +420,7 @@ func (p *Proxy) clientGone(ctx context.Context, b *backend.Backend, err error) {
 	p.st.clientGone.Add(1)
 	if p.log.Enabled(ctx, slog.LevelDebug) {
 		p.log.LogAttrs(ctx, slog.LevelDebug, "client gone",
-			slog.Int("status", 499), slog.String("backend_id", b.ID), slog.Any("err", err))
+			slog.Int("status", statusClientGone), slog.String("backend_id", b.ID), slog.Any("err", err))
 	}
 }
 

@@ -322,7 +322,8 @@ type fastConn struct {
 	rdl     int64  // read deadline last set on nc (unix nanoseconds)
 	remote  string // client IP
 	trusted bool
-	tls     bool // nc is a *tls.Conn (X-Forwarded-Proto: https)
+	tls     bool       // nc is a *tls.Conn (X-Forwarded-Proto: https)
+	acc     accessNote // the request's access log figures (Config.AccessLog)
 	req     fastReq
 	peek    [1]byte
 
@@ -606,6 +607,11 @@ func (fc *fastConn) serveFast() bool {
 	p := fc.s.p
 	r := &fc.req
 	defer func() { _, _ = fc.br.Discard(r.size) }()
+	if p.cfg.AccessLog {
+		// Runs before the Discard above: r's bytes are still in br.
+		fc.acc = accessNote{}
+		defer fc.logAccess(time.Now())
+	}
 	if len(r.via) > 0 && viaBytesHasNode(r.via, p.cfg.NodeID) {
 		p.log.LogAttrs(context.Background(), slog.LevelWarn, "request loop", slog.String("uri", string(r.target)))
 		return fc.simple(http.StatusLoopDetected, "text/plain; charset=utf-8", "loop detected: request already passed "+p.cfg.NodeID+"\n", "") && !r.close
@@ -623,8 +629,15 @@ func (fc *fastConn) serveFast() bool {
 	return fc.proxyFast(sticky, isEIO && sid == "")
 }
 
+// logAccess writes the access log line of the request just served.
+func (fc *fastConn) logAccess(start time.Time) {
+	r := &fc.req
+	fc.s.p.logAccess(context.Background(), fc.remote, string(r.method), string(r.target), fc.acc.status, fc.acc.backend, time.Since(start))
+}
+
 func (fc *fastConn) simple(status int, ctype, body, extra string) bool {
 	fc.s.p.st.answered(status)
+	fc.acc.status = status
 	bw := fc.bw
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(status))
