@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,7 +31,7 @@ type sb struct {
 	Port, AdminPort int
 	cmd             *exec.Cmd
 	args            []string
-	log             *lockedBuf
+	log             *testutil.LogBuffer
 	done            chan struct{}
 }
 
@@ -63,7 +61,7 @@ func startSBOn(tb testing.TB, port int, extra ...string) *sb {
 
 func (s *sb) start(tb testing.TB) {
 	tb.Helper()
-	s.log = &lockedBuf{}
+	s.log = &testutil.LogBuffer{}
 	s.cmd = exec.Command(testutil.SwitchboardBinary(tb), s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -173,26 +171,6 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 4<<20 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // lines scans a reader into a channel (used for Node scripts' stdout).

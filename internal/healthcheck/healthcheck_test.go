@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -32,26 +31,8 @@ func add(t *testing.T, reg *backend.Registry, id, rawURL string) *backend.Backen
 	return b
 }
 
-// lockedBuf is a log sink.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newChecker(reg *backend.Registry, cfg Config) (*Checker, *lockedBuf) {
-	logs := &lockedBuf{}
+func newChecker(reg *backend.Registry, cfg Config) (*Checker, *testutil.LogBuffer) {
+	logs := &testutil.LogBuffer{}
 	return New(cfg, reg, slog.New(slog.NewTextHandler(logs, nil))), logs
 }
 

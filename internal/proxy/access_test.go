@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,32 +8,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
-// logSink collects JSON log records.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// requests returns the access log records so far.
-func (s *logSink) requests(tb testing.TB) []map[string]any {
+// accessLines returns the access log records logged as JSON to sink.
+func accessLines(tb testing.TB, sink *testutil.LogBuffer) []map[string]any {
 	tb.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(sink.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -54,7 +39,7 @@ func (s *logSink) requests(tb testing.TB) []map[string]any {
 // body (net/http on either front), a WebSocket tunnel, an empty pool.
 func TestAccessLog(t *testing.T) {
 	bothFronts(t, func(t *testing.T) {
-		sink := &logSink{}
+		sink := &testutil.LogBuffer{}
 		e := newEnvLogged(t, Config{AccessLog: true}, t.Name(), slog.New(slog.NewJSONHandler(sink, nil)))
 		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
@@ -100,7 +85,7 @@ func TestAccessLog(t *testing.T) {
 		}
 		var got []map[string]any
 		deadline := time.Now().Add(10 * time.Second)
-		for got = sink.requests(t); len(got) < len(want); got = sink.requests(t) {
+		for got = accessLines(t, sink); len(got) < len(want); got = accessLines(t, sink) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%d access lines, want %d: %v", len(got), len(want), got)
 			}

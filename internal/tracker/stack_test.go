@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -111,8 +110,8 @@ func startBinary(tb testing.TB, trackerOnly bool) string {
 		args = append(args, "--tracker-only")
 	}
 	cmd := exec.Command(testutil.SwitchboardBinary(tb), args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &lockedWriter{b: &out}, &lockedWriter{b: &out}
+	out := &testutil.LogBuffer{Max: 1 << 16}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -146,20 +145,6 @@ func startBinary(tb testing.TB, trackerOnly bool) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() < 1<<16 {
-		w.b.Write(p)
-	}
-	return len(p), nil
 }
 
 // freePorts returns n consecutive free loopback ports after a base port
