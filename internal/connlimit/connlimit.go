@@ -56,9 +56,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		// Keeps every method of *net.TCPConn (SyscallConn, CloseWrite),
 		// which the proxy's raw socket paths look for.
-		return &tcpConn{TCPConn: tc, l: l}, nil
+		return &tcpConn{TCPConn: tc, slot: slot{l: l}}, nil
 	}
-	return &conn{Conn: c, l: l}, nil
+	return &conn{Conn: c, slot: slot{l: l}}, nil
 }
 
 // Close closes the listener and ends waiting Accepts; open connections
@@ -92,26 +92,30 @@ func (l *Listener) release() {
 	<-l.slots
 }
 
-type tcpConn struct {
-	*net.TCPConn
+// slot is one connection's place under the cap, given back once.
+type slot struct {
 	l    *Listener
 	once sync.Once
 }
 
+func (s *slot) free() { s.once.Do(s.l.release) }
+
+type tcpConn struct {
+	*net.TCPConn
+	slot
+}
+
 func (c *tcpConn) Close() error {
-	err := c.TCPConn.Close()
-	c.once.Do(c.l.release)
-	return err
+	defer c.free()
+	return c.TCPConn.Close()
 }
 
 type conn struct {
 	net.Conn
-	l    *Listener
-	once sync.Once
+	slot
 }
 
 func (c *conn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.l.release)
-	return err
+	defer c.free()
+	return c.Conn.Close()
 }
