@@ -40,7 +40,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 
-	logger := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Log.Level))
+	logger := newLogger(cfg.Log, level, stderr)
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -48,7 +50,34 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	// After the first signal, a second one kills at once (default action).
 	context.AfterFunc(ctx, stop)
 
-	if err := app.Run(ctx, cfg, logger); err != nil {
+	// SIGHUP reads the configuration again (same flags, environment and
+	// file): the log level and the static backends change at once.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan config.Config, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			next, err := config.Load(args, getenv)
+			if err != nil {
+				logger.Error("reload refused: invalid configuration; keeping the running one", "problems", strings.Join(problems(err), "; "))
+				continue
+			}
+			level.Set(parseLevel(next.Log.Level))
+			select {
+			case reloads <- next:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	if err := app.RunWith(ctx, cfg, logger, app.Options{Reload: reloads}); err != nil {
 		logger.Error("exit", "err", err)
 		return 1
 	}
@@ -67,11 +96,16 @@ func problems(err error) []string {
 	return []string{err.Error()}
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// parseLevel returns the slog level named by a validated log.level.
+func parseLevel(s string) slog.Level {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(strings.Replace(c.Level, "warning", "warn", 1)))); err != nil {
+	if err := level.UnmarshalText([]byte(strings.ToUpper(strings.Replace(s, "warning", "warn", 1)))); err != nil {
 		level = slog.LevelInfo // Validate already refused anything else
 	}
+	return level
+}
+
+func newLogger(c config.Log, level slog.Leveler, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if strings.EqualFold(c.Format, "json") {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,6 +37,11 @@ type Options struct {
 	Ready func(Addrs)
 	// Parts, if set, replaces the components buildParts would construct.
 	Parts *Parts
+	// Reload, if set, delivers new configurations (already validated; the
+	// binary sends one on SIGHUP). The static backends are applied at once;
+	// other changed keys are logged as needing a restart. The log level is
+	// the sender's business (it owns the logger).
+	Reload <-chan config.Config
 }
 
 // Run serves Switchboard with cfg until ctx is cancelled, then shuts down
@@ -136,6 +143,9 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	if adminSrv != nil {
 		g.Go(serve(adminSrv, adminLn, "admin"))
 	}
+	if opts.Reload != nil {
+		g.Go(func() error { a.reloads(gctx, opts.Reload, parts); return nil })
+	}
 	for _, r := range parts.Runners {
 		g.Go(func() error {
 			err := r(gctx)
@@ -173,6 +183,44 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// reloads applies the configurations from ch until ctx ends.
+func (a *app) reloads(ctx context.Context, ch <-chan config.Config, parts Parts) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cfg := <-ch:
+			a.reload(cfg, parts)
+		}
+	}
+}
+
+// liveKeys are the keys a reload applies without a restart.
+var liveKeys = map[string]bool{"proxy.backends": true, "log.level": true}
+
+// reload applies what it can of cfg and reports the rest.
+func (a *app) reload(cfg config.Config, parts Parts) {
+	changed := config.Changed(a.cfg, cfg)
+	var restart []string
+	for _, k := range changed {
+		if !liveKeys[k] {
+			restart = append(restart, k)
+		}
+	}
+	if parts.SetStatic != nil && slices.Contains(changed, "proxy.backends") {
+		if err := parts.SetStatic(cfg.Proxy.Backends); err != nil {
+			a.log.Error("reload: static backends not applied", "err", err)
+			return
+		}
+		a.cfg.Proxy.Backends = cfg.Proxy.Backends
+	}
+	a.cfg.Log.Level = cfg.Log.Level
+	if len(restart) > 0 {
+		a.log.Warn("reload: these changes need a restart and were not applied", "keys", strings.Join(restart, ","))
+	}
+	a.log.Info("configuration reloaded", "changed", strings.Join(changed, ","))
 }
 
 // maxConns is the main listener's connection cap: n, or when n is 0 half

@@ -36,6 +36,10 @@ type Parts struct {
 	// Stats is what the admin listener's /stats shows: a JSON-encodable
 	// snapshot of the node's counters (nil: an empty object).
 	Stats func() any
+	// SetStatic replaces the static backends with urls (already
+	// validated) on a configuration reload; nil: reloads cannot change
+	// them.
+	SetStatic func(urls []string) error
 
 	// Front, if set, builds the main listener's server around the
 	// top-level handler (the proxy's own HTTP/1.1 front end); nil means a

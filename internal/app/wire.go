@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/admin"
@@ -40,13 +41,9 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 	// the admin listener.
 	reg := backend.NewRegistry()
 	reg.SetRetryBackoff(cfg.Proxy.RetryBackoff, cfg.Proxy.RetryBackoffMax)
-	now := time.Now()
-	for _, raw := range cfg.Proxy.Backends {
-		u, err := backend.ParseURL(raw) // Validate already applied the same rules
-		if err != nil {
-			return Parts{}, fmt.Errorf("static backend: %w", err)
-		}
-		reg.Add(&backend.Backend{ID: "static:" + u.Host, URL: u, Addr: u.Host, Weight: 1, Static: true, Since: now})
+	p.SetStatic = func(urls []string) error { return setStatic(reg, urls, logger) }
+	if err := p.SetStatic(cfg.Proxy.Backends); err != nil {
+		return Parts{}, err
 	}
 	p.Pool = poolOf(reg)
 
@@ -195,6 +192,57 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 	}
 
 	return p, nil
+}
+
+// setStatic makes the registry's static backends exactly urls (validated
+// by config.Validate): new ones join, missing ones leave, kept ones are
+// untouched (their counters, circuit and health stay). A URL whose address
+// a /list backend holds is left to that backend.
+func setStatic(reg *backend.Registry, urls []string, logger *slog.Logger) error {
+	want := map[string]*url.URL{}
+	var order []string // ids in configuration order
+	for _, raw := range urls {
+		u, err := backend.ParseURL(raw) // Validate already applied the same rules
+		if err != nil {
+			return fmt.Errorf("static backend: %w", err)
+		}
+		id := "static:" + u.Host
+		if want[id] == nil {
+			order = append(order, id)
+		}
+		want[id] = u
+	}
+	for _, b := range reg.Snapshot() {
+		if b.Static && want[b.ID] == nil {
+			reg.Remove(b.ID)
+			logger.Info("static backend removed", "component", "app", "backend_addr", b.URL.String())
+		}
+	}
+	now := time.Now()
+	for _, id := range order {
+		u := want[id]
+		if reg.Get(id) != nil {
+			continue
+		}
+		if held := holderOf(reg, u.Host); held != nil {
+			logger.Warn("static backend not added: a /list backend holds its address", "component", "app",
+				"backend_addr", u.String(), "backend_id", held.ID)
+			continue
+		}
+		reg.Add(&backend.Backend{ID: id, URL: u, Addr: u.Host, Weight: 1, Static: true, Since: now})
+		logger.Info("static backend added", "component", "app", "backend_addr", u.String())
+	}
+	return nil
+}
+
+// holderOf returns the backend at addr, or nil.
+func holderOf(reg *backend.Registry, addr string) *backend.Backend {
+	for _, b := range reg.Snapshot() {
+		if b.Addr == addr {
+			return b
+		}
+	}
+	return nil
 }
 
 // proxyConfig translates the plain configuration into the proxy's own.

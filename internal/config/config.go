@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -357,4 +358,16 @@ func setF64(p *float64, v float64) {
 	if *p == 0 {
 		*p = v
 	}
+}
+
+// Changed returns the YAML keys (section.field) whose values differ
+// between a and b, in --help order.
+func Changed(a, b Config) []string {
+	var out []string
+	for _, o := range options() {
+		if !reflect.DeepEqual(reflect.ValueOf(o.field(&a)).Elem().Interface(), reflect.ValueOf(o.field(&b)).Elem().Interface()) {
+			out = append(out, o.key)
+		}
+	}
+	return out
 }

@@ -434,3 +434,19 @@ func TestConfigDoc(t *testing.T) {
 		}
 	}
 }
+
+func TestChanged(t *testing.T) {
+	t.Parallel()
+	a := Default()
+	b := a
+	if got := Changed(a, b); len(got) != 0 {
+		t.Fatalf("same config: %v", got)
+	}
+	b.Proxy.Backends = []string{"http://127.0.0.1:3001"}
+	b.Log.Level = "debug"
+	b.Control.PingInterval = time.Second
+	got := Changed(a, b)
+	if strings.Join(got, ",") != "log.level,proxy.backends,control.ping_interval" {
+		t.Fatalf("Changed = %v", got)
+	}
+}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/admin"
+	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
+)
+
+// TestReload: a new configuration replaces the static backends at once
+// (kept ones untouched); other changed keys are reported as needing a
+// restart.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	named := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, name)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := named("a"), named("b")
+	cfg := testConfig()
+	cfg.Proxy.Backends = []string{a.URL}
+	logs := &testutil.LogBuffer{}
+	reloads := make(chan config.Config)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Reload: reloads, Ready: func(ad Addrs) { ready <- ad }})
+	}()
+	defer func() {
+		cancel()
+		if err := testutil.Recv(t, done, "Run's return", wait); err != nil {
+			t.Error(err)
+		}
+	}()
+	addrs := testutil.Recv(t, ready, "ready", wait)
+	pool := func() []string {
+		_, body := get(t, "http://"+addrs.Admin.String()+"/backends")
+		var list []admin.BackendInfo
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, x := range list {
+			out = append(out, x.Address)
+		}
+		return out
+	}
+	waitPool := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for strings.Join(pool(), ",") != strings.Join(want, ",") {
+			if time.Now().After(deadline) {
+				t.Fatalf("pool %v, want %v", pool(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitPool(a.URL)
+
+	next := cfg
+	next.Proxy.Backends = []string{b.URL}
+	reloads <- next
+	waitPool(b.URL)
+	if _, body := get(t, "http://"+addrs.Main.String()+"/"); body != "b" {
+		t.Fatalf("after reload the proxy answered %q", body)
+	}
+
+	both := next
+	both.Proxy.Backends = []string{a.URL, b.URL}
+	both.Control.PingInterval = time.Second
+	reloads <- both
+	want := []string{a.URL, b.URL}
+	if a.URL > b.URL {
+		want = []string{b.URL, a.URL}
+	}
+	waitPool(want...)
+	deadline := time.Now().Add(wait)
+	for !strings.Contains(logs.String(), "need a restart") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no restart warning: %s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "keys=control.ping_interval") || strings.Contains(logs.String(), "keys=proxy.backends") {
+		t.Fatalf("restart warning names the wrong keys: %s", logs)
+	}
+}
