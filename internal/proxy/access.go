@@ -11,20 +11,22 @@ import (
 
 // The access log (Config.AccessLog): one Info line per proxied request,
 // "request", with the client, method, URI, the status the client got (499
-// when it left first, 101 for a tunnel), the backend last tried (empty
-// when none was), and the time until the answer was written (for a
-// tunnel: until it was set up).
+// when it left first, 101 for a tunnel), the response body bytes sent (not
+// counting a tunnel's traffic), the backend last tried (empty when none
+// was), and the time until the answer was written (for a tunnel: until it
+// was set up).
 
 // logAccess writes one access log line.
-func (p *Proxy) logAccess(ctx context.Context, client, method, uri string, status int, backend string, d time.Duration) {
+func (p *Proxy) logAccess(ctx context.Context, client, method, uri string, status int, bytes int64, backend string, d time.Duration) {
 	p.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("client", client), slog.String("method", method), slog.String("uri", uri),
-		slog.Int("status", status), slog.String("backend", backend), slog.Duration("duration", d))
+		slog.Int("status", status), slog.Int64("bytes", bytes), slog.String("backend", backend), slog.Duration("duration", d))
 }
 
 // accessNote is what the fast path learns about a request for its log line.
 type accessNote struct {
 	status  int
+	bytes   int64
 	backend string
 }
 
@@ -37,7 +39,7 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 		if status == 0 && r.Context().Err() != nil {
 			status = statusClientGone
 		}
-		p.logAccess(r.Context(), clientIP(r.RemoteAddr), r.Method, r.RequestURI, status, aw.backend, time.Since(start))
+		p.logAccess(r.Context(), clientIP(r.RemoteAddr), r.Method, r.RequestURI, status, aw.bytes, aw.backend, time.Since(start))
 	}()
 	p.serve(aw, r)
 }
@@ -50,6 +52,7 @@ const statusClientGone = 499
 type accessWriter struct {
 	http.ResponseWriter
 	status  int
+	bytes   int64
 	backend string
 }
 
@@ -64,7 +67,9 @@ func (w *accessWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Flush passes through (streamed bodies and Server-Sent Events).

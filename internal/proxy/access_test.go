@@ -77,11 +77,12 @@ func TestAccessLog(t *testing.T) {
 			method, uri string
 			status      float64
 			backend     string
+			bytes       float64
 		}{
-			{"GET", "/a?x=1", 200, b.Addr},
-			{"POST", "/p", 201, b.Addr},
-			{"GET", "/ws", 101, strings.TrimPrefix(wsb.URL, "http://")},
-			{"GET", "/none", 503, ""},
+			{"GET", "/a?x=1", 200, b.Addr, 2},
+			{"POST", "/p", 201, b.Addr, 2},
+			{"GET", "/ws", 101, strings.TrimPrefix(wsb.URL, "http://"), 0},
+			{"GET", "/none", 503, "", -1}, // the proxy's own short body
 		}
 		var got []map[string]any
 		deadline := time.Now().Add(10 * time.Second)
@@ -103,6 +104,9 @@ func TestAccessLog(t *testing.T) {
 			if g["method"] != w.method || g["uri"] != w.uri || g["status"] != w.status || g["backend"] != w.backend ||
 				g["client"] != "127.0.0.1" || g["level"] != "INFO" {
 				t.Errorf("line %d = %v, want %+v", i, g, w)
+			}
+			if bytes, _ := g["bytes"].(float64); w.bytes >= 0 && bytes != w.bytes || w.bytes < 0 && bytes <= 0 {
+				t.Errorf("line %d bytes %v, want %v", i, g["bytes"], w.bytes)
 			}
 			if d, ok := g["duration"].(float64); !ok || d <= 0 {
 				t.Errorf("line %d duration %v", i, g["duration"])

@@ -271,6 +271,7 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 		} else {
 			bw.Write(data)
 		}
+		fc.acc.bytes += int64(len(data))
 		if cerr := body.consume(len(data)); cerr != nil {
 			_ = bw.Flush()
 			return attempt{out: outDone}, false

@@ -632,12 +632,12 @@ func (fc *fastConn) serveFast() bool {
 // logAccess writes the access log line of the request just served.
 func (fc *fastConn) logAccess(start time.Time) {
 	r := &fc.req
-	fc.s.p.logAccess(context.Background(), fc.remote, string(r.method), string(r.target), fc.acc.status, fc.acc.backend, time.Since(start))
+	fc.s.p.logAccess(context.Background(), fc.remote, string(r.method), string(r.target), fc.acc.status, fc.acc.bytes, fc.acc.backend, time.Since(start))
 }
 
 func (fc *fastConn) simple(status int, ctype, body, extra string) bool {
 	fc.s.p.st.answered(status)
-	fc.acc.status = status
+	fc.acc.status, fc.acc.bytes = status, int64(len(body))
 	bw := fc.bw
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(status))
