@@ -157,3 +157,25 @@ func TestDrainStatus(t *testing.T) {
 		t.Fatalf("drain with a cancelled ctx: %v", err)
 	}
 }
+
+// TestDrainNotAnnounced: other backends hear of joins and leaves, not of a
+// backend starting to drain (it is still in the pool).
+func TestDrainNotAnnounced(t *testing.T) {
+	hub := inprocHubTB(t)
+	events := make(chan string, 16)
+	watcher := dial(t, []string{hub}, WithAddress(backendURL(t)),
+		WithOnServerJoined(func(s Server) { events <- "joined " + s.Address }),
+		WithOnServerLeft(func(s Server) { events <- "left " + s.Address }))
+	_ = watcher
+	drainer := dial(t, []string{hub}, WithAddress(backendURL(t)))
+	if got := waitChan(t, events, "the drainer's join"); got != "joined "+drainer.Address() {
+		t.Fatalf("first event %q", got)
+	}
+	if _, err := drainer.Drain(tctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	third := dial(t, []string{hub}, WithAddress(backendURL(t)))
+	if got := waitChan(t, events, "the third's join"); got != "joined "+third.Address() {
+		t.Fatalf("after a drain the next event is %q, want the third backend's join", got)
+	}
+}

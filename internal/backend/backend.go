@@ -77,7 +77,8 @@ func (b *Backend) AvailableAt(now time.Time) bool {
 
 // SetDraining marks the backend draining (no new requests or Engine.IO
 // sessions; requests of existing sticky sessions still reach it) or clears
-// it. It reports whether the flag changed.
+// it. It reports whether the flag changed; the caller then tells the
+// registry (Registry.Touch).
 func (b *Backend) SetDraining(on bool) (changed bool) {
 	return b.draining.Swap(on) != on
 }
@@ -87,8 +88,8 @@ func (b *Backend) Draining() bool { return b.draining.Load() }
 
 // SetHealthy records the verdict of the backend's active health checks:
 // an unhealthy backend gets no new requests (as a draining one) until it is
-// healthy again. It reports whether the state changed. Backends start
-// healthy.
+// healthy again. It reports whether the state changed; the caller then
+// tells the registry (Registry.Touch). Backends start healthy.
 func (b *Backend) SetHealthy(ok bool) (changed bool) {
 	return b.unhealthy.Swap(!ok) != !ok
 }
@@ -96,6 +97,10 @@ func (b *Backend) SetHealthy(ok bool) (changed bool) {
 // Healthy reports whether the backend passes its health checks (true when
 // none run).
 func (b *Backend) Healthy() bool { return !b.unhealthy.Load() }
+
+// TakesNewWork reports whether the backend is neither draining nor failing
+// its health checks (its circuit aside): what the tracker shows browsers.
+func (b *Backend) TakesNewWork() bool { return !b.draining.Load() && !b.unhealthy.Load() }
 
 // MarkFailed opens the circuit after a refused or reset dial at now: the
 // backend is out of rotation for an interval that starts at CircuitMin and

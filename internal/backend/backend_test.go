@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,5 +182,23 @@ func TestRetryBackoffFromRegistry(t *testing.T) {
 	b.MarkOK()
 	if got := b.MarkFailed(now); got != 100*time.Millisecond {
 		t.Fatalf("after success: %v", got)
+	}
+}
+
+func TestTouch(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	var got []string
+	unsub := r.Subscribe(func(e Event) { got = append(got, e.Kind.String()+" "+e.Backend.ID) })
+	defer unsub()
+	a := &Backend{ID: "a", Addr: "127.0.0.1:1"}
+	r.Touch(a) // not in the pool: nothing
+	r.Add(a)
+	r.Touch(a)
+	r.Touch(&Backend{ID: "a", Addr: "127.0.0.1:1"}) // another object with a's id: not the member
+	r.Remove("a")
+	r.Touch(a)
+	if strings.Join(got, ",") != "joined a,changed a,left a" {
+		t.Fatalf("events %v", got)
 	}
 }

@@ -15,6 +15,10 @@ const (
 	Joined EventKind = iota + 1
 	// Left: the backend was removed (or replaced by another one with the same Addr).
 	Left
+	// Changed: the backend stayed in the pool but whether it takes new
+	// work changed (it started or stopped draining, or failed or passed
+	// its health checks); see Touch.
+	Changed
 )
 
 func (k EventKind) String() string {
@@ -23,6 +27,8 @@ func (k EventKind) String() string {
 		return "joined"
 	case Left:
 		return "left"
+	case Changed:
+		return "changed"
 	}
 	return "unknown"
 }
@@ -160,6 +166,18 @@ func (r *Registry) removeLocked(s *snapshot, b *Backend) {
 	}
 	r.cur.Store(next)
 	r.pending = append(r.pending, Event{Kind: Left, Backend: b})
+	r.deliverLocked()
+}
+
+// Touch tells the subscribers that b's draining or health state changed
+// (a Changed event). It does nothing when b is not in the pool.
+func (r *Registry) Touch(b *Backend) {
+	r.mu.Lock()
+	if r.cur.Load().byID[b.ID] != b {
+		r.mu.Unlock()
+		return
+	}
+	r.pending = append(r.pending, Event{Kind: Changed, Backend: b})
 	r.deliverLocked()
 }
 

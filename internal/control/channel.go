@@ -249,6 +249,9 @@ func (c *Channel) detach(s *sio.Socket, reason string) {
 // announce tells every registered session about a pool change (except the
 // backend that changed).
 func (c *Channel) announce(ev backend.Event) {
+	if ev.Kind == backend.Changed {
+		return // backends hear of membership only
+	}
 	event := "server_joined"
 	if ev.Kind == backend.Left {
 		event = "server_left"

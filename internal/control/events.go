@@ -155,6 +155,7 @@ func (s *session) onDrain(_ sio.Message, ack sio.Ack) {
 	}
 	if b.SetDraining(true) {
 		s.ch.log.Info("backend draining", "backend_id", b.ID, "backend_addr", b.URL.String())
+		s.ch.reg.Touch(b)
 	}
 	reply(ack, struct {
 		OK       bool  `json:"ok"`

@@ -229,10 +229,12 @@ func (c *Checker) record(b *backend.Backend, err error) {
 	switch {
 	case !ok && n >= c.cfg.Fall && b.SetHealthy(false):
 		c.down.Add(1)
+		c.reg.Touch(b)
 		c.log.Warn("backend failed its health checks; out of rotation",
 			"backend_id", b.ID, "backend_addr", b.URL.String(), "failures", n, "err", err)
 	case ok && n >= c.cfg.Rise && b.SetHealthy(true):
 		c.up.Add(1)
+		c.reg.Touch(b)
 		c.log.Info("backend passes its health checks again; back in rotation",
 			"backend_id", b.ID, "backend_addr", b.URL.String(), "successes", n)
 	}

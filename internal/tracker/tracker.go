@@ -52,7 +52,8 @@ type Tracker struct {
 	runs    sync.WaitGroup  // Run calls in progress; Add under mu while !closed
 
 	sendMu sync.Mutex
-	state  []*backend.Backend // guarded by sendMu: the pool as clients know it
+	state  []*backend.Backend        // guarded by sendMu: the pool as clients know it
+	shown  map[*backend.Backend]bool // guarded by sendMu: members shown to clients (taking new work)
 	view   atomic.Pointer[view]
 
 	done      chan struct{}
@@ -128,7 +129,7 @@ func New(cfg Config, reg *backend.Registry, logger *slog.Logger) (*Tracker, erro
 	// the state and queued, and applying it again changes nothing.
 	t.unsubscribe = reg.Subscribe(t.enqueue)
 	t.sendMu.Lock()
-	t.state = append([]*backend.Backend(nil), reg.Snapshot()...)
+	t.setStateLocked(reg.Snapshot())
 	t.buildViewLocked()
 	t.sendMu.Unlock()
 	return t, nil
@@ -186,7 +187,7 @@ func (t *Tracker) apply(evs []backend.Event, resync bool) {
 	t.sendMu.Lock()
 	defer t.sendMu.Unlock()
 	if resync {
-		t.state = append(t.state[:0:0], t.reg.Snapshot()...)
+		t.setStateLocked(t.reg.Snapshot())
 		t.buildViewLocked()
 		t.resyncs.Add(1)
 		t.nsp.Broadcast(t.view.Load().enc)
@@ -196,17 +197,17 @@ func (t *Tracker) apply(evs []backend.Event, resync bool) {
 	var out []*sio.Encoded
 	changed := false
 	for _, ev := range evs {
-		if !t.applyLocked(ev) {
+		name, applied := t.applyLocked(ev)
+		if !applied {
 			continue
 		}
 		changed = true
+		if name == "" {
+			continue // a change among backends clients do not see
+		}
 		e, ok := t.entry(ev.Backend)
 		if !ok {
 			continue
-		}
-		name := EventServerJoined
-		if ev.Kind == backend.Left {
-			name = EventServerLeft
 		}
 		p, err := encode(name, e)
 		if err != nil {
@@ -226,11 +227,26 @@ func (t *Tracker) apply(evs []backend.Event, resync bool) {
 	}
 }
 
-// applyLocked applies ev to the state and reports whether it changed it.
-func (t *Tracker) applyLocked(ev backend.Event) bool {
+// setStateLocked makes pool the state, showing the members that take new
+// work.
+func (t *Tracker) setStateLocked(pool []*backend.Backend) {
+	t.state = append([]*backend.Backend(nil), pool...)
+	t.shown = make(map[*backend.Backend]bool, len(pool))
+	for _, b := range pool {
+		t.shown[b] = b.TakesNewWork()
+	}
+}
+
+// applyLocked applies ev to the state. It reports whether the state
+// changed, and the event clients get for it: server_joined when a backend
+// becomes shown, server_left when it stops being shown, "" when clients
+// see no difference. A backend is shown while it is in the pool and takes
+// new work (not draining, not failing its health checks): browsers are not
+// sent to a backend the proxy no longer sends new users to.
+func (t *Tracker) applyLocked(ev backend.Event) (event string, changed bool) {
 	b := ev.Backend
 	if b == nil {
-		return false
+		return "", false
 	}
 	i := -1
 	for j, x := range t.state {
@@ -241,22 +257,52 @@ func (t *Tracker) applyLocked(ev backend.Event) bool {
 	}
 	switch ev.Kind {
 	case backend.Joined:
+		wasShown := false
 		if i >= 0 {
-			if t.state[i] == b {
-				return false
+			old := t.state[i]
+			if old == b {
+				return "", false
 			}
+			wasShown = t.shown[old]
+			delete(t.shown, old)
 			t.state = append(t.state[:i:i], t.state[i+1:]...)
 		}
 		t.state = append(t.state[:len(t.state):len(t.state)], b)
-		return true
+		show := b.TakesNewWork()
+		t.shown[b] = show
+		switch {
+		case show:
+			return EventServerJoined, true // also refreshes a replaced entry
+		case wasShown:
+			return EventServerLeft, true
+		}
+		return "", true
 	case backend.Left:
 		if i < 0 || t.state[i] != b {
-			return false
+			return "", false
 		}
 		t.state = append(t.state[:i:i], t.state[i+1:]...)
-		return true
+		wasShown := t.shown[b]
+		delete(t.shown, b)
+		if wasShown {
+			return EventServerLeft, true
+		}
+		return "", true
+	case backend.Changed:
+		if i < 0 || t.state[i] != b {
+			return "", false
+		}
+		show := b.TakesNewWork()
+		if show == t.shown[b] {
+			return "", false
+		}
+		t.shown[b] = show
+		if show {
+			return EventServerJoined, true
+		}
+		return EventServerLeft, true
 	}
-	return false
+	return "", false
 }
 
 // entry returns what clients see of b; false when b is not shown (no public
@@ -279,6 +325,9 @@ func (t *Tracker) entry(b *backend.Backend) (entry, bool) {
 func (t *Tracker) buildViewLocked() {
 	list := make([]entry, 0, len(t.state))
 	for _, b := range t.state {
+		if !t.shown[b] {
+			continue
+		}
 		if e, ok := t.entry(b); ok {
 			list = append(list, e)
 		}

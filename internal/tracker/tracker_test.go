@@ -369,3 +369,39 @@ func TestCloseIdempotent(t *testing.T) {
 	recv(t, g.gone, "disconnect")
 	_ = sio.ReasonServerShutdown
 }
+
+// TestShowsOnlyBackendsTakingWork: a backend that drains or fails its
+// health checks leaves the clients' list (server_left) while it stays in
+// the pool, and comes back (server_joined) when it takes work again.
+func TestShowsOnlyBackendsTakingWork(t *testing.T) {
+	t.Parallel()
+	reg := backend.NewRegistry()
+	a := mkBackend(t, "a", 4001, "http://a.example", "")
+	reg.Add(a)
+	e := startTracker(t, Config{}, reg, true)
+	g := dialGo(t, e, nil)
+	const entryA = `{"id":"a","url":"http://a.example","meta":null}`
+	g.expect(t, `servers [`+entryA+`]`)
+
+	a.SetDraining(true)
+	reg.Touch(a)
+	g.expect(t, `server_left `+entryA)
+	if _, body := do(t, mustReq(t, e.ts.URL+"/tracker/servers", "")); body != "[]\n" {
+		t.Fatalf("list while draining: %q", body)
+	}
+	reg.Touch(a) // no change to show: nothing is sent
+	a.SetDraining(false)
+	reg.Touch(a)
+	g.expect(t, `server_joined `+entryA)
+
+	a.SetHealthy(false)
+	reg.Touch(a)
+	g.expect(t, `server_left `+entryA)
+	// Removed while hidden: clients already lost it, nothing is sent.
+	reg.Remove("a")
+	reg.Add(mkBackend(t, "b", 4002, "http://b.example", ""))
+	g.expect(t, `server_joined {"id":"b","url":"http://b.example","meta":null}`)
+	if st := e.tr.Stats(); st.Servers != 1 {
+		t.Fatalf("servers %d", st.Servers)
+	}
+}
