@@ -97,4 +97,29 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "keys=control.ping_interval") || strings.Contains(logs.String(), "keys=proxy.backends") {
 		t.Fatalf("restart warning names the wrong keys: %s", logs)
 	}
+
+	// A weight change takes effect: smooth round robin then follows 3:1
+	// exactly.
+	weighted := both
+	weighted.Proxy.Backends = []string{a.URL + " weight=3", b.URL}
+	reloads <- weighted
+	deadline = time.Now().Add(wait)
+	for {
+		_, body := get(t, "http://"+addrs.Admin.String()+"/backends")
+		if strings.Contains(body, `"weight": 3`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("weight not applied: %s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	counts := map[string]int{}
+	for range 8 {
+		_, body := get(t, "http://"+addrs.Main.String()+"/")
+		counts[body]++
+	}
+	if counts["a"] != 6 || counts["b"] != 2 {
+		t.Fatalf("requests per backend with weights 3:1: %v", counts)
+	}
 }

@@ -199,38 +199,44 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 // untouched (their counters, circuit and health stay). A URL whose address
 // a /list backend holds is left to that backend.
 func setStatic(reg *backend.Registry, urls []string, logger *slog.Logger) error {
-	want := map[string]*url.URL{}
+	type static struct {
+		u      *url.URL
+		weight int
+	}
+	want := map[string]static{}
 	var order []string // ids in configuration order
 	for _, raw := range urls {
-		u, err := backend.ParseURL(raw) // Validate already applied the same rules
+		u, w, err := backend.ParseStatic(raw) // Validate already applied the same rules
 		if err != nil {
 			return fmt.Errorf("static backend: %w", err)
 		}
 		id := "static:" + u.Host
-		if want[id] == nil {
+		if _, dup := want[id]; !dup {
 			order = append(order, id)
 		}
-		want[id] = u
+		want[id] = static{u, w}
 	}
 	for _, b := range reg.Snapshot() {
-		if b.Static && want[b.ID] == nil {
+		if _, ok := want[b.ID]; b.Static && !ok {
 			reg.Remove(b.ID)
 			logger.Info("static backend removed", "component", "app", "backend_addr", b.URL.String())
 		}
 	}
 	now := time.Now()
 	for _, id := range order {
-		u := want[id]
-		if reg.Get(id) != nil {
-			continue
+		st := want[id]
+		if cur := reg.Get(id); cur != nil && cur.Weight == st.weight {
+			continue // kept as it is
 		}
-		if held := holderOf(reg, u.Host); held != nil {
+		if held := holderOf(reg, st.u.Host); held != nil && !held.Static {
 			logger.Warn("static backend not added: a /list backend holds its address", "component", "app",
-				"backend_addr", u.String(), "backend_id", held.ID)
+				"backend_addr", st.u.String(), "backend_id", held.ID)
 			continue
 		}
-		reg.Add(&backend.Backend{ID: id, URL: u, Addr: u.Host, Weight: 1, Static: true, Since: now})
-		logger.Info("static backend added", "component", "app", "backend_addr", u.String())
+		// New, or its weight changed (a Backend's weight is fixed once
+		// added: the new one replaces it).
+		reg.Add(&backend.Backend{ID: id, URL: st.u, Addr: st.u.Host, Weight: st.weight, Static: true, Since: now})
+		logger.Info("static backend added", "component", "app", "backend_addr", st.u.String(), "weight", st.weight)
 	}
 	return nil
 }

@@ -202,3 +202,32 @@ func TestTouch(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+func TestParseStatic(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in     string
+		weight int
+		err    string
+	}{
+		{in: "http://127.0.0.1:3001", weight: 1},
+		{in: "  http://127.0.0.1:3001   weight=7 ", weight: 7},
+		{in: "http://127.0.0.1:3001 weight=1000", weight: 1000},
+		{in: "http://127.0.0.1:3001 weight=1001", err: "weight must be"},
+		{in: "http://127.0.0.1:3001 weight=", err: "weight must be"},
+		{in: "http://127.0.0.1:3001 check", err: "unknown option"},
+		{in: "http://127.0.0.1", err: "explicit port"},
+		{in: "   ", err: "empty"},
+	} {
+		u, w, err := ParseStatic(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || w != tt.weight || u.Host != "127.0.0.1:3001" {
+			t.Errorf("%q: %v %d %v", tt.in, u, w, err)
+		}
+	}
+}

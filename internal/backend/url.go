@@ -43,3 +43,31 @@ func ParseURL(raw string) (*url.URL, error) {
 	u.Path = ""
 	return u, nil
 }
+
+// MaxWeight bounds a backend's weight, static or announced.
+const MaxWeight = 1000
+
+// ParseStatic parses a static backend entry: a URL (ParseURL's rules),
+// optionally followed by space-separated options; the only one is
+// weight=N (1..MaxWeight, default 1), as in
+// "http://10.0.0.5:3001 weight=3".
+func ParseStatic(entry string) (u *url.URL, weight int, err error) {
+	fields := strings.Fields(entry)
+	if len(fields) == 0 {
+		return nil, 0, fmt.Errorf("%q: empty", entry)
+	}
+	if u, err = ParseURL(fields[0]); err != nil {
+		return nil, 0, err
+	}
+	weight = 1
+	for _, f := range fields[1:] {
+		v, ok := strings.CutPrefix(f, "weight=")
+		if !ok {
+			return nil, 0, fmt.Errorf("%q: unknown option %q (the only one is weight=N)", entry, f)
+		}
+		if weight, err = strconv.Atoi(v); err != nil || weight < 1 || weight > MaxWeight {
+			return nil, 0, fmt.Errorf("%q: weight must be an integer 1-%d", entry, MaxWeight)
+		}
+	}
+	return u, weight, nil
+}

@@ -67,7 +67,8 @@ type Log struct {
 // Proxy configures the HTTP and WebSocket reverse proxy.
 type Proxy struct {
 	// Backends are static backend URLs, for servers that do not use the
-	// /list channel (default none).
+	// /list channel, each optionally followed by " weight=N" (1-1000,
+	// default 1) (default none).
 	Backends []string `yaml:"backends"`
 	// DialTimeout bounds connecting to a backend (default 2s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`

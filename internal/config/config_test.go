@@ -271,24 +271,29 @@ func TestValidate(t *testing.T) {
 			want: []string{"listen.ip", "listen.port"}},
 		{name: "backend rules", modify: func(c *Config) {
 			c.Proxy.Backends = []string{
-				"http://127.0.0.1:3001",     // fine
-				"https://[::1]:3002/",       // fine
-				"ws://127.0.0.1:3003",       // scheme
-				"http://127.0.0.1",          // no port
-				"http://u:p@127.0.0.1:3004", // userinfo
-				"http://{ip}:{port}",        // template
-				"http://:3005",              // no host
-				"http://0.0.0.0:3006",       // unspecified
-				"http://127.0.0.1:8080",     // own listener
-				"http://localhost:8080",     // own listener by name
-				"http://127.0.0.1:3001",     // duplicate
-				"http://127.0.0.1:3007/app", // path
-				"http://127.0.0.1:3008?x=1", // query
-				"http://127.0.0.1:99999",    // port range
-				"%zz",                       // not a URL
+				"http://127.0.0.1:3001",          // fine
+				"https://[::1]:3002/",            // fine
+				"ws://127.0.0.1:3003",            // scheme
+				"http://127.0.0.1",               // no port
+				"http://u:p@127.0.0.1:3004",      // userinfo
+				"http://{ip}:{port}",             // template
+				"http://:3005",                   // no host
+				"http://0.0.0.0:3006",            // unspecified
+				"http://127.0.0.1:8080",          // own listener
+				"http://localhost:8080",          // own listener by name
+				"http://127.0.0.1:3001",          // duplicate
+				"http://127.0.0.1:3007/app",      // path
+				"http://127.0.0.1:3008?x=1",      // query
+				"http://127.0.0.1:99999",         // port range
+				"%zz",                            // not a URL
+				"http://127.0.0.1:3009 weight=3", // fine
+				"http://127.0.0.1:3010 weight=0", // weight range
+				"http://127.0.0.1:3011 weight=x", // weight not a number
+				"http://127.0.0.1:3012 backup",   // unknown option
 			}
 		}, want: []string{"scheme", "explicit port", "userinfo", "unexpanded template", "no host", "unspecified",
-			"own listener", "own listener", "twice", "path", "query", "explicit port", "not a URL"}},
+			"own listener", "own listener", "twice", "path", "query", "explicit port", "not a URL",
+			"weight must be", "weight must be", "unknown option"}},
 		{name: "tls cert without key", modify: func(c *Config) { c.Listen.TLSCert = "cert.pem" },
 			want: []string{"listen.tls_key: missing"}},
 		{name: "tls key without cert", modify: func(c *Config) { c.Listen.TLSKey = "key.pem" },

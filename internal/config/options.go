@@ -64,7 +64,7 @@ func options() []option {
 			help: "Access log: one Info line per proxied request (client, method, uri, status, backend, duration)."},
 
 		{field: func(c *Config) any { return &c.Proxy.Backends }, flag: "backend", env: "SWITCHBOARD_BACKENDS", meta: "URL",
-			help: "Static backend URL (http://host:port) for servers without the /list channel; repeatable, or comma-separated."},
+			help: "Static backend URL (http://host:port), optionally followed by weight=N, for servers without the /list channel; repeatable, or comma-separated."},
 		{field: func(c *Config) any { return &c.Proxy.DialTimeout },
 			help: "Bound on connecting to a backend."},
 		{field: func(c *Config) any { return &c.Proxy.ResponseHeaderTimeout },

@@ -62,7 +62,7 @@ func (c *Config) Validate() error {
 
 	seen := map[string]bool{}
 	for _, b := range c.Proxy.Backends {
-		u, err := CheckBackendURL(b)
+		u, _, err := backend.ParseStatic(b)
 		if err != nil {
 			v.add("proxy.backends", "%s", err)
 			continue
@@ -255,10 +255,6 @@ func (c *Config) sameHost(host string) bool {
 	return hip == lip || lip.IsUnspecified() && (hip.IsLoopback() || hip.IsUnspecified()) ||
 		hip.IsUnspecified() && lip.IsLoopback() || hip.IsLoopback() && lip.IsLoopback()
 }
-
-// CheckBackendURL applies the backend address rules (backend.ParseURL), the
-// same the /list channel applies to `address`.
-func CheckBackendURL(raw string) (*url.URL, error) { return backend.ParseURL(raw) }
 
 // ParsePrefix parses a trusted-proxy entry: a CIDR, or a single IP
 // (taken as /32 or /128).

@@ -20,7 +20,7 @@ import (
 )
 
 // MaxWeight bounds the `weight` option of `address`.
-const MaxWeight = 1000
+const MaxWeight = backend.MaxWeight
 
 func (c *Channel) registerEvents() {
 	on := func(event string, h func(s *session, m sio.Message, ack sio.Ack)) {
