@@ -1,15 +1,19 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/admin"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 // TestHealthChecks: with --proxy-health-path, a static backend whose health
@@ -119,5 +123,44 @@ func TestHealthChecks(t *testing.T) {
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAccessLogWired: log.requests turns the proxy's access log on.
+func TestAccessLogWired(t *testing.T) {
+	t.Parallel()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(be.Close)
+	cfg := testConfig()
+	cfg.Proxy.Backends = []string{be.URL}
+	cfg.Log.Requests = true
+	logs := &testutil.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Ready: func(a Addrs) { ready <- a }})
+	}()
+	defer func() {
+		cancel()
+		if err := testutil.Recv(t, done, "Run's return", wait); err != nil {
+			t.Error(err)
+		}
+	}()
+	addrs := testutil.Recv(t, ready, "ready", wait)
+	if code, _ := get(t, "http://"+addrs.Main.String()+"/hello?x=1"); code != 200 {
+		t.Fatal(code)
+	}
+	deadline := time.Now().Add(wait)
+	for !strings.Contains(logs.String(), `msg=request`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line: %s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l := logs.String(); !strings.Contains(l, `uri="/hello?x=1"`) || !strings.Contains(l, "status=200") {
+		t.Fatalf("access line: %s", l)
 	}
 }
