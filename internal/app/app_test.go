@@ -53,11 +53,19 @@ type running struct {
 
 func start(t *testing.T, cfg config.Config, parts *Parts) *running {
 	t.Helper()
+	return startWith(t, cfg, testLogger(t), Options{Parts: parts})
+}
+
+// startWith is start with a logger and options of the test's own (Ready
+// is set here).
+func startWith(t *testing.T, cfg config.Config, logger *slog.Logger, opts Options) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
 	r := &running{cancel: cancel, done: make(chan error, 1)}
+	opts.Ready = func(a Addrs) { ready <- a }
 	go func() {
-		r.done <- RunWith(ctx, cfg, testLogger(t), Options{Parts: parts, Ready: func(a Addrs) { ready <- a }})
+		r.done <- RunWith(ctx, cfg, logger, opts)
 	}()
 	select {
 	case r.addrs = <-ready:
@@ -89,6 +97,16 @@ func (r *running) stop(t *testing.T) error {
 		t.Fatal("Run did not return after cancel")
 		return nil
 	}
+}
+
+// namedBackend is a backend answering every request with its name.
+func namedBackend(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, name)
+	}))
+	t.Cleanup(s.Close)
+	return s
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -15,10 +14,7 @@ import (
 // until a connection closes, then is served; /stats shows the listener.
 func TestMaxConns(t *testing.T) {
 	t.Parallel()
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	t.Cleanup(be.Close)
+	be := namedBackend(t, "ok")
 	cfg := testConfig()
 	cfg.Proxy.Backends = []string{be.URL}
 	cfg.Listen.MaxConns = 1

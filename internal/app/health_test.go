@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -129,27 +128,12 @@ func TestHealthChecks(t *testing.T) {
 // TestAccessLogWired: log.requests turns the proxy's access log on.
 func TestAccessLogWired(t *testing.T) {
 	t.Parallel()
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	t.Cleanup(be.Close)
+	be := namedBackend(t, "ok")
 	cfg := testConfig()
 	cfg.Proxy.Backends = []string{be.URL}
 	cfg.Log.Requests = true
 	logs := &testutil.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Ready: func(a Addrs) { ready <- a }})
-	}()
-	defer func() {
-		cancel()
-		if err := testutil.Recv(t, done, "Run's return", wait); err != nil {
-			t.Error(err)
-		}
-	}()
-	addrs := testutil.Recv(t, ready, "ready", wait)
+	addrs := startWith(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{}).addrs
 	if code, _ := get(t, "http://"+addrs.Main.String()+"/hello?x=1"); code != 200 {
 		t.Fatal(code)
 	}

@@ -1,12 +1,8 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,31 +17,12 @@ import (
 // restart.
 func TestReload(t *testing.T) {
 	t.Parallel()
-	named := func(name string) *httptest.Server {
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, name)
-		}))
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := named("a"), named("b")
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
 	cfg := testConfig()
 	cfg.Proxy.Backends = []string{a.URL}
 	logs := &testutil.LogBuffer{}
 	reloads := make(chan config.Config)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunWith(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Reload: reloads, Ready: func(ad Addrs) { ready <- ad }})
-	}()
-	defer func() {
-		cancel()
-		if err := testutil.Recv(t, done, "Run's return", wait); err != nil {
-			t.Error(err)
-		}
-	}()
-	addrs := testutil.Recv(t, ready, "ready", wait)
+	addrs := startWith(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Reload: reloads}).addrs
 	pool := func() []string {
 		_, body := get(t, "http://"+addrs.Admin.String()+"/backends")
 		var list []admin.BackendInfo
