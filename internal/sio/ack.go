@@ -124,6 +124,14 @@ type ackResult struct {
 // waitAck registers a waiter, calls send with its id and waits for the
 // ack, ctx, the default timeout (when ctx has no deadline) or done.
 func waitAck(ctx context.Context, t *ackTable, limit int, def time.Duration, done <-chan struct{}, send func(id int64) error) (Message, error) {
+	if err := ctx.Err(); err != nil {
+		// Done before the call: nothing is sent (an answer could otherwise
+		// arrive first and win the select below).
+		if err == context.DeadlineExceeded {
+			err = ErrAckTimeout
+		}
+		return Message{}, err
+	}
 	ch := make(chan ackResult, 1)
 	id, err := t.add(func(m Message, err error) { ch <- ackResult{m, err} }, limit)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -107,4 +108,31 @@ func BenchmarkCallbackAck(b *testing.B) {
 		tab.resolve(id, Message{})
 	}
 	tab.close(ErrClosed)
+}
+
+// TestWaitAckDoneContext: a context already done sends nothing and
+// returns its error (a deadline as ErrAckTimeout), even when the answer
+// would come at once.
+func TestWaitAckDoneContext(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel2()
+	for _, tt := range []struct {
+		ctx  context.Context
+		want error
+	}{{cancelled, context.Canceled}, {expired, ErrAckTimeout}} {
+		var tab ackTable
+		sent := false
+		_, err := waitAck(tt.ctx, &tab, 10, time.Hour, nil, func(id int64) error {
+			sent = true
+			if fn := tab.take(id); fn != nil {
+				fn(Message{}, nil) // an answer at once
+			}
+			return nil
+		})
+		if err != tt.want || sent || tab.len() != 0 {
+			t.Fatalf("err %v (want %v), sent %v, pending %d", err, tt.want, sent, tab.len())
+		}
+	}
 }
