@@ -451,26 +451,16 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				c.loopErr = c.readFailed(net.ErrClosed)
 				return true
 			}
-			bp := readPool.Get().(*[]byte)
-			n, err := rawio.Read(int(fd), *bp) // retries EINTR
-			switch {
-			case err == syscall.EAGAIN:
-				readPool.Put(bp)
+			if !c.readFD(fd) {
 				if c.loopIdle != nil {
 					c.loopIdle()
 				}
 				return false
-			case err != nil:
-				readPool.Put(bp)
-				c.rerr = os.NewSyscallError("read", err)
-				return true
-			case n <= 0:
-				readPool.Put(bp)
-				c.rerr = io.EOF
-				return true
 			}
-			c.rbuf, c.rpos, c.rend = bp, 0, n
-			c.drained = n < len(*bp)
+			if c.rbuf == nil {
+				return true // c.rerr says why
+			}
+			c.drained = c.rend < len(*c.rbuf)
 		}
 		for c.rbuf != nil && c.bufferedMessage() {
 			op, p, err := c.ReadMessage()
