@@ -418,9 +418,10 @@ func (fc *fastConn) handshake(tc *tls.Conn) bool {
 	}
 	var re tls.RecordHeaderError
 	if errors.As(err, &re) && re.Conn != nil && plainHTTPRecord(re.RecordHeader) {
+		const body = "This port serves TLS only: use https or wss.\r\n"
 		fc.s.p.st.answered(http.StatusBadRequest)
 		_, _ = io.WriteString(re.Conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-			"Connection: close\r\nContent-Length: 46\r\n\r\nThis port serves TLS only: use https or wss.\r\n")
+			"Connection: close\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
 	}
 	fc.s.p.log.LogAttrs(context.Background(), slog.LevelDebug, "tls handshake failed",
 		slog.String("client", fc.nc.RemoteAddr().String()), slog.Any("err", err))
