@@ -195,9 +195,10 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 }
 
 // setStatic makes the registry's static backends exactly urls (validated
-// by config.Validate): new ones join, missing ones leave, kept ones are
-// untouched (their counters, circuit and health stay). A URL whose address
-// a /list backend holds is left to that backend.
+// by config.Validate): new ones join, missing ones leave, kept ones with
+// the same weight are untouched (their counters, circuit and health stay),
+// and one whose weight changed is replaced. A URL whose address a /list
+// backend holds is left to that backend.
 func setStatic(reg *backend.Registry, urls []string, logger *slog.Logger) error {
 	type static struct {
 		u      *url.URL
