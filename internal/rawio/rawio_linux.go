@@ -17,3 +17,19 @@ func EpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 	// epoll_pwait(epfd, events, maxevents, timeout 0, no signal mask).
 	return call(syscall.SYS_EPOLL_PWAIT, epfd, unsafe.Pointer(unsafe.SliceData(events)), len(events), 0)
 }
+
+// SetRcvLowat sets the socket's receive low-water mark (SO_RCVLOWAT): the
+// kernel reports a TCP socket readable, and wakes its pollers, only once n
+// bytes are queued (or the peer closed, or memory runs short), while a
+// non-blocking read still returns whatever is queued. A reader that polls
+// on a timer raises it to sleep through small arrivals, and must lower it
+// back to 1 before it waits for readability again.
+func SetRcvLowat(fd, n int) error {
+	v := int32(n)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
+		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}

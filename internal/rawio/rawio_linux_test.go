@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestEpollWait(t *testing.T) {
@@ -52,4 +53,80 @@ func TestEpollWait(t *testing.T) {
 	if _, err := EpollWait(-1, evs); !errors.Is(err, syscall.EBADF) {
 		t.Fatalf("bad descriptor: %v", err)
 	}
+}
+
+// TestSetRcvLowat: with the mark raised, a few bytes do not make the
+// socket readable, yet a non-blocking read returns them; lowered back to
+// one byte, the next arrival does.
+func TestSetRcvLowat(t *testing.T) {
+	c, s := pair(t)
+	rc, err := s.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	_ = rc.Control(func(f uintptr) { fd = int(f) })
+	readable := func() bool {
+		t.Helper()
+		pfd := []pollFd{{fd: int32(fd), events: pollIn}}
+		n, err := poll(pfd, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	if err := SetRcvLowat(fd, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT); err != nil || got != 4096 {
+		t.Fatalf("SO_RCVLOWAT = %d, %v; want 4096", got, err)
+	}
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(5 * time.Second)
+	n := 0
+	for n == 0 { // the bytes cross loopback asynchronously
+		if readable() {
+			t.Fatal("5 bytes made the socket readable under a 4096-byte mark")
+		}
+		if n, err = Read(fd, buf); err != nil && err != syscall.EAGAIN {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bytes never arrived")
+		}
+	}
+	if string(buf[:n]) != "hello" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	if err := SetRcvLowat(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for !readable() {
+		if time.Now().After(deadline) {
+			t.Fatal("one byte under a 1-byte mark never made the socket readable")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const pollIn = 0x1
+
+func poll(fds []pollFd, timeoutMs int) (int, error) {
+	n, _, e := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(timeoutMs))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
