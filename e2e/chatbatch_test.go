@@ -70,10 +70,16 @@ func jsonStrings(v any) []string {
 // them to Switchboard in batches (and the others receive them in batches);
 // every message arrives exactly once and in its sender's order, each dm's
 // reply is that message's own result, and the unknown name gets `unknown`
-// without failing its neighbours.
+// without failing its neighbours. It runs again with the channel's read
+// coalescing on (--control-read-coalesce).
 func TestChatDirectMessageBurst(t *testing.T) {
+	t.Run("default", func(t *testing.T) { testChatDirectMessageBurst(t) })
+	t.Run("read-coalesce", func(t *testing.T) { testChatDirectMessageBurst(t, "--control-read-coalesce", "2ms") })
+}
+
+func testChatDirectMessageBurst(t *testing.T, sbArgs ...string) {
 	const senders, perSender = 30, 20
-	hub := startSB(t)
+	hub := startSB(t, sbArgs...)
 	ports := []int{freePort(t), freePort(t), freePort(t)}
 	for _, p := range ports {
 		chatBackend(t, hub, p)

@@ -118,6 +118,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 			MaxPayloadBytes: cfg.Control.MaxPayloadBytes,
 			SendQueue:       cfg.Control.SendQueueMessages,
 			WriteLinger:     cfg.Control.WriteLinger,
+			ReadCoalesce:    cfg.Control.ReadCoalesce,
 		}},
 	}, reg, rt, logger)
 	if err != nil {

@@ -158,6 +158,12 @@ type Control struct {
 	// message, for at most WriteLinger of added latency (default 0: off;
 	// at most 10ms).
 	WriteLinger time.Duration `yaml:"write_linger"`
+	// ReadCoalesce lets a session's reader gather a busy backend's
+	// messages for up to this long instead of waking for each one (one
+	// wake-up serves every busy session; Linux), for at most this much
+	// added latency, only while messages arrive faster than that (0: off;
+	// at most 10ms).
+	ReadCoalesce time.Duration `yaml:"read_coalesce"`
 }
 
 // Presence configures user names held by backends and their mailboxes.

@@ -321,6 +321,10 @@ func TestValidate(t *testing.T) {
 		}, want: []string{"proxy.dial_timeout", "control.ping_interval", "shutdown.timeout", "shutdown.stream_close_delay"}},
 		{name: "negative sizes", modify: func(c *Config) { c.Presence.MailboxBytes = -1; c.Control.MaxPayloadBytes = -5 },
 			want: []string{"control.max_payload_bytes", "presence.mailbox_bytes"}},
+		{name: "channel coalescing bounds", modify: func(c *Config) {
+			c.Control.WriteLinger = -time.Millisecond
+			c.Control.ReadCoalesce = 11 * time.Millisecond
+		}, want: []string{"control.write_linger", "control.read_coalesce"}},
 		{name: "mailbox larger than total", modify: func(c *Config) { c.Presence.MailboxBytes = 2 << 30 },
 			want: []string{"larger than presence.mailbox_total_bytes"}},
 		{name: "log", modify: func(c *Config) { c.Log.Level = "loud"; c.Log.Format = "xml" }, want: []string{"log.level", "log.format"}},

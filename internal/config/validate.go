@@ -130,6 +130,9 @@ func (c *Config) Validate() error {
 	if d := c.Control.WriteLinger; d < 0 || d > 10*time.Millisecond {
 		v.add("control.write_linger", "must be between 0 and 10ms, got %s", d)
 	}
+	if d := c.Control.ReadCoalesce; d < 0 || d > 10*time.Millisecond {
+		v.add("control.read_coalesce", "must be between 0 and 10ms, got %s", d)
+	}
 
 	v.positiveDur("presence.grace", c.Presence.Grace)
 	v.positiveInt("presence.max_name_bytes", c.Presence.MaxNameBytes)

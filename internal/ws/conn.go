@@ -62,6 +62,17 @@ type Conn struct {
 	loopIdle  func() // ReadMessagesIdle's hook
 	loopErr   error
 
+	// ReadMessages' coalescing (Config.ReadCoalesce), owned by the reader:
+	// nap is the period (0: off); napping says the socket's low-water
+	// mark is raised and the reader polls on the clock; napEmpty counts
+	// polls in a row that found nothing.
+	nap      time.Duration
+	napping  bool
+	napEmpty int
+	napSince time.Duration // start of the period napReads counts in (time since epoch)
+	napReads int           // reads that emptied the socket since napSince
+	naps     int           // times coalescing started (for tests)
+
 	maxMsg       int64
 	writeTimeout time.Duration
 
@@ -83,6 +94,7 @@ func newConn(nc net.Conn, client bool, cfg Config, pending []byte) *Conn {
 		maxMsg:       cfg.MaxMessageBytes,
 		writeTimeout: cfg.WriteTimeout,
 		client:       client,
+		nap:          cfg.ReadCoalesce,
 	}
 	// Sockets are read and written with raw system calls (package rawio)
 	// where the platform has them; elsewhere through nc.
@@ -354,6 +366,56 @@ func (c *Conn) readMessage() (op int, p []byte, err error) {
 // errStopLoop ends a ReadMessages callback run without an error of its own.
 var errStopLoop = errors.New("ws: stop")
 
+// errNap ends a ReadMessages callback run to sleep until the next tick of
+// the ReadCoalesce clock.
+var errNap = errors.New("ws: nap")
+
+// Coalescing (Config.ReadCoalesce): napMinReads reads that each emptied
+// the socket, within one period, start it; napLowat is the low-water mark
+// while polling on the clock (one full read buffer still wakes the reader
+// at once); napEmptyPolls polls in a row that find nothing end it.
+const (
+	napLowat      = readBufSize
+	napEmptyPolls = 2
+	napMinReads   = 3
+)
+
+// napNext is called when a read has emptied the socket and everything it
+// brought was dispatched: it reports whether the reader should poll again
+// on the ReadCoalesce clock instead of waiting for readability, raising the
+// socket's low-water mark when it starts to.
+func (c *Conn) napNext(fd uintptr) bool {
+	if c.nap <= 0 {
+		return false
+	}
+	if !c.napping {
+		now := time.Since(epoch)
+		if now-c.napSince > c.nap {
+			c.napSince, c.napReads = now, 0
+		}
+		if c.napReads++; c.napReads < napMinReads {
+			return false
+		}
+		if rawio.SetRcvLowat(int(fd), napLowat) != nil {
+			c.nap = 0 // not on this platform or socket
+			return false
+		}
+		c.napping = true
+		c.naps++
+	}
+	c.napEmpty = 0
+	return true
+}
+
+// endNap lowers the socket's low-water mark back to one byte.
+func (c *Conn) endNap(fd uintptr) {
+	c.napping = false
+	if err := rawio.SetRcvLowat(int(fd), 1); err != nil {
+		// The socket is failing; the next read says how.
+		c.nap = 0
+	}
+}
+
 // ReadMessages reads messages and calls fn with each, until ReadMessage
 // would return an error (returned) or fn returns one (returned as is). It
 // behaves as a ReadMessage loop but costs fewer system calls on a socket:
@@ -401,6 +463,11 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 		c.inRead.Store(false)
 		c.inCb = false
 		c.loopFn = nil
+		if c.napping && c.loopErr != errNap {
+			// Leaving the loop some other way: whoever reads next waits
+			// for readability, which needs the low-water mark back at 1.
+			_ = c.rc.Control(c.endNap)
+		}
 		if c.closed.Load() {
 			// Close ran while we were inside rc.Read: it only shut the
 			// socket down (no linger left to do).
@@ -416,6 +483,10 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 		case c.loopErr != nil:
 			err, c.loopErr = c.loopErr, nil
 			if err == errStopLoop {
+				continue
+			}
+			if err == errNap {
+				time.Sleep(c.nap - time.Since(epoch)%c.nap)
 				continue
 			}
 			return err
@@ -445,6 +516,10 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				if c.loopIdle != nil {
 					c.loopIdle()
 				}
+				if c.napNext(fd) {
+					c.loopErr = errNap
+					return true
+				}
 				return false
 			}
 			if c.closed.Load() {
@@ -452,6 +527,19 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				return true
 			}
 			if !c.readFD(fd) {
+				if c.napping {
+					// A poll on the clock found nothing (what came before
+					// was dispatched and its writes flushed already).
+					if c.napEmpty++; c.napEmpty < napEmptyPolls {
+						c.loopErr = errNap
+						return true
+					}
+					// Quiet again: wait for readability. Bytes that came
+					// after that read but before the mark went down raise
+					// no event, so read once more first.
+					c.endNap(fd)
+					continue
+				}
 				if c.loopIdle != nil {
 					c.loopIdle()
 				}

@@ -128,7 +128,7 @@ func engineURL(base *url.URL, cfg *DialConfig, transport, sid string) string {
 }
 
 func (cfg *DialConfig) wsConfig() ws.Config {
-	return ws.Config{MaxMessageBytes: cfg.MaxPayloadBytes, WriteTimeout: cfg.WriteTimeout, HandshakeTimeout: cfg.UpgradeTimeout, TLS: cfg.TLS}
+	return ws.Config{MaxMessageBytes: cfg.MaxPayloadBytes, WriteTimeout: cfg.WriteTimeout, HandshakeTimeout: cfg.UpgradeTimeout, TLS: cfg.TLS, ReadCoalesce: cfg.ReadCoalesce}
 }
 
 // dialWebSocket opens the WebSocket transport directly and reads the open

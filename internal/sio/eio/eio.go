@@ -55,6 +55,10 @@ type Config struct {
 	// reader), so they coalesce with the rest. 0 (default): write at once.
 	// Polling transports ignore it.
 	WriteLinger time.Duration
+	// ReadCoalesce, when positive, lets a WebSocket session's reader
+	// gather a busy peer's messages for up to this long instead of waking
+	// for each one (ws.Config.ReadCoalesce; Linux). 0 (default): off.
+	ReadCoalesce time.Duration
 	// AllowedOrigins lists origins given CORS headers and allowed to open a
 	// WebSocket; "*" allows any. Empty: no CORS headers, any WebSocket origin.
 	AllowedOrigins []string
