@@ -86,6 +86,9 @@ type Proxy struct {
 	// NodeID names this node in the Via-style loop guard (default
 	// hostname-port, or hostname plus a random suffix when Port is 0).
 	NodeID string `yaml:"node_id"`
+	// nodeIDDrawn says NodeID was not set and got a random suffix (Port
+	// 0): every load draws another, which is no change (see Changed).
+	nodeIDDrawn bool
 	// StickyTTL is how long an Engine.IO session id stays pinned to its
 	// backend after its last request (default 2m).
 	StickyTTL time.Duration `yaml:"sticky_ttl"`
@@ -287,6 +290,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&c.Proxy.HealthRise, 2)
 	if c.Proxy.NodeID == "" {
 		c.Proxy.NodeID = defaultNodeID(c.Listen.Port)
+		c.Proxy.nodeIDDrawn = c.Listen.Port == 0
 	}
 
 	setStr(&c.Control.Path, "/list")
@@ -372,6 +376,9 @@ func setF64(p *float64, v float64) {
 func Changed(a, b Config) []string {
 	var out []string
 	for _, o := range options() {
+		if o.key == "proxy.node_id" && a.Proxy.nodeIDDrawn && b.Proxy.nodeIDDrawn {
+			continue // two random draws, not a change
+		}
 		if !reflect.DeepEqual(reflect.ValueOf(o.field(&a)).Elem().Interface(), reflect.ValueOf(o.field(&b)).Elem().Interface()) {
 			out = append(out, o.key)
 		}

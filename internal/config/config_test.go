@@ -458,4 +458,18 @@ func TestChanged(t *testing.T) {
 	if strings.Join(got, ",") != "log.level,proxy.backends,control.ping_interval" {
 		t.Fatalf("Changed = %v", got)
 	}
+
+	// Port 0 without a node_id draws a random one on every load: no change.
+	// A node_id set by hand, or a port given, still counts.
+	zero := func(id string) Config {
+		c := Config{Listen: Listen{Port: 0}, Proxy: Proxy{NodeID: id}}
+		c.ApplyDefaults()
+		return c
+	}
+	if got := Changed(zero(""), zero("")); len(got) != 0 {
+		t.Fatalf("two loads at port 0: %v", got)
+	}
+	if got := Changed(zero(""), zero("edge-1")); strings.Join(got, ",") != "proxy.node_id" {
+		t.Fatalf("node_id set by hand: %v", got)
+	}
 }

@@ -210,6 +210,9 @@ func yamlKeys(c *Config) map[uintptr]string {
 	walk = func(v reflect.Value, prefix string) {
 		t := v.Type()
 		for i := range t.NumField() {
+			if !t.Field(i).IsExported() {
+				continue // state kept beside the options, not one of them
+			}
 			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 			f := v.Field(i)
 			if f.Kind() == reflect.Struct {
