@@ -231,3 +231,31 @@ func TestParseStatic(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseStatic: any entry either fails with an error or yields a URL
+// that passes ParseURL again unchanged, and a weight within bounds.
+func FuzzParseStatic(f *testing.F) {
+	for _, s := range []string{
+		"http://127.0.0.1:3001", "https://[::1]:443/ weight=3", "http://a:1 weight=1000",
+		"http://a:1 weight=0", "http://{ip}:{port}", "http://u@h:1", "http://h:1/p?q#f",
+		"  http://h:99999  ", "http://h:1 weight=2 weight=5", "ftp://h:1", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		u, w, err := ParseStatic(entry)
+		if err != nil {
+			if u != nil || w != 0 {
+				t.Fatalf("%q: error %v with a result %v, %d", entry, err, u, w)
+			}
+			return
+		}
+		if w < 1 || w > MaxWeight {
+			t.Fatalf("%q: weight %d", entry, w)
+		}
+		again, err := ParseURL(u.String())
+		if err != nil || again.String() != u.String() {
+			t.Fatalf("%q: %q does not parse back (%v, %v)", entry, u, again, err)
+		}
+	})
+}
