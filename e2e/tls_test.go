@@ -63,17 +63,20 @@ func TestTLSListener(t *testing.T) {
 	}
 	hub.waitPool(t, addr(nodePort), gob.URL)
 
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}, Timeout: 10 * time.Second}
-	defer hc.CloseIdleConnections()
-	for range 4 { // round robin over both backends
-		res, err := hc.Get(base + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		_ = res.Body.Close()
-		if res.StatusCode != 200 || string(b) != "proto=https" {
-			t.Fatalf("GET over TLS = %d %q", res.StatusCode, b)
+	// Over HTTP/1.1, then over HTTP/2 (offered in ALPN by default).
+	for _, h2 := range []bool{false, true} {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, ForceAttemptHTTP2: h2}, Timeout: 10 * time.Second}
+		defer hc.CloseIdleConnections()
+		for range 4 { // round robin over both backends
+			res, err := hc.Get(base + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode != 200 || string(b) != "proto=https" || (res.ProtoMajor == 2) != h2 {
+				t.Fatalf("GET over TLS (HTTP/2 %v) = %s %d %q", h2, res.Proto, res.StatusCode, b)
+			}
 		}
 	}
 	if code, body := httpGet(hub.URL() + "/"); code != http.StatusBadRequest || !strings.Contains(body, "TLS only") {
@@ -103,4 +106,26 @@ func serial(t *testing.T, port int, pool *x509.CertPool) int64 {
 	}
 	defer tc.Close()
 	return tc.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+// TestTLSListenerNoHTTP2: --listen-no-http2 leaves HTTP/2 out of ALPN, so
+// a client offering h2 and http/1.1 gets http/1.1.
+func TestTLSListenerNoHTTP2(t *testing.T) {
+	cert := testutil.WriteCert(t, t.TempDir(), 1)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, "h2"}, {[]string{"--listen-no-http2"}, "http/1.1"}} {
+		hub := startSB(t, append([]string{"--listen-tls-cert", cert.CertFile, "--listen-tls-key", cert.KeyFile}, c.args...)...)
+		tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", "127.0.0.1:"+strconv.Itoa(hub.Port),
+			&tls.Config{RootCAs: cert.Pool, NextProtos: []string{"h2", "http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := tc.ConnectionState().NegotiatedProtocol
+		_ = tc.Close()
+		if got != c.want {
+			t.Fatalf("flags %v: ALPN chose %q, want %q", c.args, got, c.want)
+		}
+	}
 }

@@ -82,7 +82,11 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 			_ = mainLn.Close()
 			return fmt.Errorf("listen %s: %w", mainAddr, err)
 		}
-		mainLn = tls.NewListener(mainLn, pair.ServerConfig())
+		alpn := []string{"h2", "http/1.1"}
+		if cfg.Listen.NoHTTP2 {
+			alpn = alpn[1:]
+		}
+		mainLn = tls.NewListener(mainLn, pair.ServerConfig(alpn...))
 	}
 	var adminLn net.Listener
 	if !cfg.Admin.Disabled {

@@ -82,12 +82,15 @@ func (p *Pair) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 }
 
 // ServerConfig returns a server configuration presenting the pair: TLS 1.2
-// or later, HTTP/1.1 offered in ALPN.
-func (p *Pair) ServerConfig() *tls.Config {
+// or later, offering the ALPN protocols given (nil: HTTP/1.1 only).
+func (p *Pair) ServerConfig(alpn ...string) *tls.Config {
+	if len(alpn) == 0 {
+		alpn = []string{"http/1.1"}
+	}
 	return &tls.Config{
 		GetCertificate: p.GetCertificate,
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"http/1.1"},
+		NextProtos:     alpn,
 	}
 }
 

@@ -51,6 +51,10 @@ type Listen struct {
 	// (https, wss); files renewed in place are picked up within a second.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// NoHTTP2 makes the TLS listener offer only HTTP/1.1 in ALPN; by
+	// default it offers HTTP/2 too, served by net/http (WebSockets still
+	// use HTTP/1.1 connections).
+	NoHTTP2 bool `yaml:"no_http2"`
 }
 
 // Log configures the structured logger.

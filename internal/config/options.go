@@ -55,6 +55,8 @@ func options() []option {
 			help: "PEM certificate chain: with --listen-tls-key the main listener serves only TLS (https, wss); renewed files are reloaded within a second."},
 		{field: func(c *Config) any { return &c.Listen.TLSKey }, meta: "FILE",
 			help: "PEM private key of --listen-tls-cert."},
+		{field: func(c *Config) any { return &c.Listen.NoHTTP2 },
+			help: "Offer only HTTP/1.1 on the TLS listener; by default ALPN offers HTTP/2 too (WebSockets always use HTTP/1.1 connections)."},
 
 		{field: func(c *Config) any { return &c.Log.Level }, flag: "log-level", meta: "LEVEL",
 			help: "Minimum log level: debug, info, warn or error."},

@@ -18,6 +18,9 @@
 // a fast path (a strict parser that accepts a subset of what net/http
 // accepts, checked by FuzzFastParse and TestFrontEndsAgree); every other
 // connection is handed, bytes already read included, to a net/http.Server.
+// A TLS connection whose client chose h2 in ALPN is handed over right
+// after the handshake, as the *tls.Conn itself, so that net/http serves
+// it with its HTTP/2 server.
 // Both fronts forward response heads up to Config.MaxResponseHeaderBytes
 // (heads bigger than the upstream read buffer are read into a pooled
 // buffer) and abort the upstream exchange when the client closes or resets

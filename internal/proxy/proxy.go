@@ -27,6 +27,7 @@ type Proxy struct {
 	log     *slog.Logger
 	trusted []netip.Prefix
 	via     string // "1.1 " + NodeID
+	via2    string // "2.0 " + NodeID, for HTTP/2 requests
 	dialer  net.Dialer
 	sticky  *stickyTable
 	unsub   func()
@@ -72,6 +73,7 @@ func New(cfg Config, reg *backend.Registry, pol balance.Policy, logger *slog.Log
 		log:     logger.With("component", "proxy", "node_id", cfg.NodeID),
 		trusted: trusted,
 		via:     "1.1 " + cfg.NodeID,
+		via2:    "2.0 " + cfg.NodeID,
 		sticky:  newStickyTable(cfg.MaxStickySessions, cfg.StickyIdleTimeout),
 		tunnels: map[*tunnel]struct{}{},
 	}

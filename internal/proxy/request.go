@@ -107,6 +107,9 @@ func (p *Proxy) forwardedFor(r *http.Request) forwarded {
 		}
 	}
 	f := forwarded{xff: ip, via: p.via}
+	if r.ProtoMajor == 2 {
+		f.via = p.via2 // Via names the protocol the request came in
+	}
 	if r.TLS != nil {
 		f.proto = "https"
 	} else {
@@ -125,7 +128,7 @@ func (p *Proxy) forwardedFor(r *http.Request) forwarded {
 		}
 	}
 	if prior := r.Header["Via"]; len(prior) > 0 {
-		f.via = strings.Join(prior, ", ") + ", " + p.via
+		f.via = strings.Join(prior, ", ") + ", " + f.via
 	}
 	return f
 }

@@ -378,6 +378,12 @@ func (fc *fastConn) serve() {
 		if !fc.handshake(tc) {
 			return
 		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			// HTTP/2 is net/http's: it takes the *tls.Conn itself, sees
+			// the ALPN result and serves it with its HTTP/2 server.
+			handed = fc.handoffConn(tc)
+			return
+		}
 		fc.tls = true
 	}
 	fc.raw = rawio.RawConnOf(fc.nc) // nil for TLS clients
@@ -590,11 +596,16 @@ func (fc *fastConn) handoff() bool {
 		_, _ = fc.br.Discard(len(p))
 	}
 	_ = fc.nc.SetReadDeadline(time.Time{})
+	return fc.handoffConn(&replayConn{Conn: fc.nc, pending: pending})
+}
+
+// handoffConn gives c to net/http; false when the server is closing.
+func (fc *fastConn) handoffConn(c net.Conn) bool {
 	// Counted before net/http can answer: whoever sees the answer sees
 	// the count.
 	fc.s.handoffs.Add(1)
 	select {
-	case fc.s.ln.ch <- &replayConn{Conn: fc.nc, pending: pending}:
+	case fc.s.ln.ch <- c:
 		return true
 	case <-fc.s.ln.done:
 		fc.s.handoffs.Add(-1)

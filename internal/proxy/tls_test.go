@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +24,13 @@ import (
 // "fast" (our front end, with /fb/ handed to fallback) or "nethttp".
 func newTLSEnv(tb testing.TB, front string, cert testutil.Cert, fallback http.Handler) *env {
 	tb.Helper()
+	return newTLSEnvALPN(tb, front, cert, fallback, "http/1.1")
+}
+
+// newTLSEnvALPN is newTLSEnv offering the ALPN protocols alpn; its client
+// attempts HTTP/2.
+func newTLSEnvALPN(tb testing.TB, front string, cert testutil.Cert, fallback http.Handler, alpn ...string) *env {
+	tb.Helper()
 	reg := backend.NewRegistry()
 	p, err := New(Config{}, reg, balance.NewSmoothWRR(), testLogger())
 	if err != nil {
@@ -34,8 +42,8 @@ func newTLSEnv(tb testing.TB, front string, cert testutil.Cert, fallback http.Ha
 	if err != nil {
 		tb.Fatal(err)
 	}
-	scfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"http/1.1"}}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, MaxIdleConnsPerHost: 8}
+	scfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: alpn}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, MaxIdleConnsPerHost: 8, ForceAttemptHTTP2: true}
 	e.c = &http.Client{Transport: tr, Timeout: 20 * time.Second}
 	if front == "nethttp" {
 		s := httptest.NewUnstartedServer(e.p)
@@ -157,5 +165,118 @@ func TestTLSHandshakeBounded(t *testing.T) {
 		t.Fatalf("silent client: read %d, %v; want the connection closed", n, err)
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("silent client was not dropped")
+	}
+}
+
+// TestHTTP2: a TLS listener offering h2 hands HTTP/2 clients to net/http,
+// which proxies their requests to HTTP/1.1 backends: forwarded headers (Via
+// naming 2.0), a streamed request body, a response flushed in lockstep,
+// concurrent streams on one connection, the loop guard. WebSocket clients,
+// which offer only HTTP/1.1, still get the fast path and the tunnel.
+func TestHTTP2(t *testing.T) {
+	t.Parallel()
+	cert := testutil.WriteCert(t, t.TempDir(), 1)
+	e := newTLSEnvALPN(t, "fast", cert, http.NotFoundHandler(), "h2", "http/1.1")
+	node := e.p.cfg.NodeID
+	step := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/echo":
+			body, _ := io.ReadAll(r.Body)
+			_, _ = io.WriteString(w, "proto="+r.Header.Get("X-Forwarded-Proto")+" via="+r.Header.Get("Via")+
+				" te="+strings.Join(r.TransferEncoding, ",")+" body="+string(body))
+		case "/stream":
+			_, _ = io.WriteString(w, "first\n")
+			w.(http.Flusher).Flush()
+			<-step // the client has read "first": nothing waited for "second"
+			_, _ = io.WriteString(w, "second\n")
+		}
+	}))
+	t.Cleanup(be.Close)
+	e.add(t, "b1", be.URL, 1)
+
+	res, body := e.get(t, "/echo")
+	if res.ProtoMajor != 2 || body != "proto=https via=2.0 "+node+" te= body=" {
+		t.Fatalf("GET over h2: %s %d %q", res.Proto, res.StatusCode, body)
+	}
+
+	// A body of unknown length goes upstream chunked.
+	pr, pw := io.Pipe()
+	go func() {
+		for _, part := range []string{"ab", "cd", "ef"} {
+			_, _ = io.WriteString(pw, part)
+		}
+		_ = pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/echo", pr)
+	res, body = e.do(t, req)
+	if res.ProtoMajor != 2 || body != "proto=https via=2.0 "+node+" te=chunked body=abcdef" {
+		t.Fatalf("streamed POST over h2: %s %d %q", res.Proto, res.StatusCode, body)
+	}
+
+	// Flushed responses stream.
+	res, err := e.c.Get(e.url + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(res.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("first line: %q, %v", line, err)
+	}
+	close(step)
+	if rest, err := io.ReadAll(br); err != nil || string(rest) != "second\n" {
+		t.Fatalf("rest: %q, %v", rest, err)
+	}
+	_ = res.Body.Close()
+
+	// Concurrent streams, on the connection kept from above.
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			res, err := e.c.Get(e.url + "/echo")
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			_ = res.Body.Close()
+			if res.ProtoMajor != 2 || !strings.HasPrefix(string(b), "proto=https") {
+				err = fmt.Errorf("%s %d %q", res.Proto, res.StatusCode, b)
+			}
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The loop guard reads an HTTP/2 request's Via too.
+	if res, body := e.get(t, "/echo", "Via", "2.0 "+node); res.StatusCode != http.StatusLoopDetected {
+		t.Fatalf("looped request over h2: %d %q", res.StatusCode, body)
+	}
+
+	if _, handed := e.srv.Stats(); handed != 1 {
+		t.Fatalf("%d connections handed to net/http, want the one HTTP/2 connection", handed)
+	}
+
+	// WebSocket over wss: the client offers no ALPN protocol, so the
+	// connection is not HTTP/2.
+	wsb := wsEchoBackend(t)
+	e.reg.Remove("b1")
+	e.add(t, "ws", wsb.URL, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wc, err := ws.Dial(ctx, "wss"+strings.TrimPrefix(e.url, "https")+"/ws", nil, ws.Config{TLS: &tls.Config{RootCAs: cert.Pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	if err := wc.WriteMessage(ws.OpText, []byte("over wss")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := wc.ReadMessage(); err != nil || string(p) != "over wss" {
+		t.Fatalf("echo over wss: %q, %v", p, err)
 	}
 }
