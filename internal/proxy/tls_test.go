@@ -105,24 +105,8 @@ func TestTLSClients(t *testing.T) {
 		}
 
 		// WebSocket over wss through the tunnel.
-		wsb := wsEchoBackend(t)
 		e.reg.Remove("b1")
-		e.add(t, "ws", wsb.URL, 1)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		wc, err := ws.Dial(ctx, "wss"+strings.TrimPrefix(e.url, "https")+"/ws", nil, ws.Config{TLS: &tls.Config{RootCAs: cert.Pool}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range []string{"one", strings.Repeat("b", 100<<10)} {
-			if err := wc.WriteMessage(ws.OpText, []byte(m)); err != nil {
-				t.Fatal(err)
-			}
-			if _, p, err := wc.ReadMessage(); err != nil || string(p) != m {
-				t.Fatalf("echo over wss: %d bytes, %v", len(p), err)
-			}
-		}
-		_ = wc.Close()
+		wssEcho(t, e, cert, "one", strings.Repeat("b", 100<<10))
 
 		// Plain HTTP to the TLS port.
 		cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "https://"))
@@ -263,8 +247,15 @@ func TestHTTP2(t *testing.T) {
 
 	// WebSocket over wss: the client offers no ALPN protocol, so the
 	// connection is not HTTP/2.
-	wsb := wsEchoBackend(t)
 	e.reg.Remove("b1")
+	wssEcho(t, e, cert, "over wss")
+}
+
+// wssEcho puts a WebSocket echo backend in e's pool and echoes msgs
+// through the proxy over wss.
+func wssEcho(t *testing.T, e *env, cert testutil.Cert, msgs ...string) {
+	t.Helper()
+	wsb := wsEchoBackend(t)
 	e.add(t, "ws", wsb.URL, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -273,10 +264,12 @@ func TestHTTP2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wc.Close()
-	if err := wc.WriteMessage(ws.OpText, []byte("over wss")); err != nil {
-		t.Fatal(err)
-	}
-	if _, p, err := wc.ReadMessage(); err != nil || string(p) != "over wss" {
-		t.Fatalf("echo over wss: %q, %v", p, err)
+	for _, m := range msgs {
+		if err := wc.WriteMessage(ws.OpText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := wc.ReadMessage(); err != nil || string(p) != m {
+			t.Fatalf("echo over wss: %d bytes, %v", len(p), err)
+		}
 	}
 }
