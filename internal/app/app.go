@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/certfile"
 	"github.com/switchboard-lb/switchboard/internal/config"
 	"github.com/switchboard-lb/switchboard/internal/connlimit"
+	"github.com/switchboard-lb/switchboard/internal/proxy"
 )
 
 // Addrs are the bound listener addresses.
@@ -114,15 +115,18 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 
 	errorLog := slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)
 	var mainSrv FrontServer
+	// HTTP/2 requests (TLS only) count against the connection cap too.
+	handler := limited.LimitHTTP2(newRouter(cfg, parts))
 	if parts.Front != nil {
-		mainSrv = parts.Front(newRouter(cfg, parts), errorLog)
+		mainSrv = parts.Front(handler, errorLog)
 	} else {
 		mainSrv = &http.Server{
-			Handler:           newRouter(cfg, parts),
+			Handler:           handler,
 			ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout,
 			IdleTimeout:       cfg.Listen.IdleTimeout,
 			MaxHeaderBytes:    int(cfg.Listen.MaxHeaderBytes),
 			ErrorLog:          errorLog,
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: proxy.HTTP2Streams},
 		}
 	}
 	var adminSrv *http.Server

@@ -7,6 +7,7 @@ package connlimit
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -20,8 +21,10 @@ type Listener struct {
 	once   sync.Once
 	onFull func()
 
-	open  atomic.Int64
-	waits atomic.Uint64
+	open    atomic.Int64
+	waits   atomic.Uint64
+	streams atomic.Int64  // HTTP/2 requests holding a slot (LimitHTTP2)
+	refused atomic.Uint64 // HTTP/2 requests refused at the cap
 }
 
 // New returns ln capped at n open connections (at least 1). onFull, if not
@@ -68,15 +71,49 @@ func (l *Listener) Close() error {
 	return l.Listener.Close()
 }
 
-// Stats are a Listener's gauges and counter.
+// Stats are a Listener's gauges and counters.
 type Stats struct {
-	Open  int64  `json:"open" metric:"gauge"` // accepted connections not closed yet
-	Max   int    `json:"max" metric:"gauge"`  // the cap
-	Waits uint64 `json:"waits"`               // times Accept waited for a slot
+	Open          int64  `json:"open" metric:"gauge"`           // accepted connections not closed yet
+	Max           int    `json:"max" metric:"gauge"`            // the cap
+	Waits         uint64 `json:"waits"`                         // times Accept waited for a slot
+	HTTP2Requests int64  `json:"http2_requests" metric:"gauge"` // HTTP/2 requests in flight, each holding a slot
+	HTTP2Refused  uint64 `json:"http2_refused"`                 // HTTP/2 requests refused with 503 at the cap
 }
 
 // Stats returns the listener's figures.
-func (l *Listener) Stats() Stats { return Stats{Open: l.Open(), Max: l.Max(), Waits: l.Waits()} }
+func (l *Listener) Stats() Stats {
+	return Stats{Open: l.Open(), Max: l.Max(), Waits: l.Waits(), HTTP2Requests: l.streams.Load(), HTTP2Refused: l.refused.Load()}
+}
+
+// LimitHTTP2 wraps h so that every request arriving over HTTP/2 holds a
+// slot of the cap while it runs. One HTTP/2 connection carries many
+// requests at once, each of which may open a connection to a backend, so
+// counting the connection alone would let them overrun the file
+// descriptors the cap protects. At the cap a request is refused at once
+// with 503 and Retry-After (it has no backlog to wait in, and queueing it
+// would hold its stream's memory); requests over HTTP/1.1 pass through.
+func (l *Listener) LimitHTTP2(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			l.refused.Add(1)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many requests in flight, retry shortly", http.StatusServiceUnavailable)
+			return
+		}
+		l.streams.Add(1)
+		defer func() {
+			l.streams.Add(-1)
+			<-l.slots
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
 
 // Open returns how many accepted connections are not closed yet.
 func (l *Listener) Open() int64 { return l.open.Load() }

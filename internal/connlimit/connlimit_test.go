@@ -2,7 +2,11 @@ package connlimit
 
 import (
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,4 +112,85 @@ func TestCloseWhileWaiting(t *testing.T) {
 	if _, err := l.Accept(); err == nil {
 		t.Fatal("Accept on a closed listener succeeded")
 	}
+}
+
+// TestLimitHTTP2: requests over HTTP/2 hold slots of the cap while they
+// run; at the cap one is refused with 503 and Retry-After and counted,
+// while HTTP/1.1 requests pass; a freed slot serves the next one.
+func TestLimitHTTP2(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(raw, 2, nil)
+	defer l.Close()
+	hold, entered := make(chan struct{}), make(chan struct{}, 4)
+	var release sync.Once
+	srv := httptest.NewUnstartedServer(l.LimitHTTP2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			entered <- struct{}{}
+			<-hold
+		}
+		_, _ = io.WriteString(w, r.Proto)
+	})))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer release.Do(func() { close(hold) }) // before Close waits for the handlers, also on failure
+	h2 := srv.Client()
+	get := func(c *http.Client, path string) (*http.Response, string) {
+		t.Helper()
+		res, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		return res, string(b)
+	}
+	done := make(chan string, 2)
+	for range 2 {
+		go func() {
+			res, err := h2.Get(srv.URL + "/hold")
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			_ = res.Body.Close()
+			done <- string(b)
+		}()
+	}
+	<-entered
+	<-entered
+	if s := l.Stats(); s.HTTP2Requests != 2 {
+		t.Fatalf("HTTP/2 requests in flight = %d, want 2", s.HTTP2Requests)
+	}
+	res, body := get(h2, "/x")
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" || res.ProtoMajor != 2 {
+		t.Fatalf("at the cap: %s %d %q, Retry-After %q", res.Proto, res.StatusCode, body, res.Header.Get("Retry-After"))
+	}
+	if s := l.Stats(); s.HTTP2Refused != 1 {
+		t.Fatalf("refused = %d, want 1", s.HTTP2Refused)
+	}
+	tc := h2.Transport.(*http.Transport).TLSClientConfig.Clone()
+	tc.NextProtos = []string{"http/1.1"}
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	defer h1.CloseIdleConnections()
+	if res, body := get(h1, "/x"); res.StatusCode != http.StatusOK || body != "HTTP/1.1" {
+		t.Fatalf("HTTP/1.1 at the cap: %d %q", res.StatusCode, body)
+	}
+	release.Do(func() { close(hold) })
+	for range 2 {
+		if got := <-done; got != "HTTP/2.0" {
+			t.Fatalf("held request: %q", got)
+		}
+	}
+	if res, body := get(h2, "/x"); res.StatusCode != http.StatusOK || body != "HTTP/2.0" {
+		t.Fatalf("after the release: %d %q", res.StatusCode, body)
+	}
+	if s := l.Stats(); s.HTTP2Requests != 0 {
+		t.Fatalf("HTTP/2 requests in flight = %d after all ended", s.HTTP2Requests)
+	}
+	h2.CloseIdleConnections()
 }

@@ -38,6 +38,10 @@ type ServerConfig struct {
 	ErrorLog *log.Logger
 }
 
+// HTTP2Streams bounds the requests one HTTP/2 client connection may have
+// in flight at once (what nginx and Go default to, give or take).
+const HTTP2Streams = 100
+
 func (c ServerConfig) withDefaults() ServerConfig {
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = 10 * time.Second
@@ -115,6 +119,7 @@ func NewServer(p *Proxy, cfg ServerConfig, handler http.Handler) *Server {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          cfg.ErrorLog,
 		ConnContext:       handedTLSContext,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: HTTP2Streams},
 	}
 	return s
 }
