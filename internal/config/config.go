@@ -41,8 +41,9 @@ type Listen struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds one request's header block (default 64 KiB).
 	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
-	// MaxConns caps the main listener's open client connections; at the
-	// cap new clients wait in the kernel's backlog (default 0: derived from
+	// MaxConns caps the main listener's open client connections, each
+	// HTTP/2 request in flight counting as one more; at the cap new clients
+	// wait in the kernel's backlog (default 0: derived from
 	// the open-file limit, (limit - 1000) / 2, as each proxied connection
 	// may need a second descriptor to its backend).
 	MaxConns int `yaml:"max_conns"`

@@ -50,7 +50,7 @@ func options() []option {
 		{field: func(c *Config) any { return &c.Listen.MaxHeaderBytes },
 			help: "Bound on one request's header block, in bytes."},
 		{field: func(c *Config) any { return &c.Listen.MaxConns }, def: "(open-file limit - 1000) / 2",
-			help: "Cap on open client connections of the main listener; at the cap new clients wait in the kernel's backlog."},
+			help: "Cap on open client connections of the main listener (each HTTP/2 request in flight holds a slot too); at the cap new clients wait in the kernel's backlog and new HTTP/2 requests get 503."},
 		{field: func(c *Config) any { return &c.Listen.TLSCert }, meta: "FILE",
 			help: "PEM certificate chain: with --listen-tls-key the main listener serves only TLS (https, wss); renewed files are reloaded within a second."},
 		{field: func(c *Config) any { return &c.Listen.TLSKey }, meta: "FILE",
