@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -45,36 +46,58 @@ func SwitchboardBinary(tb testing.TB) string {
 	return binPath
 }
 
-// issuedPorts holds every port FreePort returned in this process: the
-// kernel may hand a just-closed port out again at once, and two servers of
-// one test told to listen on the same port make a confusing failure.
+// issuedPorts holds every port FreePorts returned in this process, so that
+// two servers of one test are never told to listen on the same port.
 var issuedPorts struct {
 	sync.Mutex
 	m map[int]bool
 }
 
+// Ports handed to child processes are drawn from [portLow, portHigh),
+// below the kernel's ephemeral range (ip_local_port_range, 32768 and up by
+// default). A port found free inside that range can still be taken, before
+// the child listens on it, as the source port of any connection another
+// test makes, and that race did fail CI runs (EADDRINUSE).
+const (
+	portLow  = 10000
+	portHigh = 32768
+)
+
 // FreePort returns a loopback TCP port that was free a moment ago and that
 // it has not returned before in this process.
 func FreePort(tb testing.TB) int {
+	tb.Helper()
+	return FreePorts(tb, 1)
+}
+
+// FreePorts returns the first of n consecutive loopback TCP ports that were
+// all free a moment ago, none returned before in this process.
+func FreePorts(tb testing.TB, n int) int {
 	tb.Helper()
 	issuedPorts.Lock()
 	defer issuedPorts.Unlock()
 	if issuedPorts.m == nil {
 		issuedPorts.m = map[int]bool{}
 	}
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
+next:
+	for range 200 {
+		first := portLow + rand.IntN(portHigh-portLow-n)
+		for p := first; p < first+n; p++ {
+			if issuedPorts.m[p] {
+				continue next
+			}
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				continue next
+			}
+			_ = ln.Close()
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !issuedPorts.m[port] {
-			issuedPorts.m[port] = true
-			return port
+		for p := first; p < first+n; p++ {
+			issuedPorts.m[p] = true
 		}
+		return first
 	}
-	tb.Fatal("testutil: no new free port in 100 tries")
+	tb.Fatalf("testutil: no %d free consecutive ports in 200 tries", n)
 	return 0
 }
 

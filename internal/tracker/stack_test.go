@@ -3,8 +3,6 @@ package tracker
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -151,23 +149,7 @@ func startBinary(tb testing.TB, trackerOnly bool) string {
 // (base+1 .. base+n), as the example's scripts want them.
 func freePorts(tb testing.TB, n int) (base int) {
 	tb.Helper()
-	for range 50 {
-		base = 20000 + rand.IntN(30000)
-		ok := true
-		for p := base + 1; p <= base+n && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			_ = l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	tb.Fatal("no free port range")
-	return 0
+	return testutil.FreePorts(tb, n) - 1
 }
 
 // artifactDir is where screenshots go: $SB_ARTIFACTS/<test> when set, else

@@ -161,14 +161,27 @@ func TestWriteLinger(t *testing.T) {
 
 // sendLater answers every message from another goroutine while the
 // reader may still be delivering the rest of a burst.
+// The race detector cannot see that every Add precedes the test's Wait
+// (the replies that prove it come over the network), so Adds happen
+// under mu and wait takes mu before it waits.
 type sendLater struct {
+	mu    sync.Mutex
 	wg    sync.WaitGroup
 	conns chan *Conn
 }
 
+func (h *sendLater) wait() {
+	h.mu.Lock()
+	//lint:ignore SA2001 the empty critical section is the point: it orders every Add before Wait
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
 func (h *sendLater) OnMessage(c *Conn, m Message) {
 	d := append([]byte("later:"), m.Data...)
+	h.mu.Lock()
 	h.wg.Add(1)
+	h.mu.Unlock()
 	go func() {
 		defer h.wg.Done()
 		_ = c.Send(Message{Data: d})
@@ -207,5 +220,5 @@ func TestSendFromOtherGoroutineDuringBurst(t *testing.T) {
 			}
 		}
 	}
-	h.wg.Wait()
+	h.wait()
 }
