@@ -160,11 +160,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		return http.ErrServerClosed
 	}
 	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
+	// Started under s.mu, as connections are counted: a Shutdown that
+	// comes now either waits for these goroutines or was seen above.
 	s.httpOnce.Do(func() {
 		s.wg.Go(func() { s.httpErr <- s.http.Serve(&s.ln) })
 	})
 	s.watchStart.Do(func() { s.wg.Go(s.watchClients) })
+	s.mu.Unlock()
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
