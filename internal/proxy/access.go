@@ -17,13 +17,14 @@ import (
 // was set up).
 
 // logAccess writes one access log line.
-func (p *Proxy) logAccess(ctx context.Context, client, method, uri string, status int, bytes int64, backend string, d time.Duration) {
+func (p *Proxy) logAccess(ctx context.Context, client, method, uri string, n accessNote, d time.Duration) {
 	p.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("client", client), slog.String("method", method), slog.String("uri", uri),
-		slog.Int("status", status), slog.Int64("bytes", bytes), slog.String("backend", backend), slog.Duration("duration", d))
+		slog.Int("status", n.status), slog.Int64("bytes", n.bytes), slog.String("backend", n.backend), slog.Duration("duration", d))
 }
 
-// accessNote is what the fast path learns about a request for its log line.
+// accessNote is what either front end learns about a request for its log
+// line.
 type accessNote struct {
 	status  int
 	bytes   int64
@@ -35,11 +36,10 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 	aw := &accessWriter{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
-		status := aw.status
-		if status == 0 && r.Context().Err() != nil {
-			status = statusClientGone
+		if aw.status == 0 && r.Context().Err() != nil {
+			aw.status = statusClientGone
 		}
-		p.logAccess(r.Context(), clientIP(r.RemoteAddr), r.Method, r.RequestURI, status, aw.bytes, aw.backend, time.Since(start))
+		p.logAccess(r.Context(), clientIP(r.RemoteAddr), r.Method, r.RequestURI, aw.accessNote, time.Since(start))
 	}()
 	p.serve(aw, r)
 }
@@ -48,12 +48,11 @@ func (p *Proxy) serveLogged(w http.ResponseWriter, r *http.Request) {
 // before its answer (nginx's 499).
 const statusClientGone = 499
 
-// accessWriter records the status and backend of a net/http request.
+// accessWriter records the status, bytes and backend of a net/http
+// request.
 type accessWriter struct {
 	http.ResponseWriter
-	status  int
-	bytes   int64
-	backend string
+	accessNote
 }
 
 func (w *accessWriter) WriteHeader(code int) {

@@ -84,6 +84,6 @@ func BenchmarkAccessLogLine(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		p.logAccess(ctx, "127.0.0.1", "GET", "/", 200, 13, "127.0.0.1:9001", time.Millisecond)
+		p.logAccess(ctx, "127.0.0.1", "GET", "/", accessNote{status: 200, bytes: 13, backend: "127.0.0.1:9001"}, time.Millisecond)
 	}
 }

@@ -651,7 +651,7 @@ func (fc *fastConn) serveFast() bool {
 // logAccess writes the access log line of the request just served.
 func (fc *fastConn) logAccess(start time.Time) {
 	r := &fc.req
-	fc.s.p.logAccess(context.Background(), fc.remote, string(r.method), string(r.target), fc.acc.status, fc.acc.bytes, fc.acc.backend, time.Since(start))
+	fc.s.p.logAccess(context.Background(), fc.remote, string(r.method), string(r.target), fc.acc, time.Since(start))
 }
 
 func (fc *fastConn) simple(status int, ctype, body, extra string) bool {
