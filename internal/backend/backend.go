@@ -59,7 +59,7 @@ func (b *Backend) EffectiveWeight() int {
 // draining, not failing its health checks, and its circuit is closed.
 // Cheap enough for every Pick.
 func (b *Backend) Available() bool {
-	if b.draining.Load() || b.unhealthy.Load() {
+	if !b.TakesNewWork() {
 		return false
 	}
 	du := b.downUntil.Load()
@@ -68,7 +68,7 @@ func (b *Backend) Available() bool {
 
 // AvailableAt is Available with an explicit clock, for tests.
 func (b *Backend) AvailableAt(now time.Time) bool {
-	if b.draining.Load() || b.unhealthy.Load() {
+	if !b.TakesNewWork() {
 		return false
 	}
 	du := b.downUntil.Load()
