@@ -75,7 +75,8 @@ func (a *app) run(ctx context.Context, logger *slog.Logger, opts Options) error 
 		return fmt.Errorf("listen %s: %w", mainAddr, err)
 	}
 	addrs := Addrs{Main: mainLn.Addr()}
-	limited := connlimit.New(mainLn, maxConns(cfg.Listen.MaxConns), a.fullLogger())
+	capConns := maxConns(cfg.Listen.MaxConns)
+	limited := connlimit.New(mainLn, capConns, a.fullLogger(capConns))
 	mainLn = limited
 	if cfg.Listen.TLSCert != "" {
 		pair, err := certfile.Load(cfg.Listen.TLSCert, cfg.Listen.TLSKey, logger.With("component", "tls"))
@@ -245,14 +246,14 @@ func maxConns(n int) int {
 	return max(64, (int(rl.Cur)-1000)/2)
 }
 
-// fullLogger returns the main listener's onFull: a warning at most every
-// ten seconds while clients wait for a connection slot.
-func (a *app) fullLogger() func() {
+// fullLogger returns the main listener's onFull for a cap of limit: a
+// warning at most every ten seconds while clients wait for a slot.
+func (a *app) fullLogger(limit int) func() {
 	var last atomic.Int64
 	return func() {
 		now := time.Now().UnixNano()
 		if l := last.Load(); now-l >= int64(10*time.Second) && last.CompareAndSwap(l, now) {
-			a.log.Warn("connection limit reached: new clients wait in the backlog", "max_conns", maxConns(a.cfg.Listen.MaxConns))
+			a.log.Warn("connection limit reached: new clients wait in the backlog", "max_conns", limit)
 		}
 	}
 }
