@@ -127,12 +127,8 @@ func (c *Config) Validate() error {
 	v.positiveInt("control.max_meta_bytes", c.Control.MaxMetaBytes)
 	v.positiveInt("control.max_sessions", int64(c.Control.MaxSessions))
 	v.positiveInt("control.send_queue_messages", int64(c.Control.SendQueueMessages))
-	if d := c.Control.WriteLinger; d < 0 || d > 10*time.Millisecond {
-		v.add("control.write_linger", "must be between 0 and 10ms, got %s", d)
-	}
-	if d := c.Control.ReadCoalesce; d < 0 || d > 10*time.Millisecond {
-		v.add("control.read_coalesce", "must be between 0 and 10ms, got %s", d)
-	}
+	v.durUpTo("control.write_linger", c.Control.WriteLinger, 10*time.Millisecond)
+	v.durUpTo("control.read_coalesce", c.Control.ReadCoalesce, 10*time.Millisecond)
 
 	v.positiveDur("presence.grace", c.Presence.Grace)
 	v.positiveInt("presence.max_name_bytes", c.Presence.MaxNameBytes)
@@ -292,6 +288,13 @@ func (v *validator) add(key, format string, args ...any) {
 func (v *validator) positiveDur(key string, d time.Duration) {
 	if d <= 0 {
 		v.add(key, "must be positive: %s", d)
+	}
+}
+
+// durUpTo checks a delay that may be 0 (off) and at most limit.
+func (v *validator) durUpTo(key string, d, limit time.Duration) {
+	if d < 0 || d > limit {
+		v.add(key, "must be between 0 and %s, got %s", limit, d)
 	}
 }
 
