@@ -2,8 +2,16 @@
 
 package rawio
 
-import "errors"
+import (
+	"errors"
+	"os"
+	"time"
+)
 
 // SetRcvLowat is supported on Linux only; elsewhere it fails with
 // errors.ErrUnsupported, and callers that poll on a timer do not.
 func SetRcvLowat(fd, n int) error { return errors.ErrUnsupported }
+
+// NewTicker is supported on Linux only; elsewhere it fails with
+// errors.ErrUnsupported, and callers use a runtime timer.
+func NewTicker(time.Duration) (*os.File, error) { return nil, errors.ErrUnsupported }

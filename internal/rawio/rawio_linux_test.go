@@ -2,6 +2,7 @@ package rawio
 
 import (
 	"errors"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -129,4 +130,44 @@ func poll(fds []pollFd, timeoutMs int) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+func TestNewTicker(t *testing.T) {
+	if _, err := NewTicker(0); err == nil {
+		t.Fatal("a zero period was accepted")
+	}
+	const period = 2 * time.Millisecond
+	f, err := NewTicker(period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each read blocks in the runtime's poller until an expiry and counts
+	// the expiries since the previous read: never zero, and in all at least
+	// as many as the whole periods that had passed when the last read began
+	// (the timer started before start).
+	start := time.Now()
+	var total uint64
+	var b [8]byte
+	var before time.Duration
+	for range 3 {
+		before = time.Since(start)
+		if n, err := f.Read(b[:]); n != 8 || err != nil {
+			t.Fatalf("read: %d, %v", n, err)
+		}
+		n := *(*uint64)(unsafe.Pointer(&b[0]))
+		if n == 0 {
+			t.Fatal("a read returned with no expiry")
+		}
+		total += n
+	}
+	if passed := uint64(before / period); total < passed {
+		t.Errorf("%d expiries counted in %d periods", total, passed)
+	}
+	// Close wakes no one and stops the timer; a read after it fails.
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Read(b[:]); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
 }
