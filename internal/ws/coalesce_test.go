@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,10 +17,18 @@ import (
 // order, including one larger than the read buffer whose tail arrives
 // later (the reader must lower the mark before it waits for that tail),
 // and one sent alone after the stream has stopped (the reader must have
-// gone back to waiting for readability).
+// gone back to waiting for readability). It runs at two periods: 5 ms,
+// where the stream surely coalesces, and 300 µs, on the kernel clock,
+// where it does unless the machine is too busy to read three times within
+// one period (then only the messages are checked).
 func TestReadCoalesce(t *testing.T) {
+	t.Run("5ms", func(t *testing.T) { testReadCoalesce(t, 5*time.Millisecond, true) })
+	t.Run("300us", func(t *testing.T) { testReadCoalesce(t, 300*time.Microsecond, false) })
+}
+
+func testReadCoalesce(t *testing.T, period time.Duration, mustNap bool) {
 	naps := make(chan int, 1)
-	url, errs := startServer(t, Config{MaxMessageBytes: 1 << 20, ReadCoalesce: 5 * time.Millisecond}, func(c *Conn) error {
+	url, errs := startServer(t, Config{MaxMessageBytes: 1 << 20, ReadCoalesce: period}, func(c *Conn) error {
 		err := echoMessages(c)
 		naps <- c.naps
 		return err
@@ -87,7 +96,72 @@ func TestReadCoalesce(t *testing.T) {
 	if err := recv(t, errs); err != nil && !errors.Is(err, ErrClosed) {
 		t.Fatal(err)
 	}
-	if n := recv(t, naps); n == 0 {
+	if n := recv(t, naps); n == 0 && mustNap {
 		t.Fatal("the reader never coalesced: the test streamed too slowly to exercise it")
+	} else {
+		t.Logf("coalesced %d times", n)
+	}
+}
+
+// TestNapClock: readers napping on one period share its clock (one tick
+// wakes them all, so one wake-up of the process serves every busy
+// connection), the clock ticks from the kernel timer (not a runtime timer,
+// which rounds sub-millisecond sleeps up to a millisecond when the process
+// is idle), and its goroutine stops once no reader uses it, to start again
+// on the next nap.
+func TestNapClock(t *testing.T) {
+	const period = 300 * time.Microsecond
+	napWait(period)
+	napClocks.Lock()
+	k := napClocks.m[period]
+	napClocks.Unlock()
+	k.mu.Lock()
+	none := k.none
+	k.mu.Unlock()
+	if none {
+		t.Fatal("no kernel timer on Linux")
+	}
+
+	// Two readers that ask within one tick get the same tick (a tick may
+	// fall between the two asks, but not between every pair).
+	shared := false
+	for range 100 {
+		a, b := k.next(), k.next()
+		<-b
+		if a == b {
+			shared = true
+			break
+		}
+	}
+	if !shared {
+		t.Fatal("two readers in one period never got the same tick")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				napWait(period)
+			}
+		})
+	}
+	wg.Wait()
+
+	// Unused, the clock stops within a few ticks.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		k.mu.Lock()
+		stopped := k.tick == nil
+		k.mu.Unlock()
+		if stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the clock kept running with no reader")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	napWait(period) // and starts again
+	if k.next() == nil {
+		t.Fatal("the clock did not restart")
 	}
 }

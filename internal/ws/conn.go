@@ -486,7 +486,7 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 				continue
 			}
 			if err == errNap {
-				time.Sleep(c.nap - time.Since(epoch)%c.nap)
+				napWait(c.nap)
 				continue
 			}
 			return err

@@ -77,15 +77,18 @@ type Config struct {
 	TLS *tls.Config
 	// ReadCoalesce, when positive, lets ReadMessages gather a busy peer's
 	// messages for up to this long instead of waking for each one (Linux;
-	// elsewhere it is ignored). A connection is busy when a read follows
-	// the previous one within two periods. It then raises the socket's
-	// receive low-water mark, so small arrivals no longer wake the process,
-	// and reads on a clock of this period shared by every connection: one
-	// wake-up serves every busy connection at once. A read that finds
-	// nothing twice in a row lowers the mark and waits for readability
-	// again. It adds at most one period (and the runtime's timer
-	// granularity, about 1 ms when the process is otherwise idle) to a
-	// message's delay, and only while messages arrive faster than that.
+	// elsewhere it is ignored). A connection is busy when it has read three
+	// times within one period. It then raises the socket's receive
+	// low-water mark, so small arrivals no longer wake the process, and
+	// reads on a clock of this period shared by every connection: one
+	// wake-up serves every busy connection at once. The clock ticks from a
+	// kernel timer (a runtime timer runs up to a millisecond late whenever
+	// the process is idle). A read that
+	// finds nothing twice in a row lowers the mark and waits for
+	// readability again. It adds at most one period to a message's delay,
+	// and only while messages arrive faster than that; a peer that waits
+	// for replies with k messages outstanding gets at most k answered per
+	// period.
 	ReadCoalesce time.Duration
 }
 
