@@ -36,6 +36,7 @@ type sioScenario struct {
 	holdClient string
 	size       int
 	phases     string
+	coalesce   time.Duration
 }
 
 func (s *sioScenario) Name() string { return "sio" }
@@ -52,7 +53,8 @@ func (s *sioScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.conns, "conns", 4, "connections per load process")
 	fs.IntVar(&s.inflight, "inflight", 64, "acks in flight in total (split evenly over load processes)")
 	fs.StringVar(&s.modes, "modes", "ev,ack", "load modes: ev (unacked events), ack (acked echo)")
-	fs.StringVar(&s.targets, "targets", "go,node", "servers: go (ours), node (socket.io@4.8.4)")
+	fs.StringVar(&s.targets, "targets", "go,node", "servers: go (ours), goc (ours with read coalescing, -coalesce), node (socket.io@4.8.4)")
+	fs.DurationVar(&s.coalesce, "coalesce", 500*time.Microsecond, "the goc target's eio.Config.ReadCoalesce")
 	fs.IntVar(&s.idleConns, "idle", 9000, "idle connections for the RSS measurement")
 	fs.DurationVar(&s.idleWait, "idle-wait", 30*time.Second, "idle time before sampling RSS")
 	fs.IntVar(&s.perProc, "per-proc", 4500, "idle connections per holder process (≤ 9,990)")
@@ -62,11 +64,14 @@ func (s *sioScenario) Flags(fs *flag.FlagSet) {
 }
 
 type sioTarget struct {
-	Name string // "go" or "node"
+	Name string // "go", "goc" (ours, read coalescing) or "node"
 	Port int
 	proc *Proc
 	skip string
 }
+
+// ours reports whether t is our server (with or without read coalescing).
+func (t *sioTarget) ours() bool { return t.Name == "go" || t.Name == "goc" }
 
 func (t *sioTarget) base() string { return fmt.Sprintf("http://127.0.0.1:%d", t.Port) }
 
@@ -118,6 +123,8 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 		switch strings.TrimSpace(n) {
 		case "go":
 			targets = append(targets, &sioTarget{Name: "go", Port: 8201})
+		case "goc":
+			targets = append(targets, &sioTarget{Name: "goc", Port: 8203})
 		case "node":
 			targets = append(targets, &sioTarget{Name: "node", Port: 8202})
 		case "":
@@ -129,7 +136,7 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 	nodeMods := filepath.Join(env.Root, "node_modules", "socket.io")
 	_, nodeErr := os.Stat(nodeMods)
 	for _, t := range targets {
-		if t.Name == "go" && sioErr != nil {
+		if t.ours() && sioErr != nil {
 			t.skip = sioErr.Error()
 		}
 		if t.Name == "node" && nodeErr != nil {
@@ -238,14 +245,14 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 				continue
 			}
 			verdict := ""
-			if t.Name == "go" {
+			if t.ours() {
 				verdict = passFail(ir.KiBPerConn <= 12)
 			}
 			conns := strconv.Itoa(ir.Conns)
 			if ir.Failed > 0 {
 				conns += fmt.Sprintf(" (%d failed)", ir.Failed)
 			}
-			tb.AddRow(sioLabel(t.Name), conns, fmtK(float64(ir.RSSBeforeKiB)), fmtK(float64(ir.RSSAfterKiB)),
+			tb.AddRow(s.label(t.Name), conns, fmtK(float64(ir.RSSBeforeKiB)), fmtK(float64(ir.RSSAfterKiB)),
 				fmtF(ir.KiBPerConn, 2), fmtF(ir.FDsPerConn, 2), verdict)
 		}
 		rep.Sections = append(rep.Sections, Section{Heading: "RSS per idle WebSocket connection",
@@ -267,9 +274,12 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 	return rep, nil
 }
 
-func sioLabel(name string) string {
-	if name == "go" {
+func (s *sioScenario) label(name string) string {
+	switch name {
+	case "go":
 		return "Switchboard internal/sio"
+	case "goc":
+		return fmt.Sprintf("Switchboard internal/sio, ReadCoalesce %s", s.coalesce)
 	}
 	return "node socket.io@4.8.4"
 }
@@ -282,7 +292,7 @@ func passFail(ok bool) string {
 }
 
 func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, modes []string, env *Env) {
-	tb := &Table{Header: []string{"server", "mode", "events/s at server (median)", "server CPU µs per event (median)", "server busy", "load busy (max)", "lost", "client errors", "noise (max)", "runs"}}
+	tb := &Table{Header: []string{"server", "mode", "events/s at server (median)", "server CPU µs per event (median)", "mean ack latency", "server busy", "load busy (max)", "lost", "client errors", "noise (max)", "runs"}}
 	cpu := map[string]float64{}
 	for _, t := range targets {
 		for _, mode := range modes {
@@ -310,7 +320,12 @@ func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, 
 			if mode == "ack" {
 				label = "ack (acked echo)"
 			}
-			tb.AddRow(sioLabel(t.Name), label, fmtK(median(rate)), fmtF(median(cpe), 2), fmtF(median(sbusy), 2),
+			// Little's law: a closed loop of inflight acks at this rate.
+			lat := "–"
+			if mode == "ack" && median(rate) > 0 {
+				lat = fmt.Sprintf("%.2f ms", float64(s.inflight)/median(rate)*1e3)
+			}
+			tb.AddRow(s.label(t.Name), label, fmtK(median(rate)), fmtF(median(cpe), 2), lat, fmtF(median(sbusy), 2),
 				busyCell(lbusy), strconv.FormatInt(lost, 10), strconv.FormatInt(errs, 10), noiseCell(noise), strconv.Itoa(n))
 		}
 	}
@@ -318,11 +333,14 @@ func (s *sioScenario) loadTable(rep *Report, raw *sioRaw, targets []*sioTarget, 
 	var notes []string
 	for _, mode := range modes {
 		mode = strings.TrimSpace(mode)
-		g, okg := cpu["go/"+mode]
 		nd, okn := cpu["node/"+mode]
-		if okg && okn && nd > 0 {
+		for _, t := range targets {
+			g, okg := cpu[t.Name+"/"+mode]
+			if !t.ours() || !okg || !okn || nd <= 0 {
+				continue
+			}
 			r := g / nd
-			notes = append(notes, fmt.Sprintf("**%s: server CPU per %s, ours / Node = %.3f** (target ≤ 0.333: %s)", mode, map[string]string{"ev": "event", "ack": "ack"}[mode], r, passFail(r <= 1.0/3)))
+			notes = append(notes, fmt.Sprintf("**%s: server CPU per %s, %s / Node = %.3f** (target ≤ 0.333: %s)", mode, map[string]string{"ev": "event", "ack": "ack"}[mode], s.label(t.Name), r, passFail(r <= 1.0/3)))
 		}
 	}
 	notes = append(notes, "load busy = the load processes' CPU over the window ÷ the CPUs they are pinned to; ⚠ over 0.9 means rates are load-bound (CPU per event stays valid)")
@@ -336,9 +354,12 @@ func (s *sioScenario) startServer(ctx context.Context, env *Env, t *sioTarget) e
 		return fmt.Errorf("%s is in use", addr)
 	}
 	spec := ProcSpec{Name: "sioserver-" + t.Name, CPUs: env.ServerCPUs}
-	if t.Name == "go" {
+	switch t.Name {
+	case "go":
 		spec.Argv = env.SelfArgv("sioserver", "-addr", addr)
-	} else {
+	case "goc":
+		spec.Argv = env.SelfArgv("sioserver", "-addr", addr, "-read-coalesce", s.coalesce.String())
+	default:
 		spec.Argv = []string{"node", filepath.Join(env.Root, "bench", "node", "ref-server.js"), "--port", strconv.Itoa(t.Port)}
 	}
 	p, err := env.Start(spec)

@@ -46,12 +46,15 @@ func cmdSIOServer(args []string) error {
 	fs := flag.NewFlagSet("sioserver", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8201", "listen address")
 	maxRun := fs.Duration("max", 2*time.Hour, "exit after this long (safety bound)")
+	coalesce := fs.Duration("read-coalesce", 0, "eio.Config.ReadCoalesce (0: off, the default)")
 	fs.Parse(args)
 	if err := sioReady(); err != nil {
 		return err
 	}
 	var ev, echo, conns atomic.Int64
-	srv := sio.NewServer(sio.Config{}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	cfg := sio.Config{}
+	cfg.ReadCoalesce = *coalesce
+	srv := sio.NewServer(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	nsp := srv.Of("/")
 	nsp.OnConnect(func(s *sio.Socket) error {
 		conns.Add(1)
