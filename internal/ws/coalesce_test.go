@@ -165,3 +165,50 @@ func TestNapClock(t *testing.T) {
 		t.Fatal("the clock did not restart")
 	}
 }
+
+// TestReadCoalesceWaitingPeer: a peer that sends one message and waits for
+// its answer before the next would get one answer per period from a
+// coalescing reader. After a stream has made the reader coalesce, such a
+// peer makes it stop (and not start again at once), and every message
+// still comes back in order.
+func TestReadCoalesceWaitingPeer(t *testing.T) {
+	quits := make(chan int, 1)
+	url, errs := startServer(t, Config{ReadCoalesce: 5 * time.Millisecond}, func(c *Conn) error {
+		err := echoMessages(c)
+		quits <- c.napQuits
+		return err
+	})
+	nc, br := rawClient(t, url, "")
+	// The stream: echoes are read after it, so the server's writes queue in
+	// the socket buffers meanwhile (300 short frames fit).
+	for i := range 300 {
+		if _, err := nc.Write(rawFrame(true, 0, OpBinary, fmt.Appendf(nil, "s%d", i), true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		if _, _, p, err := readRawFrame(br); err != nil || string(p) != fmt.Sprintf("s%d", i) {
+			t.Fatalf("stream echo %d: %q, %v", i, p, err)
+		}
+	}
+	// The waiting peer: one at a time. At one answer per 5 ms period this
+	// would take a second; the reader stops coalescing after a few.
+	for i := range 200 {
+		want := fmt.Sprintf("w%d", i)
+		if _, err := nc.Write(rawFrame(true, 0, OpBinary, []byte(want), true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, p, err := readRawFrame(br); err != nil || string(p) != want {
+			t.Fatalf("echo %d: %q, %v", i, p, err)
+		}
+	}
+	if _, err := nc.Write(rawFrame(true, 0, OpClose, closePayload(make([]byte, maxCtrlLen), CloseNormal, ""), true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, errs); err != nil && !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if n := recv(t, quits); n == 0 {
+		t.Fatal("the reader kept coalescing for a peer waiting for each answer")
+	}
+}

@@ -72,6 +72,10 @@ type Conn struct {
 	napSince time.Duration // start of the period napReads counts in (time since epoch)
 	napReads int           // reads that emptied the socket since napSince
 	naps     int           // times coalescing started (for tests)
+	napQuits int           // times it stopped for a waiting peer (for tests)
+	napMsgs  int           // messages dispatched since the last napNext
+	napThin  int           // polls in a row that brought at most one message
+	napBlock time.Duration // coalescing may not start again before this
 
 	maxMsg       int64
 	writeTimeout time.Duration
@@ -373,11 +377,16 @@ var errNap = errors.New("ws: nap")
 // Coalescing (Config.ReadCoalesce): napMinReads reads that each emptied
 // the socket, within one period, start it; napLowat is the low-water mark
 // while polling on the clock (one full read buffer still wakes the reader
-// at once); napEmptyPolls polls in a row that find nothing end it.
+// at once); napEmptyPolls polls in a row that find nothing end it, and so
+// do napThinPolls polls in a row that bring one message each (a peer that
+// waits for each answer, which the clock would hold to one per period),
+// after which it may not start again for napCooldown periods.
 const (
 	napLowat      = readBufSize
 	napEmptyPolls = 2
 	napMinReads   = 3
+	napThinPolls  = 4
+	napCooldown   = 64
 )
 
 // napNext is called when a read has emptied the socket and everything it
@@ -388,8 +397,26 @@ func (c *Conn) napNext(fd uintptr) bool {
 	if c.nap <= 0 {
 		return false
 	}
+	msgs := c.napMsgs
+	c.napMsgs = 0
+	if c.napping {
+		// A peer whose polls bring one message each is waiting for its
+		// answers: the clock only slows it down. Stop, and do not start
+		// again for a while.
+		if msgs > 1 {
+			c.napThin = 0
+		} else if c.napThin++; c.napThin >= napThinPolls {
+			c.napThin, c.napQuits = 0, c.napQuits+1
+			c.napBlock = time.Since(epoch) + napCooldown*c.nap
+			c.endNap(fd)
+			return false
+		}
+	}
 	if !c.napping {
 		now := time.Since(epoch)
+		if now < c.napBlock {
+			return false
+		}
 		if now-c.napSince > c.nap {
 			c.napSince, c.napReads = now, 0
 		}
@@ -553,6 +580,7 @@ func (c *Conn) loopRead(fd uintptr) bool {
 		for c.rbuf != nil && c.bufferedMessage() {
 			op, p, err := c.ReadMessage()
 			if err == nil {
+				c.napMsgs++
 				err = c.loopFn(op, p)
 			}
 			if err != nil {

@@ -83,12 +83,12 @@ type Config struct {
 	// reads on a clock of this period shared by every connection: one
 	// wake-up serves every busy connection at once. The clock ticks from a
 	// kernel timer (a runtime timer runs up to a millisecond late whenever
-	// the process is idle). A read that
-	// finds nothing twice in a row lowers the mark and waits for
-	// readability again. It adds at most one period to a message's delay,
-	// and only while messages arrive faster than that; a peer that waits
-	// for replies with k messages outstanding gets at most k answered per
-	// period.
+	// the process is idle). Two reads in a row that find nothing lower the
+	// mark and go back to waiting for readability; so do four in a row that
+	// bring one message each, for 64 periods, since that peer waits for
+	// each answer and the clock would answer it once per period. It adds
+	// at most one period to a message's delay, and only while messages
+	// arrive faster than that.
 	ReadCoalesce time.Duration
 }
 

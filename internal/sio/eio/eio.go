@@ -58,9 +58,8 @@ type Config struct {
 	// ReadCoalesce, when positive, lets a WebSocket session's reader
 	// gather a busy peer's messages for up to this long instead of waking
 	// for each one (ws.Config.ReadCoalesce; Linux). 0 (default): off. It
-	// trades delay for CPU: a peer with k requests outstanding is answered
-	// at most k per period, so it suits pipelined and streaming peers, not
-	// one waiting for each answer.
+	// trades delay for CPU and suits pipelined and streaming peers; a peer
+	// that waits for each answer makes it stop, but pays a few periods.
 	ReadCoalesce time.Duration
 	// AllowedOrigins lists origins given CORS headers and allowed to open a
 	// WebSocket; "*" allows any. Empty: no CORS headers, any WebSocket origin.
