@@ -14,9 +14,10 @@ deps:
 
 vet:
 	$(GO) vet ./...
-	# The SDK (and a backend built on it) must build beyond Linux.
+	# The SDK (and a backend built on it) must build beyond Linux and amd64.
 	GOOS=windows $(GO) build ./client/ ./examples/go-chat
 	GOOS=darwin $(GO) build ./client/ ./examples/go-chat
+	GOARCH=386 $(GO) build ./client/ ./examples/go-chat ./cmd/switchboard
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 lint:

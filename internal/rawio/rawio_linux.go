@@ -27,13 +27,7 @@ func EpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 // on a timer raises it to sleep through small arrivals, and must lower it
 // back to 1 before it waits for readability again.
 func SetRcvLowat(fd, n int) error {
-	v := int32(n)
-	_, _, e := syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
-		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
-	if e != 0 {
-		return e
-	}
-	return nil
+	return setsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n)
 }
 
 // NewTicker returns a periodic timer as a file the runtime's poller waits

@@ -41,7 +41,7 @@ func Read(fd int, p []byte) (int, error) {
 // what is buffered into p without consuming it. It retries EINTR and
 // returns syscall.EAGAIN when nothing is there; 0 and no error is EOF.
 func Peek(fd int, p []byte) (int, error) {
-	return call(syscall.SYS_RECVFROM, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return recvPeek(fd, p)
 }
 
 // Write is write(2) on the non-blocking descriptor fd. It retries EINTR
