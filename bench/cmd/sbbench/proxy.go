@@ -427,13 +427,7 @@ func (p *proxyScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 			raw.Skipped[t.Name] = t.skip
 		}
 	}
-	if len(raw.Skipped) > 0 {
-		var notes []string
-		for k, v := range raw.Skipped {
-			notes = append(notes, fmt.Sprintf("%s: %s", k, v))
-		}
-		rep.Sections = append(rep.Sections, Section{Heading: "Skipped", Notes: notes})
-	}
+	rep.AddSkipped(raw.Skipped)
 	return rep, nil
 }
 

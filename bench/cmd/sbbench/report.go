@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -113,4 +114,17 @@ func fmtK(x float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// AddSkipped adds a "Skipped or failed" section listing why each target in
+// skipped (target → reason) was skipped or failed, by name; none: nothing.
+func (r *Report) AddSkipped(skipped map[string]string) {
+	if len(skipped) == 0 {
+		return
+	}
+	var notes []string
+	for _, k := range slices.Sorted(maps.Keys(skipped)) {
+		notes = append(notes, k+": "+shortErr(skipped[k]))
+	}
+	r.Sections = append(r.Sections, Section{Heading: "Skipped or failed", Notes: notes})
 }

@@ -264,13 +264,7 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 			raw.Skipped[t.Name] = t.skip
 		}
 	}
-	if len(raw.Skipped) > 0 {
-		var notes []string
-		for k, v := range raw.Skipped {
-			notes = append(notes, k+": "+shortErr(v))
-		}
-		rep.Sections = append(rep.Sections, Section{Heading: "Skipped or failed", Notes: notes})
-	}
+	rep.AddSkipped(raw.Skipped)
 	return rep, nil
 }
 
