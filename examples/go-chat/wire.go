@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/switchboard-lb/switchboard/client"
@@ -147,25 +146,12 @@ func textToken(data []byte) ([]byte, bool) {
 	return data[i:vEnd], true
 }
 
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // appendNullable appends s as a JSON string, or null when empty.
 func appendNullable(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
+	return client.AppendJSONString(b, s)
 }
 
 // appendMsg appends the page's `msg` object {kind, from, room, text, via,
@@ -174,7 +160,7 @@ func appendNullable(b []byte, s string) []byte {
 // a backend died keeps it, so the page drops what it has already shown.
 func appendMsg(b []byte, kind, from, room string, text []byte, via, id string) []byte {
 	b = append(b, `{"kind":`...)
-	b = appendString(b, kind)
+	b = client.AppendJSONString(b, kind)
 	b = append(b, `,"from":`...)
 	b = appendNullable(b, from)
 	b = append(b, `,"room":`...)
@@ -182,33 +168,21 @@ func appendMsg(b []byte, kind, from, room string, text []byte, via, id string) [
 	b = append(b, `,"text":`...)
 	b = append(b, text...)
 	b = append(b, `,"via":`...)
-	b = appendString(b, via)
+	b = client.AppendJSONString(b, via)
 	b = append(b, `,"id":`...)
 	b = appendNullable(b, id)
 	return append(b, '}')
 }
 
-// appendNames appends names as a JSON array ([] when none).
-func appendNames(b []byte, names []string) []byte {
-	b = append(b, '[')
-	for i, n := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, n)
-	}
-	return append(b, ']')
-}
-
 // appendSent appends the page's answer to a routed message.
 func appendSent(b []byte, r client.SendResult) []byte {
 	b = append(b, `{"ok":true,"id":`...)
-	b = appendString(b, r.ID)
+	b = client.AppendJSONString(b, r.ID)
 	b = append(b, `,"delivered":`...)
-	b = appendNames(b, r.Delivered)
+	b = client.AppendJSONStrings(b, r.Delivered)
 	b = append(b, `,"held":`...)
-	b = appendNames(b, r.Held)
+	b = client.AppendJSONStrings(b, r.Held)
 	b = append(b, `,"unknown":`...)
-	b = appendNames(b, r.Unknown)
+	b = client.AppendJSONStrings(b, r.Unknown)
 	return append(b, '}')
 }
