@@ -43,6 +43,10 @@ async function basic() {
   root.on("disconnect", (reason) => out("disconnect", "/", reason, "active=" + root.active));
   admin.on("disconnect", (reason) => out("disconnect", "/admin", reason, "active=" + admin.active));
   await Promise.all([once(root, "connect"), once(admin, "connect")]);
+  // With the default transports the connect may come before or after the
+  // upgrade (it travels over polling while the probe runs): wait for the
+  // upgrade, so the lines come in one order and whoami sees websocket.
+  if (!transports && manager.engine.transport.name === "polling") await once(manager.engine, "upgrade");
   out("connected", root.id, admin.id);
   // client → server without ack; the server emits "echo" back.
   root.emit("echo", { a: [1, 2] }, "x");
