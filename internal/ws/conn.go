@@ -66,17 +66,16 @@ type Conn struct {
 	// nap is the period (0: off); napping says the socket's low-water
 	// mark is raised and the reader polls on the clock; napEmpty counts
 	// polls in a row that found nothing.
-	nap       time.Duration
-	napping   bool
-	napEmpty  int
-	napSince  time.Duration // start of the period napReads counts in (time since epoch)
-	napReads  int           // reads that emptied the socket since napSince
-	naps      int           // times coalescing started (for tests)
-	napQuits  int           // times it stopped for a waiting peer (for tests)
-	napMsgs   int           // messages dispatched since the last napNext
-	napThin   int           // polls in a row that brought at most one message
-	napBlock  time.Duration // coalescing may not start again before this
-	napReread bool          // it just stopped: read once more before waiting
+	nap      time.Duration
+	napping  bool
+	napEmpty int
+	napSince time.Duration // start of the period napReads counts in (time since epoch)
+	napReads int           // reads that emptied the socket since napSince
+	naps     int           // times coalescing started (for tests)
+	napQuits int           // times it stopped for a waiting peer (for tests)
+	napMsgs  int           // messages dispatched since the last napNext
+	napThin  int           // polls in a row that brought at most one message
+	napBlock time.Duration // coalescing may not start again before this
 
 	maxMsg       int64
 	writeTimeout time.Duration
@@ -410,7 +409,6 @@ func (c *Conn) napNext(fd uintptr) bool {
 			c.napThin, c.napQuits = 0, c.napQuits+1
 			c.napBlock = time.Since(epoch) + napCooldown*c.nap
 			c.endNap(fd)
-			c.napReread = true
 			return false
 		}
 	}
@@ -545,15 +543,15 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				if c.loopIdle != nil {
 					c.loopIdle()
 				}
+				wasNapping := c.napping
 				if c.napNext(fd) {
 					c.loopErr = errNap
 					return true
 				}
-				if c.napReread {
-					// Coalescing just ended with the mark still up
-					// since the last read: read once more before
-					// waiting, as after empty polls.
-					c.napReread = false
+				if wasNapping {
+					// Coalescing just ended (a waiting peer) with the
+					// mark still up since the last read: read once more
+					// before waiting, as after empty polls.
 					continue
 				}
 				return false
