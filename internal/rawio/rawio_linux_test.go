@@ -70,7 +70,7 @@ func TestSetRcvLowat(t *testing.T) {
 	readable := func() bool {
 		t.Helper()
 		pfd := []pollFd{{fd: int32(fd), events: pollIn}}
-		n, err := poll(pfd, 0)
+		n, err := pollNow(pfd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,8 +124,11 @@ type pollFd struct {
 
 const pollIn = 0x1
 
-func poll(fds []pollFd, timeoutMs int) (int, error) {
-	n, _, e := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(timeoutMs))
+// pollNow reports how many of fds are ready, without waiting: ppoll(2)
+// with a zero timeout (poll(2) has no number on arm64 or riscv64).
+func pollNow(fds []pollFd) (int, error) {
+	var zero syscall.Timespec
+	n, _, e := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
