@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,10 +112,8 @@ func testReadCoalesce(t *testing.T, period time.Duration, mustNap bool) {
 // on the next nap.
 func TestNapClock(t *testing.T) {
 	const period = 300 * time.Microsecond
-	napWait(period)
-	napClocks.Lock()
-	k := napClocks.m[period]
-	napClocks.Unlock()
+	k := napClockFor(period)
+	k.wait()
 	k.mu.Lock()
 	none := k.none
 	k.mu.Unlock()
@@ -126,9 +125,10 @@ func TestNapClock(t *testing.T) {
 	// fall between the two asks, but not between every pair).
 	shared := false
 	for range 100 {
-		a, b := k.next(), k.next()
+		a, ga := k.next()
+		b, gb := k.next()
 		<-b
-		if a == b {
+		if a == b && ga == gb {
 			shared = true
 			break
 		}
@@ -140,7 +140,7 @@ func TestNapClock(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 20 {
-				napWait(period)
+				k.wait()
 			}
 		})
 	}
@@ -160,8 +160,8 @@ func TestNapClock(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	napWait(period) // and starts again
-	if k.next() == nil {
+	k.wait() // and starts again
+	if ch, _ := k.next(); ch == nil {
 		t.Fatal("the clock did not restart")
 	}
 }
@@ -210,5 +210,92 @@ func TestReadCoalesceWaitingPeer(t *testing.T) {
 	}
 	if n := recv(t, quits); n == 0 {
 		t.Fatal("the reader kept coalescing for a peer waiting for each answer")
+	}
+}
+
+// TestNapClockGroup: the readers one tick wakes form a group; the idle
+// hook each hands over when it leaves runs once the last one has left (on
+// the last one's goroutine), so that their deferred writes go out
+// together. A reader still busy at the next tick does not hold the others
+// longer: that tick runs what they left, and the late reader's own hook
+// runs when it leaves.
+func TestNapClockGroup(t *testing.T) {
+	const period = 20 * time.Millisecond
+	k := napClockFor(period)
+	// join returns three readers woken by one tick, retrying while a tick
+	// falls between their asks.
+	join := func() uint64 {
+		for range 100 {
+			a, ga := k.next()
+			_, gb := k.next()
+			_, gc := k.next()
+			<-a
+			if ga == gb && gb == gc {
+				return ga
+			}
+		}
+		t.Fatal("three readers in one period never got the same tick")
+		return 0
+	}
+	var mu sync.Mutex
+	var ran []string
+	hook := func(name string) func() {
+		return func() {
+			mu.Lock()
+			ran = append(ran, name)
+			mu.Unlock()
+		}
+	}
+	ranNow := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(ran, ",")
+	}
+
+	// All three leave: nothing runs before the last leaves, then all.
+	clean := false
+	reset := func() {
+		mu.Lock()
+		ran = nil
+		mu.Unlock()
+	}
+	for range 20 {
+		reset()
+		gen := join()
+		k.leave(gen, hook("a"))
+		k.leave(gen, nil) // a reader with nothing deferred
+		early := ranNow()
+		k.leave(gen, hook("c"))
+		k.mu.Lock()
+		same := k.gen == gen
+		k.mu.Unlock()
+		if !same {
+			continue // a tick came first and ran them: try again
+		}
+		if early != "" || ranNow() != "a,c" {
+			t.Fatalf("before the last left: %q; after: %q, want a,c", early, ranNow())
+		}
+		clean = true
+		break
+	}
+	if !clean {
+		t.Fatal("never saw a group complete within its period")
+	}
+
+	// One stays busy: the next tick runs the hooks of those that left.
+	reset()
+	gen := join()
+	k.leave(gen, hook("a"))
+	k.leave(gen, hook("b"))
+	deadline := time.Now().Add(10 * time.Second)
+	for ranNow() != "a,b" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the next tick did not run the group's hooks: %q", ranNow())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	k.leave(gen, hook("late")) // the group is over: runs at once
+	if got := ranNow(); got != "a,b,late" {
+		t.Fatalf("late reader: %q", got)
 	}
 }

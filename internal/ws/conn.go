@@ -68,6 +68,9 @@ type Conn struct {
 	// polls in a row that found nothing.
 	nap      time.Duration
 	napping  bool
+	napOn    atomic.Bool // napping, for other goroutines (Napping)
+	napClk   *napClock   // the clock of nap, once the reader first polled on it
+	napGen   uint64      // the clock's group the reader is in (0: none)
 	napEmpty int
 	napSince time.Duration // start of the period napReads counts in (time since epoch)
 	napReads int           // reads that emptied the socket since napSince
@@ -428,20 +431,50 @@ func (c *Conn) napNext(fd uintptr) bool {
 			return false
 		}
 		c.napping = true
+		c.napOn.Store(true)
 		c.naps++
 	}
 	c.napEmpty = 0
 	return true
 }
 
-// endNap lowers the socket's low-water mark back to one byte.
+// endNap lowers the socket's low-water mark back to one byte and leaves
+// the clock's group.
 func (c *Conn) endNap(fd uintptr) {
 	c.napping = false
+	c.napOn.Store(false)
 	if err := rawio.SetRcvLowat(int(fd), 1); err != nil {
 		// The socket is failing; the next read says how.
 		c.nap = 0
 	}
+	c.napLeave()
 }
+
+// napLeave takes the reader out of the group of readers its last tick
+// woke, handing the group its idle hook (see napClock).
+func (c *Conn) napLeave() {
+	if gen := c.napGen; gen != 0 {
+		c.napGen = 0
+		c.napClk.leave(gen, c.loopIdle)
+	}
+}
+
+// napTick leaves the reader's group and waits for the next tick, whose
+// group it joins.
+func (c *Conn) napTick() {
+	if c.napClk == nil {
+		c.napClk = napClockFor(c.nap)
+	}
+	gen := c.napGen
+	c.napGen = 0
+	c.napClk.leave(gen, c.loopIdle)
+	c.napGen = c.napClk.wait()
+}
+
+// Napping reports whether the reader is coalescing (Config.ReadCoalesce):
+// what its burst causes to be written is best deferred to its idle hook,
+// which runs with those of the other readers of the same tick.
+func (c *Conn) Napping() bool { return c.napOn.Load() }
 
 // ReadMessages reads messages and calls fn with each, until ReadMessage
 // would return an error (returned) or fn returns one (returned as is). It
@@ -494,6 +527,7 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 			// Leaving the loop some other way: whoever reads next waits
 			// for readability, which needs the low-water mark back at 1.
 			_ = c.rc.Control(c.endNap)
+			c.napLeave() // if Control could not run endNap
 		}
 		if c.closed.Load() {
 			// Close ran while we were inside rc.Read: it only shut the
@@ -513,7 +547,7 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 				continue
 			}
 			if err == errNap {
-				napWait(c.nap)
+				c.napTick()
 				continue
 			}
 			return err
@@ -540,19 +574,22 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				// since then make it readable, and a wait inside the same
 				// rc.Read does not miss that.
 				c.drained = false
-				if c.loopIdle != nil {
-					c.loopIdle()
-				}
 				wasNapping := c.napping
 				if c.napNext(fd) {
+					// Polling on the clock: the idle hook runs with the
+					// tick's group (napTick).
 					c.loopErr = errNap
 					return true
 				}
 				if wasNapping {
-					// Coalescing just ended (a waiting peer) with the
-					// mark still up since the last read: read once more
-					// before waiting, as after empty polls.
+					// Coalescing just ended (a waiting peer; endNap ran
+					// the hook) with the mark still up since the last
+					// read: read once more before waiting, as after
+					// empty polls.
 					continue
+				}
+				if c.loopIdle != nil {
+					c.loopIdle()
 				}
 				return false
 			}

@@ -17,13 +17,24 @@ import (
 // (the netpoller's epoll timeout), which stretched a 250 µs period four
 // times and visibly lengthened a 1 ms one. Its goroutine runs while readers use
 // it and stops two ticks after the last one waited.
+//
+// The readers one tick wakes form a group: each hands its idle hook (the
+// writes its burst deferred, ReadMessagesIdle) to the group when it is done
+// (leave), and the last one runs them all. Writes to one peer that several
+// readers' bursts caused, replies included, so go out in one system call
+// per tick, and the peer is woken once. A reader still busy at the next
+// tick does not hold the others' writes longer: the tick runs them.
 type napClock struct {
 	period time.Duration
 
-	mu     sync.Mutex
-	tick   chan struct{} // closed at the next tick; nil while stopped
-	waited bool          // a reader took tick since the last tick
-	none   bool          // no kernel timer here: readers sleep instead
+	mu       sync.Mutex
+	tick     chan struct{} // closed at the next tick; nil while stopped
+	waiters  int           // readers that took tick since the last tick
+	gen      uint64        // ticks so far: group gen is the readers tick gen woke
+	running  int           // readers of group gen that have not left it
+	deferred []func()      // idle hooks of group gen's readers that left it
+	spare    []func()
+	none     bool // no kernel timer here: readers sleep instead
 }
 
 var napClocks struct {
@@ -31,11 +42,10 @@ var napClocks struct {
 	m map[time.Duration]*napClock
 }
 
-// napWait blocks until the next tick of the period's clock. Without a
-// kernel timer every reader sleeps to the same multiple of the period
-// instead, and the runtime runs those timers together.
-func napWait(period time.Duration) {
+// napClockFor returns the clock of period, creating it.
+func napClockFor(period time.Duration) *napClock {
 	napClocks.Lock()
+	defer napClocks.Unlock()
 	k := napClocks.m[period]
 	if k == nil {
 		if napClocks.m == nil {
@@ -44,33 +54,86 @@ func napWait(period time.Duration) {
 		k = &napClock{period: period}
 		napClocks.m[period] = k
 	}
-	napClocks.Unlock()
-	if ch := k.next(); ch != nil {
-		<-ch
-		return
-	}
-	time.Sleep(period - time.Since(epoch)%period)
+	return k
 }
 
-// next returns the channel the next tick closes, starting the clock if it
-// is stopped, or nil where there is no kernel timer.
-func (k *napClock) next() <-chan struct{} {
+// wait blocks until the next tick and returns the group that tick formed
+// (0: none). Without a kernel timer every reader sleeps to the same
+// multiple of the period instead, and the runtime runs those timers
+// together.
+func (k *napClock) wait() uint64 {
+	if ch, gen := k.next(); ch != nil {
+		<-ch
+		return gen
+	}
+	time.Sleep(k.period - time.Since(epoch)%k.period)
+	return 0
+}
+
+// next returns the channel the next tick closes and the group the caller
+// joins then, starting the clock if it is stopped, or nil where there is no
+// kernel timer.
+func (k *napClock) next() (<-chan struct{}, uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.none {
-		return nil
+		return nil, 0
 	}
 	if k.tick == nil {
 		f, err := rawio.NewTicker(k.period)
 		if err != nil {
 			k.none = true
-			return nil
+			return nil, 0
 		}
 		k.tick = make(chan struct{})
 		go k.run(f)
 	}
-	k.waited = true
-	return k.tick
+	k.waiters++
+	return k.tick, k.gen + 1
+}
+
+// leave takes a reader out of group gen (0: none) with its idle hook
+// (nil: none): the hook runs when the group's last reader leaves, at once
+// if the caller is the last or the group is over.
+func (k *napClock) leave(gen uint64, idle func()) {
+	k.mu.Lock()
+	if gen == 0 || gen != k.gen || k.running == 0 {
+		k.mu.Unlock()
+		if idle != nil {
+			idle()
+		}
+		return
+	}
+	if idle != nil {
+		k.deferred = append(k.deferred, idle)
+	}
+	if k.running--; k.running > 0 {
+		k.mu.Unlock()
+		return
+	}
+	run := k.takeLocked()
+	k.mu.Unlock()
+	k.runAll(run)
+}
+
+// takeLocked takes the deferred hooks.
+func (k *napClock) takeLocked() []func() {
+	run := k.deferred
+	k.deferred, k.spare = k.spare[:0], nil
+	return run
+}
+
+// runAll runs hooks taken by takeLocked and keeps their slice for reuse.
+func (k *napClock) runAll(run []func()) {
+	for _, f := range run {
+		f()
+	}
+	clear(run)
+	k.mu.Lock()
+	if k.spare == nil && cap(run) <= 1024 {
+		k.spare = run[:0]
+	}
+	k.mu.Unlock()
 }
 
 // run ticks until two ticks in a row find no reader waiting, or the timer
@@ -95,20 +158,34 @@ func (k *napClock) run(f *os.File) {
 			}
 		}
 		k.mu.Lock()
+		// The last group is over: its readers still busy leave it on
+		// their own, and what the others deferred runs now.
+		var late []func()
+		if len(k.deferred) > 0 {
+			late = k.takeLocked()
+		}
+		k.gen++
+		k.running = k.waiters
 		close(k.tick)
-		if k.waited {
+		if k.waiters > 0 {
 			unused = 0
 		} else {
 			unused++
 		}
-		if err != nil || unused >= 2 {
+		k.waiters = 0
+		stop := err != nil || unused >= 2
+		if stop {
 			k.tick = nil
 			k.none = err != nil
-			k.mu.Unlock()
+		} else {
+			k.tick = make(chan struct{})
+		}
+		k.mu.Unlock()
+		if len(late) > 0 {
+			k.runAll(late)
+		}
+		if stop {
 			return
 		}
-		k.waited = false
-		k.tick = make(chan struct{})
-		k.mu.Unlock()
 	}
 }

@@ -88,7 +88,9 @@ type Config struct {
 	// bring one message each, for 64 periods, since that peer waits for
 	// each answer and the clock would answer it once per period. It adds
 	// at most one period to a message's delay, and only while messages
-	// arrive faster than that.
+	// arrive faster than that. The readers one tick wakes run their idle
+	// hooks (ReadMessagesIdle) together once the last is done, so writes
+	// their bursts deferred there reach each peer in one system call.
 	ReadCoalesce time.Duration
 }
 

@@ -179,9 +179,11 @@ func (c *Conn) send(b *batch, msgs []Message) error {
 	}
 	ws := c.transport == transWebSocket && c.ws != nil && c.cfg.WriteLinger <= 0
 	replying := ws && c.replying.Load()
-	if b == nil && replying && c.rb != nil && c.ws.Buffered() {
+	if b == nil && replying && c.rb != nil && (c.ws.Buffered() || c.ws.Napping()) {
 		// A reply while more messages wait in the read buffer: write it
-		// with the replies to those.
+		// with the replies to those. A coalescing reader's replies wait
+		// for the other readers of its tick (ws.Conn.Napping), whose
+		// messages to this peer join them.
 		b = c.rb
 	}
 	switch {
