@@ -399,7 +399,7 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 	}
 	rc.flush()
 	if ack != nil {
-		reply := sio.Args(json.RawMessage(append(out, "]}"...)))
+		reply := sio.Message{Args: []json.RawMessage{append(out, "]}"...)}, Valid: true}
 		rc.whenPaced(func() { _ = ack(reply) })
 	}
 }
@@ -423,7 +423,11 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		return
 	}
 	if ack != nil {
-		reply := sio.Args(routeReply(res))
+		reply := sio.Message{Args: []json.RawMessage{routeReply(res)}, Valid: true}
+		if !rc.pacing() {
+			_ = ack(reply) // the common case, without a closure to allocate
+			return
+		}
 		rc.whenPaced(func() { _ = ack(reply) })
 	}
 }
@@ -451,18 +455,12 @@ func parseMessage(ev string, m sio.Message, broadcast bool) (router.Message, *Fa
 			msg.From = *w.From
 		}
 		msg.Data = w.Data
-	} else if fm, toSet, room, from, ok := parseWireFast(m.Args[0]); ok {
+	} else if fm, toSet, roomSet, ok := parseWireFast(m.Args[0]); ok {
 		if toSet && len(fm.To) == 0 {
 			return msg, fail(CodeBadRequest, "to is an empty list")
 		}
-		if room != nil {
-			if *room == "" {
-				return msg, fail(CodeBadRequest, "room is empty")
-			}
-			fm.Room = *room
-		}
-		if from != nil {
-			fm.From = *from
+		if roomSet && fm.Room == "" {
+			return msg, fail(CodeBadRequest, "room is empty")
 		}
 		msg = fm
 	} else {

@@ -101,7 +101,7 @@ func (s *session) confirms(d *router.Delivery) bool { return d.To != nil && s.ac
 // admitted d stays unconfirmed: the caller decides.
 func (s *session) sendOne(rc *routeCall, d *router.Delivery) error {
 	if s.confirms(d) {
-		m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments}
+		m := sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments, Valid: true}
 		return s.sock.EmitWithAckFuncVia(rc.socket(), "message", m, s.ch.cfg.AckWait, func(a sio.Message, err error) {
 			s.confirmed([]*router.Delivery{d}, a.Args, err)
 		})
@@ -221,7 +221,7 @@ func (s *session) sendHeld(rc *routeCall, ds []*router.Delivery) {
 		}
 		buf = appendDeliveryJSON(buf, d)
 	}
-	m := sio.Message{Args: []json.RawMessage{append(buf, ']')}}
+	m := sio.Message{Args: []json.RawMessage{append(buf, ']')}, Valid: true}
 	if !s.acks.Load() {
 		_ = s.sock.EmitVia(rc.socket(), "message", m)
 		return
@@ -260,6 +260,17 @@ func (rc *routeCall) pace(s *session) {
 	rc.mu.Unlock()
 }
 
+// pacedBy returns the receivers that pace rc's sender (see whenPaced).
+func (rc *routeCall) pacedBy() []*session {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.paced
+}
+
+// pacing reports whether a receiver paces rc's sender: whenPaced would
+// hold the ack.
+func (rc *routeCall) pacing() bool { return len(rc.pacedBy()) > 0 }
+
 // whenPaced runs fn (the sender's ack) at once, or once every paced
 // receiver is back under its low mark (or gone). Holding the ack is the
 // backpressure of a sender that bounds its unanswered messages (the Go
@@ -267,9 +278,7 @@ func (rc *routeCall) pace(s *session) {
 // instead of pushing the receiver past MaxUnconfirmed, where it would be
 // cut off. No reader ever waits for it, so it cannot deadlock.
 func (rc *routeCall) whenPaced(fn func()) {
-	rc.mu.Lock()
-	paced := rc.paced
-	rc.mu.Unlock()
+	paced := rc.pacedBy()
 	if len(paced) == 0 {
 		fn()
 		return
@@ -337,7 +346,7 @@ func (s *session) redeliverMissing(d *router.Delivery, answer json.RawMessage) {
 
 // encodeDelivery builds the shared `message` event for d.
 func (c *Channel) encodeDelivery(d *router.Delivery) (*router.Encoded, error) {
-	enc, err := sio.Encode(c.cfg.Namespace, "message", sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments})
+	enc, err := sio.Encode(c.cfg.Namespace, "message", sio.Message{Args: []json.RawMessage{deliveryJSON(d)}, Attachments: d.Attachments, Valid: true})
 	if err != nil {
 		return nil, err
 	}

@@ -17,12 +17,13 @@ import (
 
 // parseWireFast decodes a `message` object made of plain keys and values:
 // `to` a string or an array of strings, `room` and `from` strings or null,
-// `data` any JSON value (copied raw), other keys skipped. ok is false when
-// the input needs encoding/json (including when it is invalid).
-func parseWireFast(b []byte) (msg router.Message, toSet bool, room, from *string, ok bool) {
+// `data` any JSON value (copied raw), other keys skipped; toSet and roomSet
+// say whether `to` and `room` were given (not null). ok is false when the
+// input needs encoding/json (including when it is invalid).
+func parseWireFast(b []byte) (msg router.Message, toSet, roomSet, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return msg, false, nil, nil, false
+		return msg, false, false, false
 	}
 	i = skipWS(b, i+1)
 	var seen uint8 // bit per known key
@@ -32,11 +33,11 @@ func parseWireFast(b []byte) (msg router.Message, toSet bool, room, from *string
 		for {
 			key, end, ok := plainBytes(b, i)
 			if !ok {
-				return msg, false, nil, nil, false
+				return msg, false, false, false
 			}
 			i = skipWS(b, end)
 			if i >= len(b) || b[i] != ':' {
-				return msg, false, nil, nil, false
+				return msg, false, false, false
 			}
 			i = skipWS(b, i+1)
 			var bit uint8
@@ -52,11 +53,11 @@ func parseWireFast(b []byte) (msg router.Message, toSet bool, room, from *string
 			default:
 				if bytes.EqualFold(key, []byte("to")) || bytes.EqualFold(key, []byte("room")) ||
 					bytes.EqualFold(key, []byte("from")) || bytes.EqualFold(key, []byte("data")) {
-					return msg, false, nil, nil, false // encoding/json matches keys case-insensitively
+					return msg, false, false, false // encoding/json matches keys case-insensitively
 				}
 			}
 			if seen&bit != 0 {
-				return msg, false, nil, nil, false // a duplicate: the last one wins there
+				return msg, false, false, false // a duplicate: the last one wins there
 			}
 			seen |= bit
 			switch bit {
@@ -67,39 +68,37 @@ func parseWireFast(b []byte) (msg router.Message, toSet bool, room, from *string
 				case i < len(b) && b[i] == '"':
 					var one string
 					if one, end, ok = plainString(b, i); !ok {
-						return msg, false, nil, nil, false
+						return msg, false, false, false
 					}
 					msg.To, toSet = []string{one}, true
 				case i < len(b) && b[i] == '[':
 					if msg.To, end, ok = plainStrings(b, i); !ok {
-						return msg, false, nil, nil, false
+						return msg, false, false, false
 					}
 					toSet = true
 				default:
-					return msg, false, nil, nil, false
+					return msg, false, false, false
 				}
 			case 2, 4:
-				var p *string
 				switch {
 				case hasLiteral(b, i, "null"):
 					end = i + 4
 				case i < len(b) && b[i] == '"':
 					var v string
 					if v, end, ok = plainString(b, i); !ok {
-						return msg, false, nil, nil, false
+						return msg, false, false, false
 					}
-					p = &v
+					if bit == 2 {
+						msg.Room, roomSet = v, true
+					} else {
+						msg.From = v
+					}
 				default:
-					return msg, false, nil, nil, false
-				}
-				if bit == 2 {
-					room = p
-				} else {
-					from = p
+					return msg, false, false, false
 				}
 			default: // data, or a key we skip
 				if end, ok = codec.SkipJSON(b, i); !ok {
-					return msg, false, nil, nil, false
+					return msg, false, false, false
 				}
 				if bit == 8 {
 					msg.Data = bytes.Clone(b[i:end])
@@ -114,13 +113,13 @@ func parseWireFast(b []byte) (msg router.Message, toSet bool, room, from *string
 				i++
 				break
 			}
-			return msg, false, nil, nil, false
+			return msg, false, false, false
 		}
 	}
 	if skipWS(b, i) != len(b) {
-		return msg, false, nil, nil, false
+		return msg, false, false, false
 	}
-	return msg, toSet, room, from, true
+	return msg, toSet, roomSet, true
 }
 
 func skipWS(b []byte, i int) int {

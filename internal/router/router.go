@@ -147,7 +147,7 @@ type Message struct {
 	To          []string        // recipient names; nil for a room or public message
 	Room        string          // room name for a room message
 	From        string          // sender's user name as it declares it (not verified), optional
-	Data        json.RawMessage // payload, passed through untouched
+	Data        json.RawMessage // payload, one valid JSON value (the caller validated it), passed through untouched
 	Attachments [][]byte        // binary attachments Data refers to
 }
 
@@ -297,7 +297,9 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 			}
 		}
 		if !found {
-			groups = append(groups, group{e: e, names: []string{name}})
+			// The name's own element of to: no allocation, and capped, so
+			// a second name for e appends to a copy.
+			groups = append(groups, group{e: e, names: to[i : i+1 : i+1]})
 		}
 	}
 	for _, g := range groups {
@@ -308,7 +310,11 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 			continue
 		}
 		res.Sessions++
-		res.Delivered = append(res.Delivered, g.names...)
+		if res.Delivered == nil {
+			res.Delivered = g.names[:len(g.names):len(g.names)] // shared, read-only; capped as above
+		} else {
+			res.Delivered = append(res.Delivered, g.names...)
+		}
 	}
 	return nil
 }

@@ -728,7 +728,7 @@ func (s *ClientSocket) Emit(event string, m Message) error {
 	if err != nil {
 		return err
 	}
-	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(s.nsp, event, m.Args)), s.nsp, -1, event, m.Args, len(m.Attachments))
+	buf, err := appendEvent(make([]byte, 0, estimateSize(s.nsp, event, m.Args)), s.nsp, -1, event, m)
 	if err != nil {
 		return err
 	}
@@ -766,7 +766,7 @@ func (s *ClientSocket) EmitWithAckFunc(event string, m Message, timeout time.Dur
 }
 
 func (s *ClientSocket) emitID(cc *clientConn, event string, m Message, id int64) error {
-	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(s.nsp, event, m.Args)+8), s.nsp, id, event, m.Args, len(m.Attachments))
+	buf, err := appendEvent(make([]byte, 0, estimateSize(s.nsp, event, m.Args)+8), s.nsp, id, event, m)
 	if err != nil {
 		return err
 	}
@@ -780,7 +780,7 @@ func (s *ClientSocket) ackFor(ec engineConn, id int64) Ack {
 		if !used.CompareAndSwap(false, true) {
 			return nil
 		}
-		buf, err := codec.AppendAck(make([]byte, 0, estimateSize(s.nsp, "", m.Args)+8), s.nsp, id, m.Args, len(m.Attachments))
+		buf, err := appendAck(make([]byte, 0, estimateSize(s.nsp, "", m.Args)+8), s.nsp, id, m)
 		if err != nil {
 			return err
 		}

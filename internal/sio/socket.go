@@ -72,7 +72,7 @@ func (s *Socket) Emit(event string, m Message) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(s.ns.name, event, m.Args)), s.ns.name, -1, event, m.Args, len(m.Attachments))
+	buf, err := appendEvent(make([]byte, 0, estimateSize(s.ns.name, event, m.Args)), s.ns.name, -1, event, m)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *Socket) EmitWithAckFuncVia(via *Socket, event string, m Message, timeou
 }
 
 func (s *Socket) emitID(via *Socket, event string, m Message, id int64) error {
-	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(s.ns.name, event, m.Args)+8), s.ns.name, id, event, m.Args, len(m.Attachments))
+	buf, err := appendEvent(make([]byte, 0, estimateSize(s.ns.name, event, m.Args)+8), s.ns.name, id, event, m)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func (s *Socket) ackFor(id int64) Ack {
 		if s.closed.Load() {
 			return ErrClosed
 		}
-		buf, err := codec.AppendAck(make([]byte, 0, estimateSize(s.ns.name, "", m.Args)+8), s.ns.name, id, m.Args, len(m.Attachments))
+		buf, err := appendAck(make([]byte, 0, estimateSize(s.ns.name, "", m.Args)+8), s.ns.name, id, m)
 		if err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func Encode(nsp, event string, m Message) (*Encoded, error) {
 	if nsp == "" {
 		nsp = "/"
 	}
-	buf, err := codec.AppendEvent(make([]byte, 0, estimateSize(nsp, event, m.Args)), nsp, -1, event, m.Args, len(m.Attachments))
+	buf, err := appendEvent(make([]byte, 0, estimateSize(nsp, event, m.Args)), nsp, -1, event, m)
 	if err != nil {
 		return nil, err
 	}

@@ -463,15 +463,22 @@ func appendHeader(dst []byte, t SIOType, attachments int, nsp string, id int64, 
 // for namespace nsp, with ack id (or -1), the event name and args, each
 // of which must be valid JSON.
 func AppendEvent(dst []byte, nsp string, id int64, event string, args []json.RawMessage, attachments int) ([]byte, error) {
+	if err := checkArgs(args); err != nil {
+		return dst, err
+	}
+	return AppendEventNoCheck(dst, nsp, id, event, args, attachments)
+}
+
+// AppendEventNoCheck is AppendEvent for args the caller built as valid
+// JSON from parts it had validated: they are not scanned again. An
+// invalid one makes the peer drop the connection.
+func AppendEventNoCheck(dst []byte, nsp string, id int64, event string, args []json.RawMessage, attachments int) ([]byte, error) {
 	if err := checkEventName(event); err != nil {
 		return dst, err
 	}
 	t := SIOEvent
 	if attachments > 0 {
 		t = SIOBinaryEvent
-	}
-	if err := checkArgs(args); err != nil {
-		return dst, err
 	}
 	dst = appendHeader(dst, t, attachments, nsp, id, true)
 	dst = append(dst, '[')
@@ -485,15 +492,21 @@ func AppendEvent(dst []byte, nsp string, id int64, event string, args []json.Raw
 
 // AppendAck appends an ACK packet (BINARY_ACK when attachments > 0).
 func AppendAck(dst []byte, nsp string, id int64, args []json.RawMessage, attachments int) ([]byte, error) {
+	if err := checkArgs(args); err != nil {
+		return dst, err
+	}
+	return AppendAckNoCheck(dst, nsp, id, args, attachments)
+}
+
+// AppendAckNoCheck is AppendAck for args the caller built as valid JSON
+// (see AppendEventNoCheck).
+func AppendAckNoCheck(dst []byte, nsp string, id int64, args []json.RawMessage, attachments int) ([]byte, error) {
 	if id < 0 || id > MaxAckID {
 		return dst, errSIONoID
 	}
 	t := SIOAck
 	if attachments > 0 {
 		t = SIOBinaryAck
-	}
-	if err := checkArgs(args); err != nil {
-		return dst, err
 	}
 	dst = appendHeader(dst, t, attachments, nsp, id, true)
 	dst = append(dst, '[')

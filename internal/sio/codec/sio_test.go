@@ -167,6 +167,23 @@ func TestAppendEvent(t *testing.T) {
 	if err != nil || string(b) != `30[]` {
 		t.Fatalf("%s %v", b, err)
 	}
+	// The NoCheck forms write the same bytes, and still check what is not
+	// an argument (event name, ack id).
+	args := []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`{"a":["b",null]}`)}
+	want, _ := AppendEvent(nil, "/x", 5, "hi", args, 0)
+	if b, err := AppendEventNoCheck(nil, "/x", 5, "hi", args, 0); err != nil || string(b) != string(want) {
+		t.Fatalf("NoCheck event: %s %v, want %s", b, err, want)
+	}
+	want, _ = AppendAck(nil, "/x", 5, args, 0)
+	if b, err := AppendAckNoCheck(nil, "/x", 5, args, 0); err != nil || string(b) != string(want) {
+		t.Fatalf("NoCheck ack: %s %v, want %s", b, err, want)
+	}
+	if _, err := AppendEventNoCheck(nil, "/", -1, "connect", nil, 0); err == nil {
+		t.Fatal("NoCheck: reserved name accepted")
+	}
+	if _, err := AppendAckNoCheck(nil, "/", -1, nil, 0); err == nil {
+		t.Fatal("NoCheck: ack without an id accepted")
+	}
 	if got := string(AppendConnect(nil, "/", json.RawMessage(`{"sid":"x"}`))); got != `0{"sid":"x"}` {
 		t.Fatal(got)
 	}
