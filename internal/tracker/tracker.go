@@ -270,13 +270,7 @@ func (t *Tracker) applyLocked(ev backend.Event) (event string, changed bool) {
 		t.state = append(t.state[:len(t.state):len(t.state)], b)
 		show := b.TakesNewWork()
 		t.shown[b] = show
-		switch {
-		case show:
-			return EventServerJoined, true // also refreshes a replaced entry
-		case wasShown:
-			return EventServerLeft, true
-		}
-		return "", true
+		return transition(wasShown, show), true // joined also refreshes a replaced entry
 	case backend.Left:
 		if i < 0 || t.state[i] != b {
 			return "", false
@@ -284,10 +278,7 @@ func (t *Tracker) applyLocked(ev backend.Event) (event string, changed bool) {
 		t.state = append(t.state[:i:i], t.state[i+1:]...)
 		wasShown := t.shown[b]
 		delete(t.shown, b)
-		if wasShown {
-			return EventServerLeft, true
-		}
-		return "", true
+		return transition(wasShown, false), true
 	case backend.Changed:
 		if i < 0 || t.state[i] != b {
 			return "", false
@@ -296,13 +287,24 @@ func (t *Tracker) applyLocked(ev backend.Event) (event string, changed bool) {
 		if show == t.shown[b] {
 			return "", false
 		}
+		wasShown := t.shown[b]
 		t.shown[b] = show
-		if show {
-			return EventServerJoined, true
-		}
-		return EventServerLeft, true
+		return transition(wasShown, show), true
 	}
 	return "", false
+}
+
+// transition is the event clients get for a backend they saw (was) and now
+// see or not (now): server_joined whenever it is shown (a refresh, if it
+// was already), server_left when it stops being shown, none otherwise.
+func transition(was, now bool) string {
+	switch {
+	case now:
+		return EventServerJoined
+	case was:
+		return EventServerLeft
+	}
+	return ""
 }
 
 // entry returns what clients see of b; false when b is not shown (no public
