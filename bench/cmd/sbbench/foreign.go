@@ -3,84 +3,112 @@ package main
 import (
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // ForeignMeter measures CPU used on the machine by processes that are not
 // this harness or its children (other test suites, builds): the noise that
-// skews a benchmark on a shared machine. Busy jiffies come from /proc/stat,
-// ours from the harness's process tree.
+// skews a benchmark on a shared machine.
+//
+// It adds up the other processes' own CPU times from /proc/PID/stat. The
+// machine-wide counters of /proc/stat would be simpler, but on a kernel
+// that samples CPU time at each scheduler tick they misjudge a process
+// that wakes on a clock of its own (a coalescing server polls every 500 µs,
+// and ticks catch it running more often than it is): the difference from
+// our processes' times, which the kernel scales to their exact run time,
+// then showed as noise that was not there.
 type ForeignMeter struct {
-	machine0, ours0 int64
-	t0              time.Time
+	t0    time.Time
+	ours0 map[int]bool
+	procs map[int]procTime
 }
 
-// machineBusyTicks returns busy clock ticks of all CPUs (everything but idle and iowait).
-func machineBusyTicks() int64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		if i >= 7 { // guest time is already counted in user
-			break
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return busy
+// procTime is one process's CPU so far: its own (utime+stime) and its
+// reaped children's (cutime+cstime), in clock ticks; start tells a reused
+// PID apart.
+type procTime struct {
+	start, ticks int64
 }
 
 // StartForeign starts a meter.
 func StartForeign() *ForeignMeter {
-	return &ForeignMeter{machine0: machineBusyTicks(), ours0: ourTicks(), t0: time.Now()}
+	return &ForeignMeter{t0: time.Now(), ours0: ourPIDs(), procs: procTimes()}
 }
 
 // Cores returns the average number of CPUs that foreign processes kept busy
-// since Start (0 on a quiet machine). Children that exited in the meantime
-// are counted through our cutime/cstime once reaped.
+// since Start (0 on a quiet machine).
 func (m *ForeignMeter) Cores() float64 {
 	wall := time.Since(m.t0).Seconds()
 	if wall <= 0 {
 		return 0
 	}
-	machine := machineBusyTicks() - m.machine0
-	ours := ourTicks() - m.ours0
-	f := float64(machine-ours) / clkTck / wall
-	if f < 0 {
-		f = 0
+	ours := ourPIDs()
+	for pid := range m.ours0 {
+		ours[pid] = true
 	}
-	return f
+	return max(0, float64(foreignTicks(m.procs, procTimes(), ours))/clkTck/wall)
 }
 
-// ourTicks is the CPU of this process, of its reaped children
-// (cutime+cstime) and of its live descendants.
-func ourTicks() int64 {
-	self := os.Getpid()
-	var t int64
-	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+// foreignTicks is the CPU that processes outside ours used between two
+// readings of procTimes.
+func foreignTicks(before, after map[int]procTime, ours map[int]bool) int64 {
+	var ticks int64
+	for pid, p := range after {
+		if ours[pid] {
+			continue
+		}
+		if q, ok := before[pid]; ok && q.start == p.start {
+			ticks += p.ticks - q.ticks
+		} else {
+			ticks += p.ticks // started since
+		}
+	}
+	for pid, q := range before {
+		if ours[pid] {
+			continue
+		}
+		if p, ok := after[pid]; !ok || p.start != q.start {
+			// Ended: its parent's children's times took all of it,
+			// including what it had used before.
+			ticks -= q.ticks
+		}
+	}
+	return ticks
+}
+
+// ourPIDs is this process and its live descendants.
+func ourPIDs() map[int]bool {
+	ours := map[int]bool{}
+	for _, pid := range treePIDs(os.Getpid()) {
+		ours[pid] = true
+	}
+	return ours
+}
+
+// procTimes reads every process's CPU times.
+func procTimes() map[int]procTime {
+	ents, _ := os.ReadDir("/proc")
+	out := make(map[int]procTime, len(ents))
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
 		f := statFields(string(b))
+		if len(f) < 20 {
+			continue
+		}
+		var p procTime
 		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-			if i < len(f) {
-				n, _ := strconv.ParseInt(f[i], 10, 64)
-				t += n
-			}
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			p.ticks += n
 		}
+		p.start, _ = strconv.ParseInt(f[19], 10, 64)
+		out[pid] = p
 	}
-	for _, p := range treePIDs(self)[1:] {
-		if n, err := cpuTicks(p); err == nil {
-			t += n
-		}
-	}
-	return t
+	return out
 }
