@@ -381,7 +381,7 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 			var res router.Result
 			if res, err = s.ch.rt.Route(rc, s, msg); err == nil {
 				if ack != nil {
-					out = append(out, routeReply(res)...)
+					out = appendRouteReply(out, res)
 				}
 				continue
 			}

@@ -201,7 +201,11 @@ func routeReply(res router.Result) json.RawMessage {
 			n += len(s) + 3
 		}
 	}
-	buf := make([]byte, 0, n)
+	return appendRouteReply(make([]byte, 0, n), res)
+}
+
+// appendRouteReply appends routeReply(res) to buf.
+func appendRouteReply(buf []byte, res router.Result) []byte {
 	buf = append(buf, `{"ok":true,"id":`...)
 	buf = codec.AppendJSONString(buf, res.ID)
 	buf = append(buf, `,"delivered":`...)

@@ -302,9 +302,13 @@ func (r *Router) routeDirect(ctx context.Context, base *Delivery, to []string, r
 			groups = append(groups, group{e: e, names: to[i : i+1 : i+1]})
 		}
 	}
-	for _, g := range groups {
-		d := &Delivery{ID: base.ID, From: base.From, Backend: base.Backend, To: g.names,
-			Data: base.Data, Attachments: base.Attachments, seq: base.seq}
+	for i, g := range groups {
+		d := base // the last group takes base itself: holds copied what they kept
+		if i < len(groups)-1 {
+			d = &Delivery{ID: base.ID, From: base.From, Backend: base.Backend,
+				Data: base.Data, Attachments: base.Attachments, seq: base.seq}
+		}
+		d.To = g.names
 		if err := r.deliverTo(ctx, g.e, d); err != nil {
 			r.rehold(ctx, g.e.id, d, res)
 			continue
