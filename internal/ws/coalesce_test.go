@@ -220,7 +220,7 @@ func TestReadCoalesceWaitingPeer(t *testing.T) {
 // longer: that tick runs what they left, and the late reader's own hook
 // runs when it leaves.
 func TestNapClockGroup(t *testing.T) {
-	const period = 20 * time.Millisecond
+	const period = 50 * time.Millisecond
 	k := napClockFor(period)
 	// join returns three readers woken by one tick, retrying while a tick
 	// falls between their asks.
@@ -259,7 +259,7 @@ func TestNapClockGroup(t *testing.T) {
 		ran = nil
 		mu.Unlock()
 	}
-	for range 20 {
+	for range 50 {
 		reset()
 		gen := join()
 		k.leave(gen, hook("a"))
