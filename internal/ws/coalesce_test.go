@@ -299,3 +299,81 @@ func TestNapClockGroup(t *testing.T) {
 		t.Fatalf("late reader: %q", got)
 	}
 }
+
+// TestReadCoalesceGroupStress: many connections stream at once through
+// coalescing readers whose idle hooks do the writing, as Engine.IO's do
+// (the echoes of a burst are queued, and the hook writes them), so hooks
+// run on other readers' goroutines at the end of each tick's group. Some
+// clients vanish mid-stream, which takes their readers out of the group
+// by an error. Every surviving client gets all its echoes in order, every
+// handler returns, and TestMain finds no goroutine left behind.
+func TestReadCoalesceGroupStress(t *testing.T) {
+	const conns, msgs, dropEvery = 12, 400, 4
+	url, errs := startServer(t, Config{ReadCoalesce: 2 * time.Millisecond}, func(c *Conn) error {
+		var mu sync.Mutex
+		var pending []Message
+		flush := func() {
+			mu.Lock()
+			out := pending
+			pending = nil
+			mu.Unlock()
+			if len(out) > 0 {
+				_ = c.WriteMessages(out) // a dropped client fails it; the reader sees why
+			}
+		}
+		err := c.ReadMessagesIdle(func(op int, p []byte) error {
+			mu.Lock()
+			pending = append(pending, Message{Op: op, Data: p})
+			mu.Unlock()
+			return nil
+		}, flush)
+		flush()
+		return err
+	})
+	var wg sync.WaitGroup
+	for i := range conns {
+		nc, br := rawClient(t, url, "")
+		drop := i%dropEvery == dropEvery-1
+		wg.Go(func() {
+			got := make(chan error, 1)
+			go func() {
+				for n := range msgs {
+					_, _, p, err := readRawFrame(br)
+					if err != nil {
+						got <- fmt.Errorf("echo %d: %w", n, err)
+						return
+					}
+					if want := fmt.Sprintf("c%d m%d", i, n); string(p) != want {
+						got <- fmt.Errorf("echo %d: %q, want %q", n, p, want)
+						return
+					}
+				}
+				got <- nil
+			}()
+			for n := range msgs {
+				if drop && n == msgs/2 {
+					_ = nc.Close() // gone mid-stream, without a close frame
+					<-got
+					return
+				}
+				if _, err := nc.Write(rawFrame(true, 0, OpBinary, fmt.Appendf(nil, "c%d m%d", i, n), true)); err != nil {
+					t.Errorf("client %d: %v", i, err)
+					return
+				}
+				if n%8 == 7 {
+					time.Sleep(100 * time.Microsecond) // bursts: reads that empty the socket
+				}
+			}
+			if err := <-got; err != nil {
+				t.Errorf("client %d: %v", i, err)
+			}
+			_, _ = nc.Write(rawFrame(true, 0, OpClose, closePayload(make([]byte, maxCtrlLen), CloseNormal, ""), true))
+		})
+	}
+	wg.Wait()
+	for range conns {
+		if err := recv(t, errs); err == nil {
+			t.Error("a handler returned no error: a read loop cannot end without one")
+		}
+	}
+}
