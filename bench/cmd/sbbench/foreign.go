@@ -87,20 +87,10 @@ func ourPIDs() map[int]bool {
 
 // procTimes reads every process's CPU times.
 func procTimes() map[int]procTime {
-	ents, _ := os.ReadDir("/proc")
-	out := make(map[int]procTime, len(ents))
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		f := statFields(string(b))
+	out := make(map[int]procTime)
+	eachProcStat(func(pid int, f []string) {
 		if len(f) < 20 {
-			continue
+			return
 		}
 		var p procTime
 		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
@@ -109,6 +99,6 @@ func procTimes() map[int]procTime {
 		}
 		p.start, _ = strconv.ParseInt(f[19], 10, 64)
 		out[pid] = p
-	}
+	})
 	return out
 }

@@ -267,23 +267,13 @@ func treePIDs(root int) []int {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", root)); err != nil {
 		return nil
 	}
-	ents, _ := os.ReadDir("/proc")
 	parent := map[int]int{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := statFields(string(b))
+	eachProcStat(func(pid int, f []string) {
 		if len(f) > 1 {
 			pp, _ := strconv.Atoi(f[1])
 			parent[pid] = pp
 		}
-	}
+	})
 	out := []int{root}
 	for i := 0; i < len(out); i++ {
 		for pid, pp := range parent {
@@ -293,6 +283,21 @@ func treePIDs(root int) []int {
 		}
 	}
 	return out
+}
+
+// eachProcStat calls fn with the statFields of every process's
+// /proc/PID/stat (processes gone meanwhile are skipped).
+func eachProcStat(fn func(pid int, f []string)) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			fn(pid, statFields(string(b)))
+		}
+	}
 }
 
 // statFields returns the fields of /proc/PID/stat after the command name,
