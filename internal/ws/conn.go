@@ -67,8 +67,7 @@ type Conn struct {
 	// mark is raised and the reader polls on the clock; napEmpty counts
 	// polls in a row that found nothing.
 	nap      time.Duration
-	napping  bool
-	napOn    atomic.Bool // napping, for other goroutines (Napping)
+	napping  atomic.Bool // set by the reader only; read by others too (Napping)
 	napClk   *napClock   // the clock of nap, once the reader first polled on it
 	napGen   uint64      // the clock's group the reader is in (0: none)
 	napEmpty int
@@ -402,7 +401,7 @@ func (c *Conn) napNext(fd uintptr) bool {
 	}
 	msgs := c.napMsgs
 	c.napMsgs = 0
-	if c.napping {
+	if c.napping.Load() {
 		// A peer whose polls bring one message each is waiting for its
 		// answers: the clock only slows it down. Stop, and do not start
 		// again for a while.
@@ -415,7 +414,7 @@ func (c *Conn) napNext(fd uintptr) bool {
 			return false
 		}
 	}
-	if !c.napping {
+	if !c.napping.Load() {
 		now := time.Since(epoch)
 		if now < c.napBlock {
 			return false
@@ -430,8 +429,7 @@ func (c *Conn) napNext(fd uintptr) bool {
 			c.nap = 0 // not on this platform or socket
 			return false
 		}
-		c.napping = true
-		c.napOn.Store(true)
+		c.napping.Store(true)
 		c.naps++
 	}
 	c.napEmpty = 0
@@ -441,8 +439,7 @@ func (c *Conn) napNext(fd uintptr) bool {
 // endNap lowers the socket's low-water mark back to one byte and leaves
 // the clock's group.
 func (c *Conn) endNap(fd uintptr) {
-	c.napping = false
-	c.napOn.Store(false)
+	c.napping.Store(false)
 	if err := rawio.SetRcvLowat(int(fd), 1); err != nil {
 		// The socket is failing; the next read says how.
 		c.nap = 0
@@ -474,7 +471,7 @@ func (c *Conn) napTick() {
 // Napping reports whether the reader is coalescing (Config.ReadCoalesce):
 // what its burst causes to be written is best deferred to its idle hook,
 // which runs with those of the other readers of the same tick.
-func (c *Conn) Napping() bool { return c.napOn.Load() }
+func (c *Conn) Napping() bool { return c.napping.Load() }
 
 // ReadMessages reads messages and calls fn with each, until ReadMessage
 // would return an error (returned) or fn returns one (returned as is). It
@@ -523,7 +520,7 @@ func (c *Conn) ReadMessagesIdle(fn func(op int, p []byte) error, idle func()) er
 		c.inRead.Store(false)
 		c.inCb = false
 		c.loopFn = nil
-		if c.napping && c.loopErr != errNap {
+		if c.napping.Load() && c.loopErr != errNap {
 			// Leaving the loop some other way: whoever reads next waits
 			// for readability, which needs the low-water mark back at 1.
 			_ = c.rc.Control(c.endNap)
@@ -574,7 +571,7 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				// since then make it readable, and a wait inside the same
 				// rc.Read does not miss that.
 				c.drained = false
-				wasNapping := c.napping
+				wasNapping := c.napping.Load()
 				if c.napNext(fd) {
 					// Polling on the clock: the idle hook runs with the
 					// tick's group (napTick).
@@ -598,7 +595,7 @@ func (c *Conn) loopRead(fd uintptr) bool {
 				return true
 			}
 			if !c.readFD(fd) {
-				if c.napping {
+				if c.napping.Load() {
 					// A poll on the clock found nothing (what came before
 					// was dispatched and its writes flushed already).
 					if c.napEmpty++; c.napEmpty < napEmptyPolls {
