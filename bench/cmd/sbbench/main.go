@@ -60,6 +60,7 @@ var modes = map[string]func(args []string) error{
 	"sioload":   cmdSIOLoad,
 	"siohold":   cmdSIOHold,
 	"msgusers":  cmdMsgUsers,
+	"msgfloor":  cmdMsgFloor,
 }
 
 // Env is what a scenario runs in.

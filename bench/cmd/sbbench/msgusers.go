@@ -43,6 +43,28 @@ type msgUsersConfig struct {
 	SettleMax    time.Duration
 	Size         int // padding appended to every text
 	Prefix       string
+	// Local draws every dm's recipient from the sender's own backend
+	// (users i and j share one when i ≡ j mod len(Ports)): the floor sides.
+	Local bool
+}
+
+// pickRecipient returns a uniformly random user other than i: any of the
+// run's users, or with local one on i's own backend (of ports backends).
+func pickRecipient(i, users, ports int, local bool, intN func(int) int) int {
+	if !local || ports <= 1 {
+		j := intN(users - 1)
+		if j >= i {
+			j++ // anyone but the sender
+		}
+		return j
+	}
+	r := i % ports
+	n := (users - r + ports - 1) / ports // users r, r+ports, ... below users
+	k := intN(n - 1)
+	if k >= i/ports {
+		k++ // anyone but the sender
+	}
+	return r + k*ports
 }
 
 // msgUser is one logged-in user.
@@ -171,13 +193,14 @@ func cmdMsgUsers(args []string) error {
 	size := fs.Int("size", 0, "padding bytes appended to every text")
 	maxSecs := fs.Float64("max", 900, "hard bound on the whole process, seconds")
 	prefix := fs.String("prefix", "u", "user name prefix")
+	local := fs.Int("local", 0, "1: every dm to a user on the sender's own backend (the floor sides)")
 	fs.Parse(args)
 	if err := sioReady(); err != nil {
 		return err
 	}
 	cfg := msgUsersConfig{Ports: strings.Split(*ports, ","), Host: *host, Users: *users, From: *from, Count: *count,
 		Kind: *kind, Rate: *rate, Duration: secsDur(*dur), StartAt: *startAt, StartOnStdin: *onStdin != 0,
-		Settle: secsDur(*settle), SettleMax: secsDur(*settleMax), Size: *size, Prefix: *prefix}
+		Settle: secsDur(*settle), SettleMax: secsDur(*settleMax), Size: *size, Prefix: *prefix, Local: *local != 0}
 	ctx, cancel := context.WithTimeout(context.Background(), secsDur(*maxSecs))
 	defer cancel()
 	_, err := runMsgUsers(ctx, cfg, os.Stdin, os.Stdout)
@@ -198,6 +221,9 @@ func runMsgUsers(ctx context.Context, cfg msgUsersConfig, stdin io.Reader, out i
 	}
 	if len(cfg.Ports) == 0 || cfg.Count <= 0 || cfg.Users < 2 {
 		return res, errors.New("need ports, count > 0 and users ≥ 2")
+	}
+	if cfg.Local && cfg.Users < 2*len(cfg.Ports) {
+		return res, errors.New("-local needs at least two users per backend")
 	}
 	if strings.ContainsAny(cfg.Prefix, "\"\\|") {
 		return res, errors.New("prefix must not contain quotes, backslashes or |")
@@ -337,10 +363,7 @@ func runMsgUsers(ctx context.Context, cfg msgUsersConfig, stdin io.Reader, out i
 			buf = buf[:0]
 			buf = append(buf, '{')
 			if event == "dm" {
-				j := rand.IntN(cfg.Users - 1)
-				if j >= u.i {
-					j++ // anyone but the sender
-				}
+				j := pickRecipient(u.i, cfg.Users, len(cfg.Ports), cfg.Local, rand.IntN)
 				buf = append(buf, `"to":"`...)
 				buf = append(buf, cfg.Prefix...)
 				buf = strconv.AppendInt(buf, int64(j), 10)

@@ -9,66 +9,16 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/switchboard-lb/switchboard/internal/sio"
 )
 
-// chatServer is a one-process stand-in for the messaging scenario's
-// backends: the user protocol (login, dm, pub → msg) on internal/sio.
+// chatServer serves the user protocol (login, dm, pub → msg) in this
+// process: a floor server (msgfloor.go).
 func chatServer(t *testing.T) (port string) {
 	t.Helper()
-	srv := sio.NewServer(sio.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	var mu sync.Mutex
-	users := map[string]*sio.Socket{}
-	nsp := srv.Of("/")
-	okAck := func(ack sio.Ack, ok bool) {
-		if ack != nil {
-			_ = ack(sio.Args(json.RawMessage(map[bool]string{true: `{"ok":true}`, false: `{"ok":false,"code":"BAD_REQUEST"}`}[ok])))
-		}
-	}
-	nsp.On("login", func(s *sio.Socket, m sio.Message, ack sio.Ack) {
-		var name string
-		if len(m.Args) == 0 || json.Unmarshal(m.Args[0], &name) != nil || name == "" {
-			okAck(ack, false)
-			return
-		}
-		s.SetData(name)
-		mu.Lock()
-		users[name] = s
-		mu.Unlock()
-		okAck(ack, true)
-	})
-	relay := func(s *sio.Socket, m sio.Message, ack sio.Ack, dm bool) {
-		from, _ := s.Data().(string)
-		var a struct{ To, Text string }
-		if from == "" || len(m.Args) == 0 || json.Unmarshal(m.Args[0], &a) != nil {
-			okAck(ack, false)
-			return
-		}
-		kind := "pub"
-		if dm {
-			kind = "dm"
-		}
-		b, _ := json.Marshal(map[string]string{"kind": kind, "from": from, "text": a.Text})
-		mu.Lock()
-		var to []*sio.Socket
-		for n, u := range users {
-			if (dm && n == a.To) || (!dm && n != from) {
-				to = append(to, u)
-			}
-		}
-		mu.Unlock()
-		for _, u := range to {
-			_ = u.Emit("msg", sio.Args(b))
-		}
-		okAck(ack, !dm || len(to) == 1)
-	}
-	nsp.On("dm", func(s *sio.Socket, m sio.Message, ack sio.Ack) { relay(s, m, ack, true) })
-	nsp.On("pub", func(s *sio.Socket, m sio.Message, ack sio.Ack) { relay(s, m, ack, false) })
-	hs := httptest.NewServer(srv)
+	srv, h := newFloor(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		hs.Close()
@@ -112,6 +62,59 @@ func TestMsgUsers(t *testing.T) {
 				t.Errorf("JSON line %s: %v %+v", lines[1], err, back)
 			}
 		})
+	}
+}
+
+// TestMsgUsersLocal runs users on two floor servers, which deliver only
+// to their own users: with Local every dm arrives; without it about half
+// are refused (NOT_HERE), which shows the servers do not relay.
+func TestMsgUsersLocal(t *testing.T) {
+	ports := []string{chatServer(t), chatServer(t)}
+	for _, local := range []bool{true, false} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var out bytes.Buffer
+		res, err := runMsgUsers(ctx, msgUsersConfig{Ports: ports, Host: "127.0.0.1", Users: 6, Count: 6,
+			Kind: "dm", Rate: 400, Duration: 100 * time.Millisecond, StartOnStdin: true, Settle: 50 * time.Millisecond,
+			SettleMax: 10 * time.Second, Prefix: "u", Local: local}, strings.NewReader("go\n"), &out)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if local && (res.Sent != 40 || res.Received != 40 || res.SendErrors != 0) {
+			t.Errorf("local: %+v, want 40 sent and received, no send errors", res)
+		}
+		if !local && (res.SendErrors == 0 || res.Received+res.SendErrors != res.Sent) {
+			t.Errorf("not local: %+v, want some dms refused by the floor servers and the rest received", res)
+		}
+	}
+}
+
+func TestPickRecipient(t *testing.T) {
+	for _, tc := range []struct {
+		users, ports int
+		local        bool
+	}{{300, 3, true}, {300, 3, false}, {7, 3, true}, {2, 1, true}, {5, 2, true}} {
+		for i := range tc.users {
+			// Every k the random source can give maps to a distinct
+			// recipient, never the sender, on the sender's backend if local.
+			n := tc.users - 1
+			if tc.local && tc.ports > 1 {
+				n = (tc.users-i%tc.ports+tc.ports-1)/tc.ports - 1
+			}
+			seen := map[int]bool{}
+			for k := range n {
+				j := pickRecipient(i, tc.users, tc.ports, tc.local, func(m int) int {
+					if m != n {
+						t.Fatalf("%+v user %d: drew from %d, want %d", tc, i, m, n)
+					}
+					return k
+				})
+				if j == i || j < 0 || j >= tc.users || seen[j] || (tc.local && j%tc.ports != i%tc.ports) {
+					t.Fatalf("%+v user %d draw %d: recipient %d (seen %v)", tc, i, k, j, seen)
+				}
+				seen[j] = true
+			}
+		}
 	}
 }
 
