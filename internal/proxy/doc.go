@@ -11,7 +11,9 @@
 // netpoller): bytes are copied inline with one read and one write per
 // message while the peers keep up, so an idle tunnel holds no goroutine,
 // no buffer and no splice pipe; a slow peer or a bulk transfer gets a
-// goroutine until it goes idle. CloseTunnels ends WebSocket tunnels with
+// goroutine until it goes idle. A TLS end (a wss client, an https backend)
+// is polled on its socket the same way, but copied by a goroutine whenever
+// traffic flows, since crypto/tls reads and writes it. CloseTunnels ends WebSocket tunnels with
 // Close 1001 at a frame boundary.
 //
 // Server is the HTTP/1.1 front end: plain bodyless HTTP/1.1 requests take

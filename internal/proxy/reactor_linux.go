@@ -210,7 +210,7 @@ func (r *reactor) dispatch(id uint64, events uint32) {
 		r.spawn(d.run)
 		return
 	}
-	if d.dstRaw == nil {
+	if d.dstRaw == nil || d.buffered {
 		r.handOff(d, nil)
 		return
 	}
@@ -241,6 +241,14 @@ func (r *reactor) dispatch(id uint64, events uint32) {
 		d.state.Store(dirOwned)
 		d.t.abort()
 		d.end()
+	}
+}
+
+// takeOver gives an armed d to a pump at once (a TLS source may hold
+// records already), unless the reactor dispatched it first.
+func (r *reactor) takeOver(d *dir) {
+	if d.state.CompareAndSwap(dirArmed, dirInline) {
+		r.handOff(d, nil)
 	}
 }
 

@@ -13,5 +13,6 @@ func newReactor(spawn func(func())) (*reactor, error) {
 func (r *reactor) add(d *dir) error { return errors.New("proxy: no reactor") }
 func (r *reactor) arm(d *dir) error { return errors.New("proxy: no reactor") }
 func (r *reactor) remove(d *dir)    {}
+func (r *reactor) takeOver(d *dir)  {}
 func (r *reactor) run()             {}
 func (r *reactor) close()           {}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,4 +273,190 @@ func wssEcho(t *testing.T, e *env, cert testutil.Cert, msgs ...string) {
 			t.Fatalf("echo over wss: %d bytes, %v", len(p), err)
 		}
 	}
+}
+
+// byteEchoBackend answers an upgrade with 101 (Upgrade: echo) and echoes
+// the bytes that follow.
+func byteEchoBackend(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.Copy(c, brw.Reader)
+	}))
+	tb.Cleanup(func() { s.CloseClientConnections(); s.Close() })
+	return s
+}
+
+// heldConn is a client socket whose writes can be held and sent as one, so
+// that several TLS records reach the proxy in one segment.
+type heldConn struct {
+	net.Conn
+	mu      sync.Mutex
+	holding bool
+	buf     []byte
+}
+
+func (h *heldConn) hold() {
+	h.mu.Lock()
+	h.holding = true
+	h.mu.Unlock()
+}
+
+func (h *heldConn) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.holding {
+		h.buf = append(h.buf, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
+func (h *heldConn) flush() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = false
+	_, err := h.Conn.Write(h.buf)
+	h.buf = nil
+	return err
+}
+
+// TestTLSTunnelBufferedRecords: a TLS client whose records reach the proxy
+// together gets every byte through, although the reactor polls the socket
+// under TLS: first the upgrade request with bytes behind it (crypto/tls has
+// them before the tunnel starts), then, once both directions went back to
+// the reactor, two records in one segment.
+func TestTLSTunnelBufferedRecords(t *testing.T) {
+	cert := testutil.WriteCert(t, t.TempDir(), 1)
+	bothFronts(t, func(t *testing.T) {
+		front := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+		e := newTLSEnv(t, front, cert, http.NotFoundHandler())
+		rearmed := make(chan struct{}, 16)
+		e.p.testHookRearmed = func() {
+			select {
+			case rearmed <- struct{}{}:
+			default:
+			}
+		}
+		e.add(t, "echo", byteEchoBackend(t).URL, 1)
+		raw, err := net.Dial("tcp", strings.TrimPrefix(e.url, "https://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := &heldConn{Conn: raw}
+		tc := tls.Client(hc, &tls.Config{RootCAs: cert.Pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+		defer tc.Close()
+		_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(tc)
+		expect := func(want string) {
+			t.Helper()
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+				t.Fatalf("echo %q, %v; want %q", got, err, want)
+			}
+		}
+		hc.hold()
+		_, _ = io.WriteString(tc, "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.WriteString(tc, "first|")
+		if err := hc.flush(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v %v", res, err)
+		}
+		expect("first|")
+		for range 2 { // both directions, after hotWait without traffic
+			wait(t, rearmed, "a direction back in the reactor")
+		}
+		hc.hold()
+		_, _ = io.WriteString(tc, "second|")
+		_, _ = io.WriteString(tc, "third|")
+		if err := hc.flush(); err != nil {
+			t.Fatal(err)
+		}
+		expect("second|third|")
+	})
+}
+
+// TestTLSBackendTunnelBufferedRecords: the same from an https backend, whose
+// records reach the proxy together: the 101 with bytes behind it, then,
+// once both directions went back to the reactor, two records in one
+// segment.
+func TestTLSBackendTunnelBufferedRecords(t *testing.T) {
+	cert := testutil.WriteCert(t, t.TempDir(), 1)
+	pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := rawBackend(t, func(c net.Conn) {
+		hc := &heldConn{Conn: c}
+		tc := tls.Server(hc, &tls.Config{Certificates: []tls.Certificate{pair}})
+		br := bufio.NewReader(tc)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		hc.hold()
+		_, _ = io.WriteString(tc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.WriteString(tc, "hello|")
+		if hc.flush() != nil {
+			return
+		}
+		line := make([]byte, 3)
+		for {
+			if _, err := io.ReadFull(br, line); err != nil {
+				return
+			}
+			hc.hold()
+			_, _ = tc.Write(line)
+			_, _ = io.WriteString(tc, "b|")
+			if hc.flush() != nil {
+				return
+			}
+		}
+	})
+	e := newEnv(t, Config{TLS: &tls.Config{RootCAs: cert.Pool}})
+	rearmed := make(chan struct{}, 16)
+	e.p.testHookRearmed = func() {
+		select {
+		case rearmed <- struct{}{}:
+		default:
+		}
+	}
+	e.add(t, "tls", "https"+strings.TrimPrefix(url, "http"), 1)
+	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	_ = cc.SetDeadline(time.Now().Add(20 * time.Second))
+	_, _ = io.WriteString(cc, "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(cc)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	expect := func(want string) {
+		t.Helper()
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	expect("hello|")
+	_, _ = io.WriteString(cc, "a1|")
+	expect("a1|b|")
+	for range 2 { // both directions, after hotWait without traffic
+		wait(t, rearmed, "a direction back in the reactor")
+	}
+	_, _ = io.WriteString(cc, "a2|")
+	expect("a2|b|")
 }

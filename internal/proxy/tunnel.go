@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,10 +21,11 @@ import (
 // tunnel is one upgraded connection: bytes copied both ways between the
 // client and the backend. On Linux both directions are served by an epoll
 // reactor (copied inline while the peers keep up; handed to a goroutine
-// only while a destination is slow or a transfer is bulky) and an idle
-// direction holds no goroutine or buffer; elsewhere (and for TLS backends)
-// a direction has a goroutine that waits for readability without holding a
-// buffer. Copies never use splice, so no pipe descriptors.
+// only while a destination is slow or a transfer is bulky, and whenever
+// one end is TLS, which the reactor cannot read or write) and an idle
+// direction holds no goroutine or buffer; elsewhere a direction has a
+// goroutine, which waits for readability without holding a buffer unless
+// its source is TLS. Copies never use splice, so no pipe descriptors.
 type tunnel struct {
 	p      *Proxy
 	b      *backend.Backend
@@ -57,7 +59,8 @@ const (
 type dir struct {
 	t        *tunnel
 	src, dst net.Conn
-	raw      syscall.RawConn // of src, nil when src cannot be polled (TLS)
+	raw      syscall.RawConn // of src's socket (under TLS too), nil when it cannot be polled
+	buffered bool            // src may hold bytes its socket no longer has (TLS): raw is polled, never read
 	dstRaw   syscall.RawConn // of dst, nil when dst cannot be written raw (TLS)
 	toServer bool            // frames injected toward the server are masked
 	scan     ws.FrameScanner // owned by whichever goroutine copies
@@ -122,11 +125,11 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 		ws:   asciiEqualFold([]byte(h.upgrade), "websocket"),
 		done: make(chan struct{}),
 	}
-	t.up = dir{t: t, src: cc, dst: sc, toServer: true}
-	t.down = dir{t: t, src: sc, dst: cc}
-	t.up.raw = rawio.RawConnOf(cc)
-	t.down.raw = rawio.RawConnOf(sc)
-	t.up.dstRaw, t.down.dstRaw = t.down.raw, t.up.raw
+	t.up = dir{t: t, dst: sc, toServer: true}
+	t.down = dir{t: t, dst: cc}
+	t.up.setSrc(cc)
+	t.down.setSrc(sc)
+	t.up.dstRaw, t.down.dstRaw = rawio.RawConnOf(sc), rawio.RawConnOf(cc)
 	t.lastActive.Store(time.Now().UnixNano())
 	if t.ws {
 		t.down.scan.Feed(head[headLen:])
@@ -164,6 +167,11 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	}
 	for _, d := range []*dir{&t.up, &t.down} {
 		if rc != nil && d.raw != nil && t.register(rc, d) {
+			if d.buffered {
+				// Records the front end read past the request wait in
+				// the TLS connection, where epoll cannot see them.
+				rc.takeOver(d)
+			}
 			continue // served by the reactor from now on
 		}
 		d.state.Store(dirOwned)
@@ -419,10 +427,30 @@ func (d *dir) run() {
 	}
 }
 
+// setSrc sets d's source and how it is polled. A TLS source's socket is
+// polled for readiness (by the reactor, between pumps) but only read through
+// crypto/tls, which may hold records it read from the socket already: a pump
+// reads until crypto/tls has to wait for the socket, so nothing is left
+// unread when the direction goes back to epoll.
+func (d *dir) setSrc(src net.Conn) {
+	d.src = src
+	if d.raw = rawio.RawConnOf(src); d.raw != nil {
+		return
+	}
+	inner := src
+	if rc, ok := inner.(*replayConn); ok {
+		inner = rc.Conn // its replayed bytes are read first, like TLS's
+	}
+	if tc, ok := inner.(*tls.Conn); ok {
+		d.raw, d.buffered = rawio.RawConnOf(tc.NetConn()), true
+	}
+}
+
 // waitReadable parks until src has data (or EOF/error) without holding a buffer.
 func (d *dir) waitReadable() error {
-	if d.raw == nil {
-		// Cannot poll (TLS): fall through to a blocking Read.
+	if d.raw == nil || d.buffered {
+		// Cannot poll (crypto/tls may hold records already read from
+		// the socket): fall through to a blocking Read.
 		return nil
 	}
 	err := d.raw.Read(func(fd uintptr) bool {

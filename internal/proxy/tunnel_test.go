@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
@@ -133,6 +135,22 @@ func TestCloseTunnelsAtFrameBoundary(t *testing.T) { bothFronts(t, testCloseTunn
 
 func testCloseTunnelsAtFrameBoundary(t *testing.T) {
 	e := newEnv(t, Config{})
+	closeTunnelsAtFrameBoundary(t, e, func() (net.Conn, error) { return net.Dial("tcp", strings.TrimPrefix(e.url, "http://")) })
+}
+
+// TestCloseTLSTunnelsAtFrameBoundary is TestCloseTunnelsAtFrameBoundary
+// with the client on TLS, whose socket the reactor polls but never reads.
+func TestCloseTLSTunnelsAtFrameBoundary(t *testing.T) {
+	cert := testutil.WriteCert(t, t.TempDir(), 1)
+	bothFronts(t, func(t *testing.T) {
+		e := newTLSEnv(t, t.Name()[strings.LastIndex(t.Name(), "/")+1:], cert, http.NotFoundHandler())
+		closeTunnelsAtFrameBoundary(t, e, func() (net.Conn, error) {
+			return tls.Dial("tcp", strings.TrimPrefix(e.url, "https://"), &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}})
+		})
+	})
+}
+
+func closeTunnelsAtFrameBoundary(t *testing.T, e *env, dial func() (net.Conn, error)) {
 	backendConn := make(chan net.Conn, 1)
 	backendDone := make(chan struct{})
 	url := rawBackend(t, func(c net.Conn) {
@@ -147,7 +165,7 @@ func testCloseTunnelsAtFrameBoundary(t *testing.T) {
 	closing := make(chan struct{})
 	e.p.testHookClosing = func() { close(closing) }
 
-	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	cc, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
