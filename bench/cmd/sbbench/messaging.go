@@ -344,13 +344,20 @@ func (s *messagingScenario) startRef(ctx context.Context, env *Env, sd *msgSide)
 	if err := waitTCP(ctx, raddr, 10*time.Second, r); err != nil {
 		return err
 	}
+	return startServers(ctx, env, sd, "ref", func(port int, _ string) []string {
+		return []string{"node", filepath.Join(env.Root, "bench", "node", "msg-ref-server.js"), "--port", strconv.Itoa(port), "--redis", "redis://" + raddr}
+	})
+}
+
+// startServers starts one server per port of sd (argv gives its command
+// line) and waits until each answers GET /_stats.
+func startServers(ctx context.Context, env *Env, sd *msgSide, name string, argv func(port int, addr string) []string) error {
 	for _, port := range sd.Ports {
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if !portFree(addr) {
 			return fmt.Errorf("%s in use", addr)
 		}
-		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("ref-%d", port), Argv: []string{"node",
-			filepath.Join(env.Root, "bench", "node", "msg-ref-server.js"), "--port", strconv.Itoa(port), "--redis", "redis://" + raddr}})
+		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("%s-%d", name, port), Argv: argv(port, addr)})
 		if err != nil {
 			return err
 		}
@@ -368,25 +375,12 @@ func (s *messagingScenario) startFloor(ctx context.Context, env *Env, sd *msgSid
 	if s.client != "go" {
 		return fmt.Errorf("the floor sides need -user-client go (msgusers --local)")
 	}
-	for _, port := range sd.Ports {
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if !portFree(addr) {
-			return fmt.Errorf("%s in use", addr)
-		}
-		argv := env.SelfArgv("msgfloor", "-addr", addr)
+	return startServers(ctx, env, sd, sd.Name, func(port int, addr string) []string {
 		if sd.Name == "floor" {
-			argv = []string{"node", filepath.Join(env.Root, "bench", "node", "msg-ref-server.js"), "--port", strconv.Itoa(port), "--redis", "none"}
+			return []string{"node", filepath.Join(env.Root, "bench", "node", "msg-ref-server.js"), "--port", strconv.Itoa(port), "--redis", "none"}
 		}
-		p, err := env.Start(ProcSpec{Name: fmt.Sprintf("%s-%d", sd.Name, port), Argv: argv})
-		if err != nil {
-			return err
-		}
-		sd.procs = append(sd.procs, p)
-		if err := waitHTTP(ctx, fmt.Sprintf("http://%s/_stats", addr), 15*time.Second, p); err != nil {
-			return err
-		}
-	}
-	return nil
+		return env.SelfArgv("msgfloor", "-addr", addr)
+	})
 }
 
 func clientLabel(c string) string {
