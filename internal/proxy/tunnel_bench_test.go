@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 // openRawTunnel upgrades one connection through e to a backend that
@@ -106,6 +109,46 @@ func BenchmarkFastPathGET(b *testing.B) {
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
+		}
+	})
+}
+
+// BenchmarkTLSTunnelEcho is BenchmarkTunnelEcho with the clients on TLS
+// (the proxy decrypts and encrypts every frame).
+func BenchmarkTLSTunnelEcho(b *testing.B) {
+	cert := testutil.WriteCert(b, b.TempDir(), 1)
+	e := newTLSEnv(b, "fast", cert, http.NotFoundHandler())
+	e.add(b, "a", echoUpgradeBackend(b), 1)
+	msg := append(frameHeader(32, true)[:0:0], 0x81, 0x80|32, 0, 0, 0, 0)
+	msg = append(msg, strings.Repeat("x", 32)...)
+	var mu sync.Mutex
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		cc, err := tls.Dial("tcp", strings.TrimPrefix(e.url, "https://"), &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}})
+		mu.Unlock()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer cc.Close()
+		_, _ = io.WriteString(cc, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		br := bufio.NewReader(cc)
+		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+			b.Errorf("upgrade: %v %v", res, err)
+			return
+		}
+		got := make([]byte, len(msg))
+		for pb.Next() {
+			if _, err := cc.Write(msg); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := io.ReadFull(br, got); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
