@@ -42,6 +42,7 @@ type messagingScenario struct {
 	p99Max    time.Duration
 	keepGoing bool
 	warmup    time.Duration
+	warmups   int
 	sbBin     string
 	sbBackend string
 	sbArgs    string
@@ -74,6 +75,7 @@ func (s *messagingScenario) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.p99Max, "p99-max", 10*time.Millisecond, "p99 bound for a passing step")
 	fs.BoolVar(&s.keepGoing, "keep-going", false, "try every rate even after a side failed one")
 	fs.DurationVar(&s.warmup, "warmup", 3*time.Second, "unrecorded warm-up step per side and kind at the lowest rate (JIT, pools); 0: none")
+	fs.IntVar(&s.warmups, "warmups", 2, "warm-up steps per side and kind, each with new user connections")
 	fs.StringVar(&s.sbBin, "switchboard", "", "switchboard binary (default: build ./cmd/switchboard)")
 	fs.StringVar(&s.sbBackend, "sb-backend", "examples/chat/backend.js", "Node backend for the switchboard side (relative to the repo root)")
 	fs.StringVar(&s.sbArgs, "sb-args", "", "extra switchboard flags, space-separated")
@@ -207,7 +209,7 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 			if err != nil || rate <= 0 {
 				return rep, fmt.Errorf("bad rate %q", rs)
 			}
-			if ri == 0 && s.warmup > 0 {
+			for pass := 0; ri == 0 && s.warmup > 0 && pass < s.warmups; pass++ {
 				for _, sd := range sides {
 					if sd.skip != "" || ctx.Err() != nil || (sd.local && kind != "dm") {
 						continue
