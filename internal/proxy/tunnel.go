@@ -129,7 +129,7 @@ func (p *Proxy) startTunnel(w http.ResponseWriter, r *http.Request, b *backend.B
 	t.down = dir{t: t, dst: cc}
 	t.up.setSrc(cc)
 	t.down.setSrc(sc)
-	t.up.dstRaw, t.down.dstRaw = rawio.RawConnOf(sc), rawio.RawConnOf(cc)
+	t.up.dstRaw, t.down.dstRaw = t.down.rawWritable(), t.up.rawWritable()
 	t.lastActive.Store(time.Now().UnixNano())
 	if t.ws {
 		t.down.scan.Feed(head[headLen:])
@@ -444,6 +444,15 @@ func (d *dir) setSrc(src net.Conn) {
 	if tc, ok := inner.(*tls.Conn); ok {
 		d.raw, d.buffered = rawio.RawConnOf(tc.NetConn()), true
 	}
+}
+
+// rawWritable is src's socket when the other direction may write to it
+// raw, nil when the writes must go through src (TLS).
+func (d *dir) rawWritable() syscall.RawConn {
+	if d.buffered {
+		return nil
+	}
+	return d.raw
 }
 
 // waitReadable parks until src has data (or EOF/error) without holding a buffer.
