@@ -275,21 +275,27 @@ func wssEcho(t *testing.T, e *env, cert testutil.Cert, msgs ...string) {
 	}
 }
 
-// byteEchoBackend answers an upgrade with 101 (Upgrade: echo) and echoes
-// the bytes that follow.
-func byteEchoBackend(tb testing.TB) *httptest.Server {
-	tb.Helper()
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
+// rearmSignal returns a channel that receives (without blocking the
+// proxy, up to 16 pending) each time a goroutine gives a tunnel direction
+// back to e's reactor.
+func rearmSignal(e *env) <-chan struct{} {
+	rearmed := make(chan struct{}, 16)
+	e.p.testHookRearmed = func() {
+		select {
+		case rearmed <- struct{}{}:
+		default:
 		}
-		defer c.Close()
-		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		_, _ = io.Copy(c, brw.Reader)
-	}))
-	tb.Cleanup(func() { s.CloseClientConnections(); s.Close() })
-	return s
+	}
+	return rearmed
+}
+
+// expectRead reads len(want) bytes from r and fails unless they are want.
+func expectRead(t *testing.T, r io.Reader, want string) {
+	t.Helper()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != want {
+		t.Fatalf("read %q, %v; want %q", got, err, want)
+	}
 }
 
 // heldConn is a client socket whose writes can be held and sent as one, so
@@ -336,14 +342,8 @@ func TestTLSTunnelBufferedRecords(t *testing.T) {
 	bothFronts(t, func(t *testing.T) {
 		front := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
 		e := newTLSEnv(t, front, cert, http.NotFoundHandler())
-		rearmed := make(chan struct{}, 16)
-		e.p.testHookRearmed = func() {
-			select {
-			case rearmed <- struct{}{}:
-			default:
-			}
-		}
-		e.add(t, "echo", byteEchoBackend(t).URL, 1)
+		rearmed := rearmSignal(e)
+		e.add(t, "echo", echoUpgradeBackend(t), 1)
 		raw, err := net.Dial("tcp", strings.TrimPrefix(e.url, "https://"))
 		if err != nil {
 			t.Fatal(err)
@@ -356,13 +356,6 @@ func TestTLSTunnelBufferedRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		br := bufio.NewReader(tc)
-		expect := func(want string) {
-			t.Helper()
-			got := make([]byte, len(want))
-			if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-				t.Fatalf("echo %q, %v; want %q", got, err, want)
-			}
-		}
 		hc.hold()
 		_, _ = io.WriteString(tc, "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
 		_, _ = io.WriteString(tc, "first|")
@@ -373,7 +366,7 @@ func TestTLSTunnelBufferedRecords(t *testing.T) {
 		if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 			t.Fatalf("upgrade: %v %v", res, err)
 		}
-		expect("first|")
+		expectRead(t, br, "first|")
 		for range 2 { // both directions, after hotWait without traffic
 			wait(t, rearmed, "a direction back in the reactor")
 		}
@@ -383,7 +376,7 @@ func TestTLSTunnelBufferedRecords(t *testing.T) {
 		if err := hc.flush(); err != nil {
 			t.Fatal(err)
 		}
-		expect("second|third|")
+		expectRead(t, br, "second|third|")
 	})
 }
 
@@ -424,13 +417,7 @@ func TestTLSBackendTunnelBufferedRecords(t *testing.T) {
 		}
 	})
 	e := newEnv(t, Config{TLS: &tls.Config{RootCAs: cert.Pool}})
-	rearmed := make(chan struct{}, 16)
-	e.p.testHookRearmed = func() {
-		select {
-		case rearmed <- struct{}{}:
-		default:
-		}
-	}
+	rearmed := rearmSignal(e)
 	e.add(t, "tls", "https"+strings.TrimPrefix(url, "http"), 1)
 	cc, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
@@ -444,19 +431,12 @@ func TestTLSBackendTunnelBufferedRecords(t *testing.T) {
 	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", res, err)
 	}
-	expect := func(want string) {
-		t.Helper()
-		got := make([]byte, len(want))
-		if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-			t.Fatalf("got %q, %v; want %q", got, err, want)
-		}
-	}
-	expect("hello|")
+	expectRead(t, br, "hello|")
 	_, _ = io.WriteString(cc, "a1|")
-	expect("a1|b|")
+	expectRead(t, br, "a1|b|")
 	for range 2 { // both directions, after hotWait without traffic
 		wait(t, rearmed, "a direction back in the reactor")
 	}
 	_, _ = io.WriteString(cc, "a2|")
-	expect("a2|b|")
+	expectRead(t, br, "a2|b|")
 }
