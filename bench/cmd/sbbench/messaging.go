@@ -100,6 +100,9 @@ type msgSide struct {
 	local  bool            // a floor side: users send dms only to users on their own server
 }
 
+// takes tells whether the side runs steps of kind (the floor sides: dm only).
+func (sd *msgSide) takes(kind string) bool { return !sd.local || kind == "dm" }
+
 // MsgUsersResult is msg-users.js's JSON line.
 type MsgUsersResult struct {
 	Sent       int64            `json:"sent"`
@@ -211,7 +214,7 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 			}
 			for pass := 0; ri == 0 && s.warmup > 0 && pass < s.warmups; pass++ {
 				for _, sd := range sides {
-					if sd.skip != "" || ctx.Err() != nil || (sd.local && kind != "dm") {
+					if sd.skip != "" || ctx.Err() != nil || !sd.takes(kind) {
 						continue
 					}
 					d := s.dur
@@ -223,7 +226,7 @@ func (s *messagingScenario) Run(ctx context.Context, env *Env) (*Report, error) 
 			}
 			for i := range sides {
 				sd := sides[(i+ri)%len(sides)]
-				if sd.skip != "" || (sd.failed[kind] && !s.keepGoing) || ctx.Err() != nil || (sd.local && kind != "dm") {
+				if sd.skip != "" || (sd.failed[kind] && !s.keepGoing) || ctx.Err() != nil || !sd.takes(kind) {
 					continue
 				}
 				st, err := s.step(ctx, env, sd, kind, rate)

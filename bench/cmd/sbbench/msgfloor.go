@@ -65,18 +65,28 @@ func (f *floorServer) login(s *sio.Socket, m sio.Message, ack sio.Ack) {
 	reply(ack, sio.Message{Args: []json.RawMessage{b}, Valid: true})
 }
 
-func (f *floorServer) dm(s *sio.Socket, m sio.Message, ack sio.Ack) {
-	u, _ := s.Data().(*floorUser)
+// floorArg decodes a dm's or pub's argument {to?, text}: text must be a
+// JSON string, kept as sent.
+func floorArg(s *sio.Socket, m sio.Message) (u *floorUser, to string, text json.RawMessage, ok bool) {
+	u, _ = s.Data().(*floorUser)
 	var in struct {
 		To   string          `json:"to"`
 		Text json.RawMessage `json:"text"`
 	}
 	if u == nil || len(m.Args) == 0 || json.Unmarshal(m.Args[0], &in) != nil || len(in.Text) == 0 || in.Text[0] != '"' {
+		return nil, "", nil, false
+	}
+	return u, in.To, in.Text, true
+}
+
+func (f *floorServer) dm(s *sio.Socket, m sio.Message, ack sio.Ack) {
+	u, name, text, ok := floorArg(s, m)
+	if !ok {
 		reply(ack, floorBad)
 		return
 	}
 	f.mu.Lock()
-	from, to := u.quoted, f.users[in.To]
+	from, to := u.quoted, f.users[name]
 	f.mu.Unlock()
 	if from == nil {
 		reply(ack, floorBad)
@@ -87,7 +97,7 @@ func (f *floorServer) dm(s *sio.Socket, m sio.Message, ack sio.Ack) {
 		return
 	}
 	f.dms.Add(1)
-	b := appendFloorMsg(make([]byte, 0, 32+len(from)+len(in.Text)), "dm", from, in.Text)
+	b := appendFloorMsg(make([]byte, 0, 32+len(from)+len(text)), "dm", from, text)
 	_ = to.sock.Emit("msg", sio.Message{Args: []json.RawMessage{b}, Valid: true})
 	reply(ack, floorOK)
 }
@@ -101,11 +111,8 @@ func reply(ack sio.Ack, m sio.Message) {
 // pub emits msg to every other user of this server (all of them on one
 // server; the floor sides measure dm only).
 func (f *floorServer) pub(s *sio.Socket, m sio.Message, ack sio.Ack) {
-	u, _ := s.Data().(*floorUser)
-	var in struct {
-		Text json.RawMessage `json:"text"`
-	}
-	if u == nil || len(m.Args) == 0 || json.Unmarshal(m.Args[0], &in) != nil || len(in.Text) == 0 || in.Text[0] != '"' {
+	u, _, text, ok := floorArg(s, m)
+	if !ok {
 		reply(ack, floorBad)
 		return
 	}
@@ -122,7 +129,7 @@ func (f *floorServer) pub(s *sio.Socket, m sio.Message, ack sio.Ack) {
 		reply(ack, floorBad)
 		return
 	}
-	b := appendFloorMsg(nil, "pub", from, in.Text)
+	b := appendFloorMsg(nil, "pub", from, text)
 	for _, v := range to {
 		_ = v.sock.Emit("msg", sio.Message{Args: []json.RawMessage{b}, Valid: true})
 	}
