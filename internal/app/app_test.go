@@ -456,3 +456,11 @@ func TestStaticBackendThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOffIfZero: control.read_coalesce 0 (off) must reach eio as a
+// negative period, since eio's zero takes its own default.
+func TestOffIfZero(t *testing.T) {
+	if offIfZero(0) >= 0 || offIfZero(time.Millisecond) != time.Millisecond {
+		t.Fatalf("offIfZero(0) = %v, offIfZero(1ms) = %v", offIfZero(0), offIfZero(time.Millisecond))
+	}
+}

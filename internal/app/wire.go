@@ -118,7 +118,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 			MaxPayloadBytes: cfg.Control.MaxPayloadBytes,
 			SendQueue:       cfg.Control.SendQueueMessages,
 			WriteLinger:     cfg.Control.WriteLinger,
-			ReadCoalesce:    cfg.Control.ReadCoalesce,
+			ReadCoalesce:    offIfZero(cfg.Control.ReadCoalesce),
 		}},
 	}, reg, rt, logger)
 	if err != nil {
@@ -300,4 +300,13 @@ func poolOf(reg *backend.Registry) admin.Pool {
 		}
 		return out
 	})
+}
+
+// offIfZero maps a configured delay whose zero means off onto an eio.Config
+// field whose zero means its default and a negative value off.
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -169,8 +169,8 @@ type Control struct {
 	// ReadCoalesce lets a session's reader gather a busy backend's
 	// messages for up to this long instead of waking for each one (one
 	// wake-up serves every busy session; Linux), for at most this much
-	// added latency, only while messages arrive faster than that (0: off;
-	// at most 10ms).
+	// added latency, only while messages arrive faster than that (default
+	// 500µs, set by Default: a zero here is off; at most 10ms).
 	ReadCoalesce time.Duration `yaml:"read_coalesce"`
 }
 
@@ -266,6 +266,8 @@ type Shutdown struct {
 func Default() Config {
 	var c Config
 	c.Listen.Port = 8080
+	// Not in ApplyDefaults: zero is a setting (off), not "unset".
+	c.Control.ReadCoalesce = 500 * time.Microsecond
 	c.ApplyDefaults()
 	return c
 }

@@ -171,6 +171,15 @@ log:
 				t.Errorf("dial timeout = %s", c.Proxy.DialTimeout)
 			}
 		}},
+		{name: "read coalescing defaults on, and zero turns it off", args: []string{"--control-read-coalesce", "0"},
+			check: func(t *testing.T, c Config) {
+				if Default().Control.ReadCoalesce != 500*time.Microsecond {
+					t.Errorf("default control.read_coalesce = %s, want 500µs", Default().Control.ReadCoalesce)
+				}
+				if c.Control.ReadCoalesce != 0 {
+					t.Errorf("control.read_coalesce = %s after --control-read-coalesce 0, want 0 (off)", c.Control.ReadCoalesce)
+				}
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

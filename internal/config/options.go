@@ -119,7 +119,7 @@ func options() []option {
 		{field: func(c *Config) any { return &c.Control.SendQueueMessages },
 			help: "Outbound queue per session, in messages; a session that overflows it is cut off as a slow consumer."},
 		{field: func(c *Config) any { return &c.Control.ReadCoalesce },
-			help: "How long a session's reader may gather a busy backend's messages before it reads them (one wake-up serves every busy session, and each backend gets one write per wake-up; Linux), for at most this much added latency while messages arrive faster than that; 0 reads each at once. At most 10ms."},
+			help: "How long a session's reader may gather a busy backend's messages before it reads them (one wake-up serves every busy session, and each backend gets one write per wake-up; Linux), for at most this much added latency while messages arrive several per period; 0 reads each at once. At most 10ms."},
 		{field: func(c *Config) any { return &c.Control.WriteLinger },
 			help: "How long a session's writer may wait for more messages before writing a small batch (fewer system calls and wake-ups per message, at most this much added latency); 0 writes at once. At most 10ms."},
 

@@ -213,6 +213,24 @@ func TestReadCoalesceWaitingPeer(t *testing.T) {
 	}
 }
 
+// TestNextNapCooldown: spells that bring one message per poll each double
+// the next cooldown up to its cap; a spell that paid resets it.
+func TestNextNapCooldown(t *testing.T) {
+	cool := 0
+	var got []int
+	for range 9 {
+		cool = nextNapCooldown(cool, false)
+		got = append(got, cool)
+	}
+	want := []int{64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("thin spells: cooldowns %v, want %v", got, want)
+	}
+	if c := nextNapCooldown(cool, true); c != napCooldown {
+		t.Fatalf("after a spell that paid: %d, want %d", c, napCooldown)
+	}
+}
+
 // TestNapClockGroup: the readers one tick wakes form a group; the idle
 // hook each hands over when it leaves runs once the last one has left (on
 // the last one's goroutine), so that their deferred writes go out

@@ -77,6 +77,8 @@ type Conn struct {
 	napQuits int           // times it stopped for a waiting peer (for tests)
 	napMsgs  int           // messages dispatched since the last napNext
 	napThin  int           // polls in a row that brought at most one message
+	napRich  bool          // a poll of this spell brought more than one message
+	napCool  int           // periods of the next cooldown (0: napCooldown)
 	napBlock time.Duration // coalescing may not start again before this
 
 	maxMsg       int64
@@ -382,14 +384,33 @@ var errNap = errors.New("ws: nap")
 // at once); napEmptyPolls polls in a row that find nothing end it, and so
 // do napThinPolls polls in a row that bring one message each (a peer that
 // waits for each answer, which the clock would hold to one per period),
-// after which it may not start again for napCooldown periods.
+// after which it may not start again for napCooldown periods. A spell none
+// of whose polls brought more than one message doubles the next cooldown,
+// up to napCooldownMax periods, so a peer that always waits for its answers
+// is slowed for napThinPolls periods in about napCooldownMax, not in every
+// napCooldown; a spell that paid resets it.
 const (
-	napLowat      = readBufSize
-	napEmptyPolls = 2
-	napMinReads   = 3
-	napThinPolls  = 4
-	napCooldown   = 64
+	napLowat       = readBufSize
+	napEmptyPolls  = 2
+	napMinReads    = 3
+	napThinPolls   = 4
+	napCooldown    = 64
+	napCooldownMax = 4096
 )
+
+// nextNapCooldown returns the periods coalescing may not start again for
+// after a spell ended for a waiting peer: napCooldown after a spell that
+// paid (rich) or the first, otherwise twice the last (prev), up to
+// napCooldownMax.
+func nextNapCooldown(prev int, rich bool) int {
+	switch {
+	case rich || prev == 0:
+		return napCooldown
+	case prev < napCooldownMax:
+		return min(2*prev, napCooldownMax)
+	}
+	return prev
+}
 
 // napNext is called when a read has emptied the socket and everything it
 // brought was dispatched: it reports whether the reader should poll again
@@ -406,10 +427,11 @@ func (c *Conn) napNext(fd uintptr) bool {
 		// answers: the clock only slows it down. Stop, and do not start
 		// again for a while.
 		if msgs > 1 {
-			c.napThin = 0
+			c.napThin, c.napRich = 0, true
 		} else if c.napThin++; c.napThin >= napThinPolls {
 			c.napThin, c.napQuits = 0, c.napQuits+1
-			c.napBlock = time.Since(epoch) + napCooldown*c.nap
+			c.napCool = nextNapCooldown(c.napCool, c.napRich)
+			c.napBlock = time.Since(epoch) + time.Duration(c.napCool)*c.nap
 			c.endNap(fd)
 			return false
 		}
@@ -431,6 +453,7 @@ func (c *Conn) napNext(fd uintptr) bool {
 		}
 		c.napping.Store(true)
 		c.naps++
+		c.napRich = false
 	}
 	c.napEmpty = 0
 	return true

@@ -85,8 +85,10 @@ type Config struct {
 	// kernel timer (a runtime timer runs up to a millisecond late whenever
 	// the process is idle). Two reads in a row that find nothing lower the
 	// mark and go back to waiting for readability; so do four in a row that
-	// bring one message each, for 64 periods, since that peer waits for
-	// each answer and the clock would answer it once per period. It adds
+	// bring one message each, since that peer waits for each answer and the
+	// clock would answer it once per period. Coalescing may then not start
+	// again for 64 periods, twice as long after each such spell in which no
+	// poll brought more than one message, up to 4096. It adds
 	// at most one period to a message's delay, and only while messages
 	// arrive faster than that. The readers one tick wakes run their idle
 	// hooks (ReadMessagesIdle) together once the last is done, so writes

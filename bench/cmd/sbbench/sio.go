@@ -53,8 +53,8 @@ func (s *sioScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.conns, "conns", 4, "connections per load process")
 	fs.IntVar(&s.inflight, "inflight", 64, "acks in flight in total (split evenly over load processes)")
 	fs.StringVar(&s.modes, "modes", "ev,ack", "load modes: ev (unacked events), ack (acked echo)")
-	fs.StringVar(&s.targets, "targets", "go,node", "servers: go (ours), goc (ours with read coalescing, -coalesce), node (socket.io@4.8.4)")
-	fs.DurationVar(&s.coalesce, "coalesce", 500*time.Microsecond, "the goc target's eio.Config.ReadCoalesce")
+	fs.StringVar(&s.targets, "targets", "go,node", "servers: go (ours, defaults), gonc (ours with read coalescing off), node (socket.io@4.8.4)")
+	fs.DurationVar(&s.coalesce, "coalesce", 0, "the go target's eio.Config.ReadCoalesce (0: its default)")
 	fs.IntVar(&s.idleConns, "idle", 9000, "idle connections for the RSS measurement")
 	fs.DurationVar(&s.idleWait, "idle-wait", 30*time.Second, "idle time before sampling RSS")
 	fs.IntVar(&s.perProc, "per-proc", 4500, "idle connections per holder process (≤ 9,990)")
@@ -64,14 +64,14 @@ func (s *sioScenario) Flags(fs *flag.FlagSet) {
 }
 
 type sioTarget struct {
-	Name string // "go", "goc" (ours, read coalescing) or "node"
+	Name string // "go", "gonc" (ours, read coalescing off) or "node"
 	Port int
 	proc *Proc
 	skip string
 }
 
 // ours reports whether t is our server (with or without read coalescing).
-func (t *sioTarget) ours() bool { return t.Name == "go" || t.Name == "goc" }
+func (t *sioTarget) ours() bool { return t.Name == "go" || t.Name == "gonc" }
 
 func (t *sioTarget) base() string { return fmt.Sprintf("http://127.0.0.1:%d", t.Port) }
 
@@ -123,8 +123,8 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 		switch strings.TrimSpace(n) {
 		case "go":
 			targets = append(targets, &sioTarget{Name: "go", Port: 8201})
-		case "goc":
-			targets = append(targets, &sioTarget{Name: "goc", Port: 8203})
+		case "gonc":
+			targets = append(targets, &sioTarget{Name: "gonc", Port: 8203})
 		case "node":
 			targets = append(targets, &sioTarget{Name: "node", Port: 8202})
 		case "":
@@ -271,9 +271,12 @@ func (s *sioScenario) Run(ctx context.Context, env *Env) (*Report, error) {
 func (s *sioScenario) label(name string) string {
 	switch name {
 	case "go":
+		if s.coalesce != 0 {
+			return fmt.Sprintf("Switchboard internal/sio, ReadCoalesce %s", s.coalesce)
+		}
 		return "Switchboard internal/sio"
-	case "goc":
-		return fmt.Sprintf("Switchboard internal/sio, ReadCoalesce %s", s.coalesce)
+	case "gonc":
+		return "Switchboard internal/sio, ReadCoalesce off"
 	}
 	return "node socket.io@4.8.4"
 }
@@ -350,9 +353,9 @@ func (s *sioScenario) startServer(ctx context.Context, env *Env, t *sioTarget) e
 	spec := ProcSpec{Name: "sioserver-" + t.Name, CPUs: env.ServerCPUs}
 	switch t.Name {
 	case "go":
-		spec.Argv = env.SelfArgv("sioserver", "-addr", addr)
-	case "goc":
 		spec.Argv = env.SelfArgv("sioserver", "-addr", addr, "-read-coalesce", s.coalesce.String())
+	case "gonc":
+		spec.Argv = env.SelfArgv("sioserver", "-addr", addr, "-read-coalesce", "-1ns")
 	default:
 		spec.Argv = []string{"node", filepath.Join(env.Root, "bench", "node", "ref-server.js"), "--port", strconv.Itoa(t.Port)}
 	}

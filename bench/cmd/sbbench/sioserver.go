@@ -46,7 +46,7 @@ func cmdSIOServer(args []string) error {
 	fs := flag.NewFlagSet("sioserver", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8201", "listen address")
 	maxRun := fs.Duration("max", 2*time.Hour, "exit after this long (safety bound)")
-	coalesce := fs.Duration("read-coalesce", 0, "eio.Config.ReadCoalesce (0: off, the default)")
+	coalesce := fs.Duration("read-coalesce", 0, "eio.Config.ReadCoalesce (0: its default, 500µs; negative: off)")
 	fs.Parse(args)
 	if err := sioReady(); err != nil {
 		return err

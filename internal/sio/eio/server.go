@@ -305,7 +305,7 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) wsConfig() ws.Config {
-	return ws.Config{MaxMessageBytes: s.cfg.MaxPayloadBytes, WriteTimeout: s.cfg.WriteTimeout, ReadCoalesce: s.cfg.ReadCoalesce}
+	return ws.Config{MaxMessageBytes: s.cfg.MaxPayloadBytes, WriteTimeout: s.cfg.WriteTimeout, ReadCoalesce: s.cfg.serverReadCoalesce()}
 }
 
 // wsOriginOK refuses a browser WebSocket from an origin not allowed.

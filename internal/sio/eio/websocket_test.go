@@ -240,3 +240,23 @@ func TestServerCloseClosesSessions(t *testing.T) {
 		t.Fatal("handshake accepted after Close")
 	}
 }
+
+// TestServerReadCoalesce: a server's WebSocket sessions coalesce reads by
+// default; a negative ReadCoalesce turns that off, a positive one sets the
+// period. (Clients leave it off unless asked: DialConfig passes it as is.)
+func TestServerReadCoalesce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ set, want time.Duration }{
+		{0, DefaultReadCoalesce},
+		{-1, 0},
+		{2 * time.Millisecond, 2 * time.Millisecond},
+	} {
+		s := NewServer(Config{ReadCoalesce: tc.set}, nil, nil)
+		if got := s.wsConfig().ReadCoalesce; got != tc.want {
+			t.Errorf("ReadCoalesce %v: the sessions' period is %v, want %v", tc.set, got, tc.want)
+		}
+	}
+	if got := (&DialConfig{}).wsConfig().ReadCoalesce; got != 0 {
+		t.Errorf("a client's period is %v by default, want 0 (off)", got)
+	}
+}
