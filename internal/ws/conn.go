@@ -391,7 +391,7 @@ var errNap = errors.New("ws: nap")
 // napCooldown; a spell that paid resets it.
 const (
 	napLowat       = readBufSize
-	napEmptyPolls  = 2
+	napEmptyPolls  = 4
 	napMinReads    = 3
 	napThinPolls   = 4
 	napCooldown    = 64

@@ -83,7 +83,7 @@ type Config struct {
 	// reads on a clock of this period shared by every connection: one
 	// wake-up serves every busy connection at once. The clock ticks from a
 	// kernel timer (a runtime timer runs up to a millisecond late whenever
-	// the process is idle). Two reads in a row that find nothing lower the
+	// the process is idle). Four reads in a row that find nothing lower the
 	// mark and go back to waiting for readability; so do four in a row that
 	// bring one message each, since that peer waits for each answer and the
 	// clock would answer it once per period. Coalescing may then not start
