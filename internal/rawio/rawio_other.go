@@ -18,6 +18,9 @@ func Read(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
 // Write is not available on this platform.
 func Write(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
+// Peek is not supported here.
+func Peek(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
+
 // Conn is not available on this platform: Of always returns nil.
 type Conn struct{}
 
