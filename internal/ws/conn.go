@@ -444,13 +444,10 @@ const (
 // paid (rich) or the first, otherwise twice the last (prev), up to
 // napCooldownMax.
 func nextNapCooldown(prev int, rich bool) int {
-	switch {
-	case rich || prev == 0:
+	if rich || prev == 0 {
 		return napCooldown
-	case prev < napCooldownMax:
-		return min(2*prev, napCooldownMax)
 	}
-	return prev
+	return min(2*prev, napCooldownMax)
 }
 
 // napNext is called when a read has emptied the socket and everything it
