@@ -20,6 +20,22 @@ func EpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 	return call(syscall.SYS_EPOLL_PWAIT, epfd, unsafe.Pointer(unsafe.SliceData(events)), len(events), 0)
 }
 
+// Discard drops the next n bytes of the TCP socket fd's receive queue
+// without copying them where the platform allows (MSG_TRUNC). It returns
+// how many it dropped: fewer than n only when fewer are queued. A reader
+// that peeked at bytes (Peek) consumes them with it once it has used them.
+func Discard(fd, n int) (int, error) {
+	done := 0
+	for done < n {
+		m, err := recvTrunc(fd, n-done)
+		if err != nil || m <= 0 {
+			return done, err
+		}
+		done += m
+	}
+	return done, nil
+}
+
 // SetRcvLowat sets the socket's receive low-water mark (SO_RCVLOWAT): the
 // kernel reports a TCP socket readable, and wakes its pollers, only once n
 // bytes are queued (or the peer closed, or memory runs short), while a

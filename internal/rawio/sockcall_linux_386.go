@@ -25,20 +25,18 @@ func setsockoptInt(fd, level, opt, n int) error {
 	return syscall.SetsockoptInt(fd, level, opt, n)
 }
 
-// Discard drops the next n bytes of the socket fd's receive queue (see the
-// other platforms' Discard). Here it reads them into a scratch buffer.
-func Discard(fd, n int) (int, error) {
+// recvTrunc drops up to n queued bytes of the socket fd by reading them
+// into a scratch buffer (at most its size per call).
+func recvTrunc(fd, n int) (int, error) {
 	var buf [4096]byte
-	done := 0
-	for done < n {
-		m, _, err := syscall.Recvfrom(fd, buf[:min(n-done, len(buf))], syscall.MSG_DONTWAIT)
+	for {
+		m, _, err := syscall.Recvfrom(fd, buf[:min(n, len(buf))], syscall.MSG_DONTWAIT)
 		if err == syscall.EINTR {
 			continue
 		}
-		if err != nil || m <= 0 {
-			return done, err
+		if err != nil {
+			return 0, err
 		}
-		done += m
+		return m, nil
 	}
-	return done, nil
 }
