@@ -61,9 +61,9 @@ type Config struct {
 	// DefaultReadCoalesce; a client to off. Negative: off. A connection
 	// counts as busy while its messages arrive several per period: only
 	// then does it add up to one period to a message's delay, for a
-	// quarter to 40% less CPU per ack in the acked-echo benchmark. A peer that
-	// waits for each answer makes it stop within a few periods, and it
-	// tries that peer again ever more rarely.
+	// quarter to 40% less CPU per ack in the acked-echo benchmark. A peer
+	// that waits for each answer makes it stop within a few periods, and
+	// it tries that peer again ever more rarely.
 	ReadCoalesce time.Duration
 	// AllowedOrigins lists origins given CORS headers and allowed to open a
 	// WebSocket; "*" allows any. Empty: no CORS headers, any WebSocket origin.
