@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-lb/switchboard/internal/app"
 	"github.com/switchboard-lb/switchboard/internal/config"
+	"github.com/switchboard-lb/switchboard/internal/priority"
 )
 
 func main() {
@@ -44,6 +45,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	level.Set(parseLevel(cfg.Log.Level))
 	logger := newLogger(cfg.Log, level, stderr)
 	slog.SetDefault(logger)
+
+	if n := cfg.Process.Nice; n != 0 {
+		if err := priority.Set(n); err != nil {
+			logger.Error("exit: process.nice cannot be applied", "err", err)
+			return 1
+		}
+		logger.Info("niceness set", "nice", n)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

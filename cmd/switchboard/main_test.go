@@ -6,11 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -130,8 +133,11 @@ func testUnknownFlagExits2(t *testing.T, bin string) {
 func testSIGTERMExitsCleanly(t *testing.T, bin string) {
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
-	cmd := command(ctx, t, bin, []string{"SWITCHBOARD_SHUTDOWN_DRAIN_DELAY=10ms"},
-		"--port", "0", "--admin", "127.0.0.1:0", "--log-format", "json")
+	args := []string{"--port", "0", "--admin", "127.0.0.1:0", "--log-format", "json"}
+	if runtime.GOOS == "linux" {
+		args = append(args, "--nice", "3") // upwards: no privilege needed
+	}
+	cmd := command(ctx, t, bin, []string{"SWITCHBOARD_SHUTDOWN_DRAIN_DELAY=10ms"}, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +175,9 @@ func testSIGTERMExitsCleanly(t *testing.T, bin string) {
 		}
 	}
 	listening := next("listening")
+	if runtime.GOOS == "linux" {
+		checkNiceness(t, cmd.Process.Pid, 3)
+	}
 	mainAddr, _ := listening["main"].(string)
 	adminAddr, _ := listening["admin"].(string)
 	client := &http.Client{Timeout: wait}
@@ -191,5 +200,27 @@ func testSIGTERMExitsCleanly(t *testing.T, bin string) {
 	readers.Wait()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM = %v, want status 0", err)
+	}
+}
+
+// checkNiceness expects every thread of pid at niceness want (field 19 of
+// /proc/PID/task/TID/stat).
+func checkNiceness(t *testing.T, pid, want int) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue // the thread exited
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if n, err := strconv.Atoi(fields[19-3]); err != nil || n != want {
+			t.Errorf("thread %s: niceness %q, want %d", e.Name(), fields[19-3], want)
+		}
 	}
 }

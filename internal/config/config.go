@@ -25,6 +25,7 @@ type Config struct {
 	Tracker  Tracker  `yaml:"tracker"`
 	Admin    Admin    `yaml:"admin"`
 	Shutdown Shutdown `yaml:"shutdown"`
+	Process  Process  `yaml:"process"`
 }
 
 // Listen configures the main listener, which serves the proxy, the /list
@@ -260,6 +261,16 @@ type Shutdown struct {
 	// StreamCloseDelay is how long tunnels (WebSocket, other upgrades) may
 	// go on after the listeners stopped before they are closed (default 0).
 	StreamCloseDelay time.Duration `yaml:"stream_close_delay"`
+}
+
+// Process configures how the operating system schedules Switchboard.
+type Process struct {
+	// Nice is the scheduling niceness of every Switchboard thread, as
+	// nice(1) and HAProxy's nice keyword take it: -20 (most favoured) to 19
+	// (default 0, left as the process started). Below 0 needs root or
+	// CAP_SYS_NICE. It matters on a host whose CPUs Switchboard shares with
+	// its backends; see the README.
+	Nice int `yaml:"nice"`
 }
 
 // Default returns the configuration used when nothing is set.

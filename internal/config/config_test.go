@@ -143,6 +143,12 @@ log:
 					t.Errorf("backends = %q, want %q", c.Proxy.Backends, want)
 				}
 			}},
+		{name: "nice from env, then flag", args: []string{"--nice", "-5"}, env: map[string]string{"SWITCHBOARD_NICE": "3"},
+			check: func(t *testing.T, c Config) {
+				if c.Process.Nice != -5 {
+					t.Errorf("nice = %d, want -5 from the flag", c.Process.Nice)
+				}
+			}},
 		{name: "bool flag", args: []string{"--tracker-only", "--control-allow-remote"}, check: func(t *testing.T, c Config) {
 			if !c.Proxy.TrackerOnly || !c.Control.AllowRemote {
 				t.Errorf("bools not set: %+v", c.Proxy)
@@ -334,6 +340,9 @@ func TestValidate(t *testing.T) {
 			c.Control.WriteLinger = -time.Millisecond
 			c.Control.ReadCoalesce = 11 * time.Millisecond
 		}, want: []string{"control.write_linger", "control.read_coalesce"}},
+		{name: "nice in range", modify: func(c *Config) { c.Process.Nice = -20 }},
+		{name: "nice out of range", modify: func(c *Config) { c.Process.Nice = 20 },
+			want: []string{"process.nice: 20 is outside -20..19"}},
 		{name: "mailbox larger than total", modify: func(c *Config) { c.Presence.MailboxBytes = 2 << 30 },
 			want: []string{"larger than presence.mailbox_total_bytes"}},
 		{name: "log", modify: func(c *Config) { c.Log.Level = "loud"; c.Log.Format = "xml" }, want: []string{"log.level", "log.format"}},

@@ -186,6 +186,9 @@ func options() []option {
 			help: "Bound on finishing in-flight requests and closing tunnels and sessions; what is left is closed forcibly."},
 		{field: func(c *Config) any { return &c.Shutdown.StreamCloseDelay },
 			help: "How long tunnels (WebSocket, other upgrades) may go on after the listeners stopped."},
+
+		{field: func(c *Config) any { return &c.Process.Nice }, flag: "nice", env: "SWITCHBOARD_NICE", meta: "N",
+			help: "Scheduling niceness of every Switchboard thread, -20 to 19 as nice(1) takes it; below 0 needs root or CAP_SYS_NICE, and Switchboard refuses to start if it cannot set it. On a host whose CPUs it shares with its backends, -5 lets the proxy finish a batch of messages before the backends it wakes take its CPU."},
 	}
 	var probe Config
 	keys := yamlKeys(&probe)

@@ -184,6 +184,10 @@ func (c *Config) Validate() error {
 		v.add("shutdown.stream_close_delay", "negative: %s", c.Shutdown.StreamCloseDelay)
 	}
 
+	if c.Process.Nice < -20 || c.Process.Nice > 19 {
+		v.add("process.nice", "%d is outside -20..19", c.Process.Nice)
+	}
+
 	v.pathClashes(c)
 	return errors.Join(v.errs...)
 }

@@ -1,0 +1,81 @@
+package priority
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// niceness reads every thread's niceness from /proc (field 19 of stat).
+func niceness(t *testing.T) map[string]int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/stat")
+		if err != nil {
+			continue // the thread exited
+		}
+		// The command name may hold spaces: fields start after its ')'.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		n, err := strconv.Atoi(fields[19-3])
+		if err != nil {
+			t.Fatalf("stat of thread %s: %v", e.Name(), err)
+		}
+		out[e.Name()] = n
+	}
+	return out
+}
+
+// TestSetEveryThread renices the test process (upwards, which needs no
+// privilege) and checks every thread: those running before Set and those
+// the runtime starts after it.
+func TestSetEveryThread(t *testing.T) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// pinThread parks a goroutine on a thread of its own, so the runtime
+	// must start another one for the rest.
+	pinThread := func() {
+		ready := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			close(ready)
+			<-stop
+		}()
+		<-ready
+	}
+	defer func() { close(stop); wg.Wait() }()
+	for range 4 {
+		pinThread()
+	}
+	before := niceness(t)
+	if len(before) < 5 {
+		t.Fatalf("only %d threads before Set", len(before))
+	}
+	want := min(19, before[strconv.Itoa(os.Getpid())]+3)
+
+	if err := Set(want); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		pinThread()
+	}
+	after := niceness(t)
+	if len(after) <= len(before) {
+		t.Fatalf("no thread started after Set: %d before, %d after", len(before), len(after))
+	}
+	for tid, n := range after {
+		if _, old := before[tid]; n != want {
+			t.Errorf("thread %s: niceness %d, want %d (started before Set: %v)", tid, n, want, old)
+		}
+	}
+}
