@@ -14,9 +14,9 @@ deps:
 
 vet:
 	$(GO) vet ./...
-	# The SDK (and a backend built on it) must build beyond Linux and amd64.
-	GOOS=windows $(GO) build ./client/ ./examples/go-chat
-	GOOS=darwin $(GO) build ./client/ ./examples/go-chat
+	# The SDK (and a backend built on it) and the binary must build beyond Linux and amd64.
+	GOOS=windows $(GO) build ./client/ ./examples/go-chat ./cmd/switchboard
+	GOOS=darwin $(GO) build ./client/ ./examples/go-chat ./cmd/switchboard
 	GOARCH=386 $(GO) build ./client/ ./examples/go-chat ./cmd/switchboard
 	# Raw system calls differ by architecture, in the tests too.
 	GOARCH=arm64 $(GO) vet ./...

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -239,11 +238,11 @@ func maxConns(n int) int {
 	if n > 0 {
 		return n
 	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+	limit, ok := openFileLimit()
+	if !ok || limit > 1<<30 {
 		return 1 << 20 // unknown or unlimited: a bound that never binds
 	}
-	return max(64, (int(rl.Cur)-1000)/2)
+	return max(64, (limit-1000)/2)
 }
 
 // fullLogger returns the main listener's onFull for a cap of limit: a
