@@ -37,6 +37,8 @@ type reactor struct {
 
 	// Owned by the run goroutine.
 	events [128]syscall.EpollEvent
+	items  [128]batchItem // a batch's readable directions, in event order
+	order  [128]batchItem // the same in dispatch order (arrange)
 	buf    []byte
 	now    int64  // unix nanoseconds, once per batch of events
 	cur    *dir   // the direction being served inline
@@ -45,6 +47,12 @@ type reactor struct {
 	res    inlineResult
 	onSrc  func(uintptr) // prebuilt callbacks for RawConn.Control (no allocation per event)
 	onDst  func(uintptr)
+}
+
+// batchItem is a readable direction of one batch and its event mask.
+type batchItem struct {
+	d  *dir
+	ev uint32
 }
 
 // inlineResult is how an inline copy ended.
@@ -184,9 +192,7 @@ func (r *reactor) run() {
 			}
 			if n > 0 {
 				r.now = time.Now().UnixNano()
-			}
-			for i := range n {
-				r.dispatch(eventID(&r.events[i]), r.events[i].Events)
+				r.serve(n)
 			}
 			// Park only after a poll found nothing: events that came while
 			// this batch was served are taken now, without a trip through
@@ -198,11 +204,61 @@ func (r *reactor) run() {
 	})
 }
 
-func (r *reactor) dispatch(id uint64, events uint32) {
+// serve dispatches the n events of a batch, in arrange's order.
+func (r *reactor) serve(n int) {
+	items := r.items[:0]
 	r.mu.Lock()
-	d := r.dirs[id]
+	for i := range n {
+		if d := r.dirs[eventID(&r.events[i])]; d != nil { // nil: removed meanwhile
+			items = append(items, batchItem{d, r.events[i].Events})
+		}
+	}
 	r.mu.Unlock()
-	if d == nil || !d.state.CompareAndSwap(dirArmed, dirInline) {
+	order := arrange(items, r.order[:0])
+	for i, it := range order {
+		order[i].d = nil // not kept reachable after the batch
+		r.dispatch(it.d, it.ev)
+	}
+}
+
+// arrange returns items (a batch's readable directions, in event order) in
+// the order that wakes each peer the fewest times: first the directions
+// toward backends, those toward one backend together, then those toward
+// clients. A backend is woken by the first write to any of its connections;
+// the writes that follow while it is still waking cost no wake-up of their
+// own. Grouped, a backend wakes once for the batch and reads several
+// messages; interleaved with writes to other peers, it would run, sleep and
+// wake again in between. (Backends sharing the CPUs, WebSocket echo at two
+// threads: 0.434 → 0.454 of direct, and 8.56 → 8.18 µs of proxy CPU per
+// round trip; at one thread 0.426 → 0.461.) It scans items once per backend
+// present, clears items, and appends to out.
+func arrange(items, out []batchItem) []batchItem {
+	for i := range items {
+		if items[i].d == nil || !items[i].d.toServer {
+			continue // taken with an earlier backend's group, or toward a client
+		}
+		b := items[i].d.t.b
+		for j := i; j < len(items); j++ {
+			if it := items[j]; it.d != nil && it.d.toServer && it.d.t.b == b {
+				out = append(out, it)
+				items[j].d = nil
+			}
+		}
+	}
+	for i, it := range items {
+		if it.d != nil {
+			out = append(out, it)
+			items[i].d = nil
+		}
+	}
+	return out
+}
+
+// dispatch serves one readable direction. A direction removed after its
+// batch was resolved is dispatched harmlessly: its closed sockets end it
+// again, and ending is idempotent.
+func (r *reactor) dispatch(d *dir, events uint32) {
+	if !d.state.CompareAndSwap(dirArmed, dirInline) {
 		return // gone, or a goroutine owns it
 	}
 	if d.closing.Load() {

@@ -9,11 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/backend"
 )
 
 // pattern fills p with the bytes of a stream at offset off.
@@ -265,5 +268,35 @@ func testStaleConnectionKeepsSession(t *testing.T) {
 		if res, body := e.get(t, "/socket.io/?EIO=4&transport=polling&sid=a-1"); res.StatusCode != http.StatusOK || body != "a" {
 			t.Fatalf("poll %d: %d %q", i, res.StatusCode, body)
 		}
+	}
+}
+
+// TestArrange checks a batch's dispatch order: directions toward backends
+// first, grouped by backend in the order each backend first appears, then
+// those toward clients, each group keeping the order of events.
+func TestArrange(t *testing.T) {
+	b1, b2 := &backend.Backend{ID: "b1"}, &backend.Backend{ID: "b2"}
+	t1, t2, t3 := &tunnel{b: b1}, &tunnel{b: b2}, &tunnel{b: b1}
+	up := func(t *tunnel) *dir { return &dir{t: t, toServer: true} }
+	down := func(t *tunnel) *dir { return &dir{t: t} }
+	c1, s1, s2, s3, c2, s4, c3 := down(t1), up(t2), up(t1), up(t3), down(t2), up(t2), down(t3)
+	items := []batchItem{{c1, 1}, {s1, 2}, {s2, 3}, {s3, 4}, {c2, 5}, {s4, 6}, {c3, 7}}
+	want := []batchItem{{s1, 2}, {s4, 6}, {s2, 3}, {s3, 4}, {c1, 1}, {c2, 5}, {c3, 7}}
+	if got := arrange(items, nil); !slices.Equal(got, want) {
+		evs := func(b []batchItem) (out []uint32) {
+			for _, it := range b {
+				out = append(out, it.ev)
+			}
+			return out
+		}
+		t.Errorf("order of events %v, want %v", evs(got), evs(want))
+	}
+	for i, it := range items {
+		if it.d != nil {
+			t.Errorf("items[%d] still holds its direction", i)
+		}
+	}
+	if got := arrange(items[:0], nil); len(got) != 0 {
+		t.Errorf("empty batch arranged to %d items", len(got))
 	}
 }
