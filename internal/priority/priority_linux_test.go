@@ -40,14 +40,15 @@ func TestSetEveryThread(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	// pinThread parks a goroutine on a thread of its own, so the runtime
-	// must start another one for the rest.
+	// must find another one for the rest. The goroutine exits still locked,
+	// which ends its thread: no reniced thread is left idle for the next
+	// run of the test (-count) to reuse instead of starting one.
 	pinThread := func() {
 		ready := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
 			close(ready)
 			<-stop
 		}()
@@ -66,12 +67,24 @@ func TestSetEveryThread(t *testing.T) {
 	if err := Set(want); err != nil {
 		t.Fatal(err)
 	}
-	for range 4 {
-		pinThread()
+	// Pin goroutines until the runtime had to start new threads (it first
+	// reuses idle ones).
+	started := func(after map[string]int) int {
+		n := 0
+		for tid := range after {
+			if _, old := before[tid]; !old {
+				n++
+			}
+		}
+		return n
 	}
 	after := niceness(t)
-	if len(after) <= len(before) {
-		t.Fatalf("no thread started after Set: %d before, %d after", len(before), len(after))
+	for i := 0; i < 64 && started(after) == 0; i++ {
+		pinThread()
+		after = niceness(t)
+	}
+	if started(after) == 0 {
+		t.Fatalf("no thread started after Set (%d threads before, %d after)", len(before), len(after))
 	}
 	for tid, n := range after {
 		if _, old := before[tid]; n != want {
