@@ -239,7 +239,7 @@ func maxConns(n int) int {
 		return n
 	}
 	limit, ok := openFileLimit()
-	if !ok || limit > 1<<30 {
+	if !ok {
 		return 1 << 20 // unknown or unlimited: a bound that never binds
 	}
 	return max(64, (limit-1000)/2)

@@ -2,5 +2,5 @@
 
 package app
 
-// openFileLimit reports no limit where there is no RLIMIT_NOFILE.
+// openFileLimit reports no limit (false) where there is no RLIMIT_NOFILE.
 func openFileLimit() (int, bool) { return 0, false }
