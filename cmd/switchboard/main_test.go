@@ -6,14 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -176,7 +174,11 @@ func testSIGTERMExitsCleanly(t *testing.T, bin string) {
 	}
 	listening := next("listening")
 	if runtime.GOOS == "linux" {
-		checkNiceness(t, cmd.Process.Pid, 3)
+		for tid, n := range testutil.ThreadNiceness(t, cmd.Process.Pid) {
+			if n != 3 {
+				t.Errorf("thread %s: niceness %d, want 3", tid, n)
+			}
+		}
 	}
 	mainAddr, _ := listening["main"].(string)
 	adminAddr, _ := listening["admin"].(string)
@@ -200,27 +202,5 @@ func testSIGTERMExitsCleanly(t *testing.T, bin string) {
 	readers.Wait()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM = %v, want status 0", err)
-	}
-}
-
-// checkNiceness expects every thread of pid at niceness want (field 19 of
-// /proc/PID/task/TID/stat).
-func checkNiceness(t *testing.T, pid, want int) {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
-		if err != nil {
-			continue // the thread exited
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if n, err := strconv.Atoi(fields[19-3]); err != nil || n != want {
-			t.Errorf("thread %s: niceness %q, want %d", e.Name(), fields[19-3], want)
-		}
 	}
 }

@@ -4,34 +4,11 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
-)
 
-// niceness reads every thread's niceness from /proc (field 19 of stat).
-func niceness(t *testing.T) map[string]int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/stat")
-		if err != nil {
-			continue // the thread exited
-		}
-		// The command name may hold spaces: fields start after its ')'.
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		n, err := strconv.Atoi(fields[19-3])
-		if err != nil {
-			t.Fatalf("stat of thread %s: %v", e.Name(), err)
-		}
-		out[e.Name()] = n
-	}
-	return out
-}
+	"github.com/switchboard-lb/switchboard/internal/testutil"
+)
 
 // TestSetEveryThread renices the test process (upwards, which needs no
 // privilege) and checks every thread: those running before Set and those
@@ -58,7 +35,7 @@ func TestSetEveryThread(t *testing.T) {
 	for range 4 {
 		pinThread()
 	}
-	before := niceness(t)
+	before := testutil.ThreadNiceness(t, os.Getpid())
 	if len(before) < 5 {
 		t.Fatalf("only %d threads before Set", len(before))
 	}
@@ -78,10 +55,10 @@ func TestSetEveryThread(t *testing.T) {
 		}
 		return n
 	}
-	after := niceness(t)
+	after := testutil.ThreadNiceness(t, os.Getpid())
 	for i := 0; i < 64 && started(after) == 0; i++ {
 		pinThread()
-		after = niceness(t)
+		after = testutil.ThreadNiceness(t, os.Getpid())
 	}
 	if started(after) == 0 {
 		t.Fatalf("no thread started after Set (%d threads before, %d after)", len(before), len(after))
