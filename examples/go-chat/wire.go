@@ -15,7 +15,8 @@ import (
 // strToken returns the end (exclusive) of the JSON string token starting
 // at b[i] == '"', and whether it holds escapes. ok is false when b[i] is
 // not a quote or the token is not a valid JSON string: unterminated,
-// control characters, or (unless escaped) invalid UTF-8.
+// control characters, an escape JSON does not define, or (unless escaped)
+// invalid UTF-8.
 func strToken(b []byte, i int) (end int, escaped, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, false, false
@@ -29,8 +30,12 @@ func strToken(b []byte, i int) (end int, escaped, ok bool) {
 			}
 			return j + 1, escaped, true
 		case c == '\\':
+			n := escapeLen(b[j+1:])
+			if n == 0 {
+				return 0, false, false
+			}
 			escaped = true
-			j++
+			j += n
 		case c < 0x20:
 			return 0, false, false
 		case c >= 0x80:
@@ -38,6 +43,29 @@ func strToken(b []byte, i int) (end int, escaped, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// escapeLen returns how many bytes after a backslash its escape takes
+// (1, or 5 for \uXXXX), or 0 when b does not start a valid JSON escape.
+func escapeLen(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	switch b[0] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 1
+	case 'u':
+		if len(b) < 5 {
+			return 0
+		}
+		for _, h := range b[1:5] {
+			if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+				return 0
+			}
+		}
+		return 5
+	}
+	return 0
 }
 
 func skipWS(b []byte, i int) int {

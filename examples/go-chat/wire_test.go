@@ -207,3 +207,26 @@ func BenchmarkRelay(b *testing.B) {
 		}
 	})
 }
+
+// TestTextTokenEscapes: a token is relayed verbatim inside the page's JSON,
+// so one with an escape JSON does not define must be refused, not passed on.
+func TestTextTokenEscapes(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"text":"a\"b\\c\/d\b\f\n\r\t"}`: true,
+		`{"text":"\u00e9\uD83D\uDE00"}`:   true,
+		`{"text":"00\00"}`:                false, // found by FuzzTextToken
+		`{"text":"\x41"}`:                 false,
+		`{"text":"\u12"}`:                 false,
+		`{"text":"\u12g4"}`:               false,
+		`{"text":"\`:                      false,
+		`{"text":"\u00`:                   false,
+	} {
+		_, got := textToken([]byte(in))
+		if got != want {
+			t.Errorf("textToken(%s) ok = %v, want %v", in, got, want)
+		}
+		if got != (json.Valid([]byte(in))) {
+			t.Errorf("textToken(%s) ok = %v, but json.Valid says %v", in, got, !got)
+		}
+	}
+}
