@@ -35,20 +35,26 @@ func TestBinary(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, tc := range []struct {
-		name string
-		f    func(t *testing.T, bin string)
-	}{
-		{"help lists every option", testHelpListsEveryOption},
-		{"bad config exits 2 with every problem", testBadConfigExits2WithEveryProblem},
-		{"unknown flag exits 2", testUnknownFlagExits2},
-		{"SIGTERM exits cleanly", testSIGTERMExitsCleanly},
-	} {
+	for _, tc := range binaryTests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.f(t, bin)
 		})
 	}
+}
+
+type binaryTest struct {
+	name string
+	f    func(t *testing.T, bin string)
+}
+
+// binaryTests run against one build of the binary; files for one system
+// add their own in init.
+var binaryTests = []binaryTest{
+	{"help lists every option", testHelpListsEveryOption},
+	{"bad config exits 2 with every problem", testBadConfigExits2WithEveryProblem},
+	{"unknown flag exits 2", testUnknownFlagExits2},
+	{"SIGTERM exits cleanly", testSIGTERMExitsCleanly},
 }
 
 // command runs the binary with a clean environment (no IP/PORT/SWITCHBOARD_*
