@@ -103,7 +103,9 @@ type backendInfo struct {
 	ID       string `json:"id"`
 	Address  string `json:"address"`
 	Weight   int    `json:"weight"`
+	Session  string `json:"session"`
 	Draining bool   `json:"draining"`
+	Static   bool   `json:"static"`
 }
 
 func (s *sb) backends(tb testing.TB) []backendInfo {

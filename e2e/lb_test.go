@@ -30,6 +30,13 @@ func TestWeightsFollowedExactly(t *testing.T) {
 	nodeBackend(t, hub, p2, "WEIGHT=2")
 	g := startGoBackend(t, hub, 3)
 	hub.waitPool(t, addr(p1), addr(p2), g.Addr)
+	// The admin list names the channel session of each (the backend's
+	// socket.id, from which its id is derived).
+	for _, b := range hub.backends(t) {
+		if b.Session == "" || b.ID != "b-"+b.Session || b.Static {
+			t.Errorf("/backends row %+v: want the registering session", b)
+		}
+	}
 	counts := map[string]int{}
 	for range 60 {
 		code, body := httpGet(hub.URL() + "/")
@@ -306,6 +313,9 @@ func TestLoopGuard(t *testing.T) {
 	loop := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
 	defer loop.Close()
 	hub := startSBOn(t, port, "--backend", loop.URL)
+	if bs := hub.backends(t); len(bs) != 1 || !bs[0].Static || bs[0].Session != "" {
+		t.Errorf("/backends = %+v, want one static backend without a session", bs)
+	}
 	code, body := httpGet(hub.URL() + "/")
 	if code != http.StatusLoopDetected || !strings.Contains(body, "loop") {
 		t.Fatalf("looped request = %d %q, want 508", code, body)

@@ -18,8 +18,8 @@ type BackendInfo struct {
 	URL string `json:"url,omitempty"`
 	// Weight is the balancing weight (≥ 1).
 	Weight int `json:"weight"`
-	// Session is the /list channel session that registered the backend;
-	// empty for static backends.
+	// Session is the Socket.IO id of the /list channel session that
+	// registered the backend (its socket.id); empty for static backends.
 	Session string `json:"session,omitempty"`
 	// Since is when the backend joined the pool.
 	Since time.Time `json:"since"`

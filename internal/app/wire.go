@@ -290,6 +290,7 @@ func poolOf(reg *backend.Registry) admin.Pool {
 				Address:  b.URL.String(),
 				URL:      b.PublicURL,
 				Weight:   b.EffectiveWeight(),
+				Session:  b.Session,
 				Since:    b.Since,
 				InFlight: b.InFlight(),
 				Tunnels:  b.Tunnels(),

@@ -34,6 +34,10 @@ type Backend struct {
 	Meta json.RawMessage
 	// Static is true for backends from configuration rather than the /list channel.
 	Static bool
+	// Session is the Socket.IO id of the /list channel session that
+	// registered the backend (the backend's own socket.id); empty for
+	// static backends.
+	Session string
 	// Since is when the backend joined.
 	Since time.Time
 

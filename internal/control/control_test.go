@@ -21,8 +21,8 @@ func TestAddressJoinsAndLeavesPool(t *testing.T) {
 	if r.Address != "http://127.0.0.1:3001" || r.ID == "" {
 		t.Fatalf("ack = %+v", r)
 	}
-	if b := h.Reg.Get(r.ID); b == nil || b.Addr != "127.0.0.1:3001" || b.Weight != 1 {
-		t.Fatalf("registry entry %+v", b)
+	if b := h.Reg.Get(r.ID); b == nil || b.Addr != "127.0.0.1:3001" || b.Weight != 1 || b.Session != a.S.ID() || b.Session == "" {
+		t.Fatalf("registry entry %+v (session: want the peer's socket id %q)", b, a.S.ID())
 	}
 	b := dialPeer(t, h, "")
 	rb := b.res(t, "address", quote("http://127.0.0.1:3002"), `{"weight":3,"url":"http://public.example:80/b/3002","meta":{"zone":"a"}}`)

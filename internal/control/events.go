@@ -125,6 +125,7 @@ func (s *session) onAddress(m sio.Message, ack sio.Ack) {
 	}
 	b := &backend.Backend{
 		ID:        "b-" + s.sock.ID(),
+		Session:   s.sock.ID(),
 		URL:       u,
 		Addr:      u.Host,
 		Weight:    weight,
