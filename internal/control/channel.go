@@ -225,10 +225,17 @@ func (c *Channel) authorize(s *sio.Socket) error {
 		return nil
 	}
 	if !c.cfg.AllowRemote {
-		ip := peerIP(s.RemoteAddr())
-		if !ip.IsValid() || !ip.IsLoopback() {
-			return &sio.ConnectError{Message: "unauthorized: without a token only loopback peers may register"}
-		}
+		return loopbackOnly(s.RemoteAddr())
+	}
+	return nil
+}
+
+// loopbackOnly refuses a peer (its "host:port") that is not on a loopback
+// address, as the channel does when it has no token and remote peers were
+// not allowed.
+func loopbackOnly(remote string) error {
+	if ip := peerIP(remote); !ip.IsValid() || !ip.IsLoopback() {
+		return &sio.ConnectError{Message: "unauthorized: without a token only loopback peers may register"}
 	}
 	return nil
 }
