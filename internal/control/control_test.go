@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/control"
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
 )
 
 func TestAddressJoinsAndLeavesPool(t *testing.T) {
@@ -124,6 +127,27 @@ func TestToken(t *testing.T) {
 	}
 	p := dialPeer(t, h, `{"token":"s3cret"}`)
 	p.register(t, "http://127.0.0.1:3001")
+
+	// The token may come as a `token` query parameter instead.
+	for tok, want := range map[string]string{"nope": "unauthorized: wrong token", "s3cret": ""} {
+		c := sio.NewClient(h.URL, sio.ClientConfig{DialConfig: eio.DialConfig{Path: "/list", Query: url.Values{"token": {tok}}}})
+		t.Cleanup(func() { _ = c.Close() })
+		s := c.Socket("/list", nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.Connect(ctx)
+		cancel()
+		var ce *sio.ConnectError
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("?token=%s: %v", tok, err)
+		case want != "" && (!errors.As(err, &ce) || ce.Message != want):
+			t.Fatalf("?token=%s: connect error %v, want %q", tok, err, want)
+		case want == "":
+			if m, err := s.EmitWithAck(t.Context(), "address", sio.Message{Args: []json.RawMessage{json.RawMessage(`"http://127.0.0.1:3002"`)}}); err != nil || !strings.Contains(string(m.Args[0]), `"ok":true`) {
+				t.Fatalf("address after ?token=: %v %v", m, err)
+			}
+		}
+	}
 }
 
 func TestReplaced(t *testing.T) {
