@@ -10,7 +10,10 @@
 #
 # ws (default): sbbench wsecho, 64 connections; http: wrk -t1 -c64.
 # Environment: GOMAXPROCS (Switchboard's, default 2), PIN (taskset CPU list
-# for the proxy, default none), SB_ARGS (more Switchboard flags).
+# for the proxy, default none), SB_ARGS (more Switchboard flags), SB_BIN (a
+# Switchboard binary to run instead of the work tree's, for A/B), SWITCHES=1
+# (also trace 0.5 s of the proxy's context switches with perf: how often its
+# threads were preempted or went to sleep, per CPU).
 # Prints one line per process group (proxy, backends, load: CPUs busy,
 # CPUs waiting, time slices per round trip or request) and one per proxy
 # thread.
@@ -59,7 +62,7 @@ pin=()
 [ -n "${PIN:-}" ] && pin=(taskset -c "$PIN")
 if [ "$target" = switchboard ]; then
 	# shellcheck disable=SC2086 # SB_ARGS is a list of flags
-	GOMAXPROCS=${GOMAXPROCS:-2} "${pin[@]}" "$bin/switchboard" --ip 127.0.0.1 --port 8084 \
+	GOMAXPROCS=${GOMAXPROCS:-2} "${pin[@]}" "${SB_BIN:-$bin/switchboard}" --ip 127.0.0.1 --port 8084 \
 		--admin 127.0.0.1:0 --log-level warn ${SB_ARGS:-} --backend http://127.0.0.1:9001 \
 		--backend http://127.0.0.1:9002 --backend http://127.0.0.1:9003 >"$tmp/proxy.log" 2>&1 &
 else
@@ -90,6 +93,14 @@ grep '^cpu' /proc/stat >"$tmp/c1"
 sleep 4
 snap >"$tmp/s2"
 grep '^cpu' /proc/stat >"$tmp/c2"
+if [ -n "${SWITCHES:-}" ]; then
+	# Every time a proxy thread leaves a CPU, for 0.5 s: preempted (R) or
+	# asleep (S, D), and on which CPU.
+	perf record -q -e sched:sched_switch -p "$proxy" -o "$tmp/switch.data" -- sleep 0.5 >/dev/null 2>&1 || true
+	perf script -i "$tmp/switch.data" -F cpu,trace 2>/dev/null |
+		sed -n 's/^ *\[0*\([0-9][0-9]*\)\].*prev_state=\([A-Z+]*\).*/\1 \2/p' | sort | uniq -c |
+		awk '{printf "  proxy threads left CPU %s %s times in 0.5 s (%s)\n", $2, $1, ($3 ~ /^R/ ? "preempted" : "asleep")}' >"$tmp/switches"
+fi
 wait "$client"
 
 python3 - "$tmp" "$load" "$proxy" "$client" <<'PY'
@@ -136,3 +147,4 @@ for g, (run, wait, slices) in groups.items():
 for tid, (run, wait, slices) in threads:
     print(f"  proxy thread {tid}: on CPU {run / secs / 1e9:.3f}  waiting {wait / secs / 1e9:.3f}  slices {slices}")
 PY
+[ -s "$tmp/switches" ] && cat "$tmp/switches"
