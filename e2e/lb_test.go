@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,6 +304,36 @@ func TestShutdownClosesTunnels1001(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestTunnelIdleTimeout: with --proxy-tunnel-idle-timeout the binary
+// closes a WebSocket tunnel once it is idle, and only then.
+func TestTunnelIdleTimeout(t *testing.T) {
+	const idle = time.Second
+	hub := startSB(t, "--proxy-tunnel-idle-timeout", idle.String())
+	g := startGoBackend(t, hub, 1)
+	hub.waitPool(t, g.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(hub.Port)+"/ws", nil, ws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	for i := 0; time.Since(start) < 2*idle; i++ {
+		if err := c.WriteMessage(ws.OpText, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatalf("write %d after %s: %v (closed while active)", i, time.Since(start), err)
+		}
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != fmt.Sprint(i) {
+			t.Fatalf("echo %d after %s: %v (closed while active)", i, time.Since(start), err)
+		}
+		time.Sleep(idle / 8)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang guard only
+	if _, _, err := c.ReadMessage(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("idle tunnel not closed: %v", err)
+	}
 }
 
 // TestLoopGuard: a request that already passed this node gets 508. The

@@ -263,6 +263,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 		ResponseHeaderTimeout:  cfg.Proxy.ResponseHeaderTimeout,
 		MaxIdleConnsPerBackend: cfg.Proxy.IdleConnsPerBackend,
 		IdleConnTimeout:        cfg.Proxy.IdleConnTimeout,
+		TunnelIdleTimeout:      cfg.Proxy.TunnelIdleTimeout,
 		TrustedProxies:         cfg.Proxy.TrustedProxies,
 		StickyIdleTimeout:      cfg.Proxy.StickyTTL,
 		AccessLog:              cfg.Log.Requests,

@@ -85,6 +85,10 @@ type Proxy struct {
 	IdleConnsPerBackend int `yaml:"idle_conns_per_backend"`
 	// IdleConnTimeout closes pooled backend connections idle this long (default 90s).
 	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
+	// TunnelIdleTimeout closes an upgraded (WebSocket) tunnel with no
+	// traffic in either direction for this long, as HAProxy's `timeout
+	// tunnel` (default 0: idle tunnels are never cut).
+	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
 	// TrustedProxies are CIDRs (or single IPs) of proxies in front of
 	// Switchboard whose X-Forwarded-* headers are kept (default none: they
 	// are replaced).

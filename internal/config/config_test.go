@@ -333,7 +333,8 @@ func TestValidate(t *testing.T) {
 			c.Control.PingInterval = -1
 			c.Shutdown.StreamCloseDelay = -time.Second
 			c.Shutdown.Timeout = -time.Second
-		}, want: []string{"proxy.dial_timeout", "control.ping_interval", "shutdown.timeout", "shutdown.stream_close_delay"}},
+			c.Proxy.TunnelIdleTimeout = -time.Second
+		}, want: []string{"proxy.dial_timeout", "proxy.tunnel_idle_timeout: negative", "control.ping_interval", "shutdown.timeout", "shutdown.stream_close_delay"}},
 		{name: "negative sizes", modify: func(c *Config) { c.Presence.MailboxBytes = -1; c.Control.MaxPayloadBytes = -5 },
 			want: []string{"control.max_payload_bytes", "presence.mailbox_bytes"}},
 		{name: "channel coalescing bounds", modify: func(c *Config) {

@@ -75,6 +75,8 @@ func options() []option {
 			help: "Keep-alive connections pooled per backend."},
 		{field: func(c *Config) any { return &c.Proxy.IdleConnTimeout },
 			help: "Pooled backend connections idle this long are closed."},
+		{field: func(c *Config) any { return &c.Proxy.TunnelIdleTimeout },
+			help: "Close an upgraded (WebSocket) tunnel after this long without traffic either way; 0 never does."},
 		{field: func(c *Config) any { return &c.Proxy.TrustedProxies }, meta: "CIDR",
 			help: "CIDR or IP of a proxy in front of Switchboard whose X-Forwarded-* headers are kept (others are replaced); repeatable, or comma-separated."},
 		{field: func(c *Config) any { return &c.Proxy.NodeID }, def: "hostname-port", meta: "ID",

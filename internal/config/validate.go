@@ -84,6 +84,9 @@ func (c *Config) Validate() error {
 	v.positiveDur("proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout)
 	v.positiveInt("proxy.idle_conns_per_backend", int64(c.Proxy.IdleConnsPerBackend))
 	v.positiveDur("proxy.idle_conn_timeout", c.Proxy.IdleConnTimeout)
+	if c.Proxy.TunnelIdleTimeout < 0 {
+		v.add("proxy.tunnel_idle_timeout", "negative: %s (0 never closes idle tunnels)", c.Proxy.TunnelIdleTimeout)
+	}
 	for _, p := range c.Proxy.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			v.add("proxy.trusted_proxies", "%s", err)

@@ -42,8 +42,9 @@ type tunnel struct {
 	finishOnce sync.Once
 	done       chan struct{} // closed when the tunnel is finished
 
-	mu        sync.Mutex  // guards halfTimer, finished and reactor registration
+	mu        sync.Mutex  // guards halfTimer, idleTimer, finished and reactor registration
 	halfTimer *time.Timer // finishes a half-closed tunnel whose other side lingers
+	idleTimer *time.Timer // finishes a tunnel idle for TunnelIdleTimeout
 	finished  bool        // finish began: no new reactor registration
 }
 
@@ -201,6 +202,9 @@ func (t *tunnel) finish() {
 		if t.halfTimer != nil {
 			t.halfTimer.Stop()
 		}
+		if t.idleTimer != nil {
+			t.idleTimer.Stop()
+		}
 		t.mu.Unlock()
 		for _, d := range []*dir{&t.up, &t.down} {
 			if d.rc != nil {
@@ -227,19 +231,27 @@ func (d *dir) end() {
 	}
 }
 
-// watchIdle finishes the tunnel after idle without traffic either way.
+// watchIdle finishes the tunnel after idle without traffic either way
+// (both connections closed, as HAProxy's `timeout tunnel` does). One timer
+// per tunnel, re-armed for what is left when traffic came meanwhile;
+// finish stops it.
 func (t *tunnel) watchIdle(idle time.Duration) {
-	var tm *time.Timer
-	tm = time.AfterFunc(idle, func() {
-		select {
-		case <-t.done:
-			return
-		default:
-		}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.finished {
+		return
+	}
+	t.idleTimer = time.AfterFunc(idle, func() {
 		if rest := time.Until(time.Unix(0, t.lastActive.Load()).Add(idle)); rest > 0 {
-			tm.Reset(rest)
+			t.mu.Lock()
+			if !t.finished {
+				t.idleTimer.Reset(rest)
+			}
+			t.mu.Unlock()
 			return
 		}
+		t.p.log.LogAttrs(context.Background(), slog.LevelDebug, "tunnel idle timeout",
+			slog.String("backend_id", t.b.ID), slog.Duration("idle", idle))
 		t.finish()
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +257,40 @@ func testTunnelHalfClose(t *testing.T) {
 	if err != nil || string(all) != "hello-got:early+late" {
 		t.Fatalf("got %q %v", all, err)
 	}
+}
+
+func TestTunnelIdleTimeout(t *testing.T) { bothFronts(t, testTunnelIdleTimeout) }
+
+// testTunnelIdleTimeout: with TunnelIdleTimeout a tunnel that carries
+// traffic (gaps well under the timeout) stays open past it, then closes
+// once traffic stops, on both sides, and the counters drop.
+func testTunnelIdleTimeout(t *testing.T) {
+	const idle = 800 * time.Millisecond
+	e := newEnv(t, Config{TunnelIdleTimeout: idle})
+	b := e.add(t, "a", wsEchoBackend(t).URL, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws", nil, ws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	for i := 0; time.Since(start) < 3*idle; i++ {
+		msg := strconv.Itoa(i)
+		if err := c.WriteMessage(ws.OpText, []byte(msg)); err != nil {
+			t.Fatalf("write %d after %s: %v (the tunnel closed while active)", i, time.Since(start), err)
+		}
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+			t.Fatalf("echo %d after %s: %q %v (the tunnel closed while active)", i, time.Since(start), p, err)
+		}
+		time.Sleep(idle / 8)
+	}
+	// Now idle: the proxy closes the tunnel, so the client's read ends
+	// (the deadline only guards against a hang).
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, _, err := c.ReadMessage(); err == nil || isTimeout(err) {
+		t.Fatalf("idle tunnel not closed: %v", err)
+	}
+	waitCond(t, "tunnel counters back to 0", func() bool { return b.Tunnels() == 0 && e.p.Tunnels() == 0 })
 }
