@@ -205,8 +205,8 @@ func (rt *Route) fanout(w http.ResponseWriter, r *http.Request, body []byte) {
 			ctx, cancel := context.WithTimeout(r.Context(), rt.cfg.FanoutTimeout)
 			defer cancel()
 			rec := &recorder{h: http.Header{}, max: rt.cfg.MaxReplyBytes}
-			rt.fw.ServeBackend(rec, withBody(r.WithContext(ctx), body), b)
-			out[i] = reply{ID: b.ID, Address: b.URL.String(), Status: rec.status(), Body: rec.buf.String(), Truncated: rec.cut}
+			status := rt.forward(rec, withBody(r.WithContext(ctx), body), b)
+			out[i] = reply{ID: b.ID, Address: b.URL.String(), Status: status, Body: rec.buf.String(), Truncated: rec.cut}
 		})
 	}
 	wg.Wait()
@@ -222,6 +222,28 @@ func (rt *Route) fanout(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, map[string]any{"ok": ok, "backends": out})
+}
+
+// forward sends one fanned-out copy to b and returns the status to report.
+// It runs on a goroutine of its own, where no net/http server recovers a
+// panic: the proxy aborts an exchange whose client is gone (here, whose
+// FanoutTimeout passed) with panic(http.ErrAbortHandler), which must not
+// take the process down. An aborted exchange reports 504 when the timeout
+// passed, else 502, even if a status line had come.
+func (rt *Route) forward(rec *recorder, r *http.Request, b *backend.Backend) (status int) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				rt.log.Error("fan-out to a backend panicked", "backend_id", b.ID, "panic", p)
+			}
+			status = http.StatusBadGateway
+			if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+		}
+	}()
+	rt.fw.ServeBackend(rec, r, b)
+	return rec.status()
 }
 
 // withBody returns a copy of r whose body is b (readable once, with its
