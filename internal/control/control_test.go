@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
 	"github.com/switchboard-lb/switchboard/internal/sio/eio"
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 func TestAddressJoinsAndLeavesPool(t *testing.T) {
@@ -42,7 +43,7 @@ func TestAddressJoinsAndLeavesPool(t *testing.T) {
 	if got := <-a.Pool; got != "server_left http://127.0.0.1:3002" {
 		t.Fatalf("a saw %q", got)
 	}
-	waitFor(t, "backend b gone", func() bool { return h.Reg.Get(rb.ID) == nil })
+	testutil.WaitFor(t, "backend b gone", func() bool { return h.Reg.Get(rb.ID) == nil })
 	if h.Reg.Len() != 1 {
 		t.Fatalf("pool has %d backends", h.Reg.Len())
 	}

@@ -64,7 +64,7 @@ func newHub(tb testing.TB, cfg control.Config, rcfg router.Config) *hub {
 // names, so a registry count alone races with the orphaning.
 func (h *hub) waitOrphaned(tb testing.TB, name string) {
 	tb.Helper()
-	waitFor(tb, name+" orphaned", func() bool {
+	testutil.WaitFor(tb, name+" orphaned", func() bool {
 		_, _, holder, err := h.Rt.Lookup(context.Background(), name)
 		return err == nil && holder.Orphaned
 	})
@@ -255,17 +255,6 @@ func (p *peer) none(tb testing.TB) {
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
-
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timeout waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -235,16 +235,3 @@ func (e *env) dialSend(tb testing.TB, req string) net.Conn {
 	}
 	return cc
 }
-
-// waitCond polls cond until it holds; the 10 s bound only guards against
-// a hang.
-func waitCond(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

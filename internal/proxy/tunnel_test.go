@@ -292,5 +292,5 @@ func testTunnelIdleTimeout(t *testing.T) {
 	if _, _, err := c.ReadMessage(); err == nil || isTimeout(err) {
 		t.Fatalf("idle tunnel not closed: %v", err)
 	}
-	waitCond(t, "tunnel counters back to 0", func() bool { return b.Tunnels() == 0 && e.p.Tunnels() == 0 })
+	testutil.WaitFor(t, "tunnel counters back to 0", func() bool { return b.Tunnels() == 0 && e.p.Tunnels() == 0 })
 }

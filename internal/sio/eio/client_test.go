@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 func dialClient(tb testing.TB, f *fixture, cfg DialConfig) (*Conn, *recorder) {
@@ -188,7 +190,7 @@ func TestBackpressure(t *testing.T) {
 func waitPongs(tb testing.TB, c *Conn, n int) {
 	tb.Helper()
 	var last time.Time
-	waitUntil(tb, "heartbeats", func() bool {
+	testutil.WaitFor(tb, "heartbeats", func() bool {
 		c.mu.Lock()
 		at, waiting := c.timerAt, c.awaitPong
 		c.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 func TestHandshakePolling(t *testing.T) {
@@ -141,27 +143,11 @@ func TestPollingExchange(t *testing.T) {
 // waitPending waits until c has a GET parked.
 func waitPending(tb testing.TB, c *Conn) {
 	tb.Helper()
-	waitUntil(tb, "pending GET", func() bool {
+	testutil.WaitFor(tb, "pending GET", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.getWait
 	})
-}
-
-// waitUntil polls cond (state that has no event to wait on) every
-// millisecond, failing after waitFor.
-func waitUntil(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(waitFor)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			tb.Fatalf("timeout waiting for %s", what)
-		}
-	}
 }
 
 func TestPollingCloseWithoutPendingGET(t *testing.T) {
@@ -212,7 +198,7 @@ func TestPollingOverlappingPOSTCloses(t *testing.T) {
 	defer nc.Close()
 	_, _ = io.WriteString(nc, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4ab")
 	c := f.srv.lookup(sid)
-	waitUntil(t, "pending POST", func() bool {
+	testutil.WaitFor(t, "pending POST", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.postBusy

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
@@ -203,7 +204,7 @@ func TestUpgradeBadPacketAbandonsProbe(t *testing.T) {
 		t.Fatal("probe websocket still open")
 	}
 	// A new probe is allowed afterwards.
-	waitUntil(t, "probe abandoned", func() bool {
+	testutil.WaitFor(t, "probe abandoned", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.upgrade == upNone
