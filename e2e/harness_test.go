@@ -69,7 +69,7 @@ func (s *sb) start(tb testing.TB) {
 	}
 	s.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
-	waitUntil(tb, "switchboard healthz", func() bool {
+	testutil.WaitFor(tb, "switchboard healthz", func() bool {
 		code, _ := httpGet("http://127.0.0.1:" + strconv.Itoa(s.AdminPort) + "/healthz")
 		return code == 200
 	})
@@ -128,7 +128,7 @@ func (s *sb) waitPool(tb testing.TB, addrs ...string) {
 	for _, a := range addrs {
 		want[a] = true
 	}
-	waitUntil(tb, fmt.Sprintf("pool = %v", addrs), func() bool {
+	testutil.WaitFor(tb, fmt.Sprintf("pool = %v", addrs), func() bool {
 		got := s.backends(tb)
 		if len(got) != len(want) {
 			return false
@@ -160,19 +160,6 @@ func httpGet(url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, string(b)
-}
-
-// waitUntil polls cond every 10ms for up to 20s (a deadlock guard, not a
-// timing assertion).
-func waitUntil(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timeout waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // lines scans a reader into a channel (used for Node scripts' stdout).

@@ -197,11 +197,11 @@ func TestKillUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	waitUntil(t, "load running", func() bool { return ok.Load() > 200 })
+	testutil.WaitFor(t, "load running", func() bool { return ok.Load() > 200 })
 	_ = n3.Cmd.Process.Kill()
 	hub.waitPool(t, addr(p1), addr(p2))
 	before := ok.Load()
-	waitUntil(t, "load after the kill", func() bool { return ok.Load() > before+500 })
+	testutil.WaitFor(t, "load after the kill", func() bool { return ok.Load() > before+500 })
 	close(stop)
 	wg.Wait()
 	t.Logf("requests: %d ok, %d failed", ok.Load(), failed.Load())
@@ -256,10 +256,11 @@ func TestChannelRulesWithStockClient(t *testing.T) {
 	}
 }
 
-// TestShutdownClosesTunnels1001: SIGTERM mid-conversation; the WebSocket
-// client gets Close 1001 after intact echo frames.
-func TestShutdownClosesTunnels1001(t *testing.T) {
-	hub := startSB(t)
+// wsThroughSB starts Switchboard with extra flags and one Go echo backend,
+// and returns a WebSocket to /ws through it (closed when the test ends).
+func wsThroughSB(t *testing.T, extra ...string) (*sb, *ws.Conn) {
+	t.Helper()
+	hub := startSB(t, extra...)
 	g := startGoBackend(t, hub, 1)
 	hub.waitPool(t, g.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -268,7 +269,14 @@ func TestShutdownClosesTunnels1001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return hub, c
+}
+
+// TestShutdownClosesTunnels1001: SIGTERM mid-conversation; the WebSocket
+// client gets Close 1001 after intact echo frames.
+func TestShutdownClosesTunnels1001(t *testing.T) {
+	hub, c := wsThroughSB(t)
 	msg := strings.Repeat("x", 1000)
 	for i := range 50 {
 		if err := c.WriteMessage(ws.OpText, []byte(fmt.Sprint(i, msg))); err != nil {
@@ -310,16 +318,7 @@ func TestShutdownClosesTunnels1001(t *testing.T) {
 // closes a WebSocket tunnel once it is idle, and only then.
 func TestTunnelIdleTimeout(t *testing.T) {
 	const idle = time.Second
-	hub := startSB(t, "--proxy-tunnel-idle-timeout", idle.String())
-	g := startGoBackend(t, hub, 1)
-	hub.waitPool(t, g.Addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := ws.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(hub.Port)+"/ws", nil, ws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := wsThroughSB(t, "--proxy-tunnel-idle-timeout", idle.String())
 	start := time.Now()
 	for i := 0; time.Since(start) < 2*idle; i++ {
 		if err := c.WriteMessage(ws.OpText, []byte(fmt.Sprint(i))); err != nil {

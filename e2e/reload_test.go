@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
 
 // TestSIGHUPReload: SIGHUP re-reads the configuration file: the static
@@ -47,7 +49,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := hub.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the refusal logged", func() bool { return strings.Contains(hub.log.String(), "reload refused") })
+	testutil.WaitFor(t, "the refusal logged", func() bool { return strings.Contains(hub.log.String(), "reload refused") })
 	hub.waitPool(t, b.URL)
 	select {
 	case <-hub.done:

@@ -85,7 +85,7 @@ func TestTLSListener(t *testing.T) {
 
 	// Renewal: new files in place; new handshakes get them.
 	cert2 := testutil.WriteCert(t, dir, 2)
-	waitUntil(t, "renewed certificate served", func() bool {
+	testutil.WaitFor(t, "renewed certificate served", func() bool {
 		return serial(t, hub.Port, cert2.Pool) == 2
 	})
 	// Both registrations survived the renewal.
