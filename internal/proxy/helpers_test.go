@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/balance"
 	"github.com/switchboard-lb/switchboard/internal/testutil"
+	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
 func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
@@ -234,4 +236,18 @@ func (e *env) dialSend(tb testing.TB, req string) net.Conn {
 		tb.Fatal(err)
 	}
 	return cc
+}
+
+// dialWS opens a WebSocket to path through the proxy (closed when the
+// test ends).
+func (e *env) dialWS(tb testing.TB, path string) *ws.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+path, nil, ws.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -47,13 +47,9 @@ func TestWebSocketEchoThroughProxy(t *testing.T) { bothFronts(t, testWebSocketEc
 func testWebSocketEchoThroughProxy(t *testing.T) {
 	e := newEnv(t, Config{})
 	b := e.add(t, "a", wsEchoBackend(t).URL, 1)
+	c := e.dialWS(t, "/ws?x=1")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws?x=1", nil, ws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for i, msg := range []string{"hello", strings.Repeat("big", 50000), ""} {
 		if err := c.WriteMessage(ws.OpText, []byte(msg)); err != nil {
 			t.Fatal(err)
@@ -69,7 +65,7 @@ func testWebSocketEchoThroughProxy(t *testing.T) {
 	// A graceful shutdown: the idle tunnel gets Close 1001 at once.
 	errc := make(chan error, 1)
 	go func() { errc <- e.p.CloseTunnels(ctx) }()
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	var ce *ws.CloseError
 	if !errors.As(err, &ce) || ce.Code != ws.CloseGoingAway {
 		t.Fatalf("want close 1001, got %v", err)
@@ -268,13 +264,7 @@ func testTunnelIdleTimeout(t *testing.T) {
 	const idle = 800 * time.Millisecond
 	e := newEnv(t, Config{TunnelIdleTimeout: idle})
 	b := e.add(t, "a", wsEchoBackend(t).URL, 1)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	c, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws", nil, ws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := e.dialWS(t, "/ws")
 	start := time.Now()
 	for i := 0; time.Since(start) < 3*idle; i++ {
 		msg := strconv.Itoa(i)
