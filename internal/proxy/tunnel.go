@@ -242,6 +242,11 @@ func (t *tunnel) watchIdle(idle time.Duration) {
 		return
 	}
 	t.idleTimer = time.AfterFunc(idle, func() {
+		select {
+		case <-t.done: // ended while this callback was starting
+			return
+		default:
+		}
 		if rest := time.Until(time.Unix(0, t.lastActive.Load()).Add(idle)); rest > 0 {
 			t.mu.Lock()
 			if !t.finished {
