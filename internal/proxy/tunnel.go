@@ -242,19 +242,17 @@ func (t *tunnel) watchIdle(idle time.Duration) {
 		return
 	}
 	t.idleTimer = time.AfterFunc(idle, func() {
-		select {
-		case <-t.done: // ended while this callback was starting
-			return
-		default:
-		}
-		if rest := time.Until(time.Unix(0, t.lastActive.Load()).Add(idle)); rest > 0 {
-			t.mu.Lock()
-			if !t.finished {
-				t.idleTimer.Reset(rest)
-			}
+		t.mu.Lock()
+		if t.finished { // ended while this callback was starting
 			t.mu.Unlock()
 			return
 		}
+		if rest := time.Until(time.Unix(0, t.lastActive.Load()).Add(idle)); rest > 0 {
+			t.idleTimer.Reset(rest)
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
 		t.p.log.LogAttrs(context.Background(), slog.LevelDebug, "tunnel idle timeout",
 			slog.String("backend_id", t.b.ID), slog.Duration("idle", idle))
 		t.finish()
