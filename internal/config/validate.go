@@ -84,9 +84,7 @@ func (c *Config) Validate() error {
 	v.positiveDur("proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout)
 	v.positiveInt("proxy.idle_conns_per_backend", int64(c.Proxy.IdleConnsPerBackend))
 	v.positiveDur("proxy.idle_conn_timeout", c.Proxy.IdleConnTimeout)
-	if c.Proxy.TunnelIdleTimeout < 0 {
-		v.add("proxy.tunnel_idle_timeout", "negative: %s (0 never closes idle tunnels)", c.Proxy.TunnelIdleTimeout)
-	}
+	v.nonNegativeDur("proxy.tunnel_idle_timeout", c.Proxy.TunnelIdleTimeout) // 0: never
 	for _, p := range c.Proxy.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			v.add("proxy.trusted_proxies", "%s", err)
@@ -183,9 +181,7 @@ func (c *Config) Validate() error {
 
 	v.positiveDur("shutdown.drain_delay", c.Shutdown.DrainDelay)
 	v.positiveDur("shutdown.timeout", c.Shutdown.Timeout)
-	if c.Shutdown.StreamCloseDelay < 0 {
-		v.add("shutdown.stream_close_delay", "negative: %s", c.Shutdown.StreamCloseDelay)
-	}
+	v.nonNegativeDur("shutdown.stream_close_delay", c.Shutdown.StreamCloseDelay)
 
 	if c.Process.Nice < -20 || c.Process.Nice > 19 {
 		v.add("process.nice", "%d is outside -20..19", c.Process.Nice)
@@ -295,6 +291,13 @@ func (v *validator) add(key, format string, args ...any) {
 func (v *validator) positiveDur(key string, d time.Duration) {
 	if d <= 0 {
 		v.add(key, "must be positive: %s", d)
+	}
+}
+
+// nonNegativeDur checks a duration whose 0 means off.
+func (v *validator) nonNegativeDur(key string, d time.Duration) {
+	if d < 0 {
+		v.add(key, "negative: %s", d)
 	}
 }
 
