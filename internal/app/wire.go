@@ -264,6 +264,7 @@ func proxyConfig(cfg config.Config) proxy.Config {
 		MaxIdleConnsPerBackend: cfg.Proxy.IdleConnsPerBackend,
 		IdleConnTimeout:        cfg.Proxy.IdleConnTimeout,
 		TunnelIdleTimeout:      cfg.Proxy.TunnelIdleTimeout,
+		DisableIOURing:         cfg.Proxy.NoIOURing,
 		TrustedProxies:         cfg.Proxy.TrustedProxies,
 		StickyIdleTimeout:      cfg.Proxy.StickyTTL,
 		AccessLog:              cfg.Log.Requests,

@@ -89,6 +89,10 @@ type Proxy struct {
 	// traffic in either direction for this long, as HAProxy's `timeout
 	// tunnel` (default 0: idle tunnels are never cut).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
+	// NoIOURing makes the tunnel reactors write each message with its own
+	// write(2); by default each batch's writes go out in one io_uring
+	// submission on Linux where the kernel allows it (default false).
+	NoIOURing bool `yaml:"no_io_uring"`
 	// TrustedProxies are CIDRs (or single IPs) of proxies in front of
 	// Switchboard whose X-Forwarded-* headers are kept (default none: they
 	// are replaced).

@@ -77,6 +77,8 @@ func options() []option {
 			help: "Pooled backend connections idle this long are closed."},
 		{field: func(c *Config) any { return &c.Proxy.TunnelIdleTimeout },
 			help: "Close an upgraded (WebSocket) tunnel after this long without traffic either way; 0 never does."},
+		{field: func(c *Config) any { return &c.Proxy.NoIOURing },
+			help: "Write tunnel traffic with one write(2) per message; by default each batch of messages is written with one io_uring call where Linux allows it, and with write(2) where it does not."},
 		{field: func(c *Config) any { return &c.Proxy.TrustedProxies }, meta: "CIDR",
 			help: "CIDR or IP of a proxy in front of Switchboard whose X-Forwarded-* headers are kept (others are replaced); repeatable, or comma-separated."},
 		{field: func(c *Config) any { return &c.Proxy.NodeID }, def: "hostname-port", meta: "ID",

@@ -58,6 +58,10 @@ type Config struct {
 	// AccessLog logs one Info line per proxied request, on both front
 	// ends (default off).
 	AccessLog bool
+	// DisableIOURing makes tunnel reactors write each direction with its
+	// own write(2) instead of one io_uring submission per batch (Linux;
+	// default: io_uring where the kernel allows it, write(2) otherwise).
+	DisableIOURing bool
 }
 
 func (c Config) withDefaults() Config {

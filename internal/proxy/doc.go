@@ -8,10 +8,15 @@
 // them (sticky sid learnt from the handshake response), and tunnels
 // upgraded connections (WebSocket and any other Upgrade). Tunnels are
 // served by epoll reactors (Linux, one per two Ps, each parked in Go's
-// netpoller): bytes are copied inline with one read and one write per
-// message while the peers keep up, so an idle tunnel holds no goroutine,
-// no buffer and no splice pipe; a slow peer or a bulk transfer gets a
-// goroutine until it goes idle. A TLS end (a wss client, an https backend)
+// netpoller): bytes are copied inline with one read per message while the
+// peers keep up, so an idle tunnel holds no goroutine, no buffer and no
+// splice pipe; a slow peer or a bulk transfer gets a goroutine until it
+// goes idle. A reactor reads a whole batch of ready connections first and
+// then makes all of the batch's writes in one io_uring submission
+// (rawio.SendRing), so that no peer it wakes can preempt it before every
+// peer was written; without io_uring (Config.DisableIOURing, or a kernel
+// or sandbox that refuses it) each message is written with write(2) right
+// after its read. A TLS end (a wss client, an https backend)
 // is polled on its socket the same way, but copied by a goroutine whenever
 // traffic flows, since crypto/tls reads and writes it. CloseTunnels ends WebSocket tunnels with
 // Close 1001 at a frame boundary.
@@ -41,5 +46,8 @@
 // reactor.mu (registered directions) are never held across blocking I/O;
 // the only nesting is tunnel.mu → reactor.mu (and an epoll_ctl) in
 // tunnel.register. Socket and epoll descriptors are used raw only inside
-// RawConn.Control, which keeps them from being closed meanwhile.
+// RawConn.Control, which keeps them from being closed meanwhile; a staged
+// batch nests its destinations' Control calls until its io_uring submit
+// (reactor.stage), so nothing a batch writes to can be closed and its
+// descriptor reused by another connection before the write is made.
 package proxy

@@ -44,6 +44,21 @@ func bothFronts(t *testing.T, fn func(t *testing.T)) {
 	}
 }
 
+// tunnelFronts is bothFronts plus two variants of the fast front end's
+// reactors: "noring", with the send ring off (one write(2) per direction,
+// as on a kernel without io_uring), and "smallarena", whose staging buffer
+// holds one read of 4 KiB and a byte: a batch stages one direction, whose
+// read fills the buffer, and the rest take the plain path.
+func tunnelFronts(t *testing.T, fn func(t *testing.T)) {
+	t.Parallel()
+	for _, name := range []string{"fast", "nethttp", "noring", "smallarena"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t)
+		})
+	}
+}
+
 func testLogger() *slog.Logger {
 	if os.Getenv("PROXY_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -66,10 +81,16 @@ func newEnvNamed(tb testing.TB, cfg Config, name string) *env {
 // newEnvLogged is newEnvNamed with the proxy logging to log.
 func newEnvLogged(tb testing.TB, cfg Config, name string, log *slog.Logger) *env {
 	tb.Helper()
+	if strings.Contains(name+"/", "/noring/") {
+		cfg.DisableIOURing = true
+	}
 	reg := backend.NewRegistry()
 	p, err := New(cfg, reg, balance.NewSmoothWRR(), log)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if strings.Contains(name+"/", "/smallarena/") {
+		p.testArena = minStageRead + 1
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 	e := &env{reg: reg, p: p, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}

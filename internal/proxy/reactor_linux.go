@@ -47,13 +47,42 @@ type reactor struct {
 	res    inlineResult
 	onSrc  func(uintptr) // prebuilt callbacks for RawConn.Control (no allocation per event)
 	onDst  func(uintptr)
+
+	// With a send ring, a batch is staged (every source read), then its
+	// writes are made in one system call, then it is settled; see stage.
+	ring       *rawio.SendRing // nil: one write(2) per direction (no io_uring, or it failed)
+	ringOwned  *rawio.SendRing // closed when run ends (ring, even after it failed)
+	ringErr    error           // why a ring was asked for and not set up
+	arena      []byte          // what a staged batch read, until it is settled
+	used       int             // bytes of arena in use
+	batch      []batchItem     // the batch being staged
+	next       int             // its next item to stage
+	curItem    *batchItem      // the item being staged
+	onStageSrc func(uintptr)
+	onStageDst func(uintptr)
 }
 
-// batchItem is a readable direction of one batch and its event mask.
+// batchItem is a readable direction of one batch and its event mask, and,
+// while a batch is staged, what became of it.
 type batchItem struct {
-	d  *dir
-	ev uint32
+	d    *dir
+	ev   uint32
+	how  uint8  // one of the stage* constants
+	more bool   // the read filled its buffer: the source may hold more
+	send int    // stageSent: the send's index in the ring
+	data []byte // stageRead, stageSent: what was read, in arena
 }
+
+// What stage did with a direction; settle finishes each accordingly.
+const (
+	stageDispatch = iota // nothing: settle dispatches it the plain way
+	stageSkip            // not armed (gone, or a goroutine owns it)
+	stageDrained         // the source had nothing
+	stageEOF             // the source reached EOF
+	stageError           // a read failed, or the destination is closing
+	stageRead            // read, not yet queued
+	stageSent            // read and queued in the ring
+)
 
 // inlineResult is how an inline copy ended.
 type inlineResult struct {
@@ -86,7 +115,10 @@ const (
 	epollCtlRetry = 3
 )
 
-func newReactor(spawn func(func())) (*reactor, error) {
+// newReactor returns a reactor; with ring, it makes each batch's writes in
+// one io_uring system call where the kernel allows it (r.ringErr says why
+// not).
+func newReactor(spawn func(func()), ring bool) (*reactor, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -104,7 +136,25 @@ func newReactor(spawn func(func())) (*reactor, error) {
 	r := &reactor{f: f, rc: rc, spawn: spawn, dirs: map[uint64]*dir{}, nextID: 1, buf: make([]byte, inlineBufSize)}
 	r.onSrc = r.withSrc
 	r.onDst = r.copyInline
+	if ring {
+		if r.ring, r.ringErr = rawio.NewSendRing(len(r.events)); r.ringErr == nil {
+			r.ringOwned = r.ring
+			r.arena = make([]byte, arenaSize)
+			r.onStageSrc = r.stageSrc
+			r.onStageDst = r.stageDst
+		}
+	}
 	return r, nil
+}
+
+// usesRing reports whether the reactor was set up with a send ring.
+func (r *reactor) usesRing() bool { return r.ringOwned != nil }
+
+// cutArena shrinks the staging buffer to n bytes (tests).
+func (r *reactor) cutArena(n int) {
+	if r.arena != nil {
+		r.arena = r.arena[:n]
+	}
 }
 
 func setEventID(ev *syscall.EpollEvent, id uint64) {
@@ -184,6 +234,9 @@ func (r *reactor) remove(d *dir) {
 // before the first callback, and every new event in the set raises it
 // again, so an event arriving after a harvest is never missed.
 func (r *reactor) run() {
+	if r.ringOwned != nil {
+		defer r.ringOwned.Close()
+	}
 	_ = r.rc.Read(func(epfd uintptr) bool {
 		for {
 			n, err := rawio.EpollWait(int(epfd), r.events[:])
@@ -210,15 +263,164 @@ func (r *reactor) serve(n int) {
 	r.mu.Lock()
 	for i := range n {
 		if d := r.dirs[eventID(&r.events[i])]; d != nil { // nil: removed meanwhile
-			items = append(items, batchItem{d, r.events[i].Events})
+			items = append(items, batchItem{d: d, ev: r.events[i].Events})
 		}
 	}
 	r.mu.Unlock()
 	order := arrange(items, r.order[:0])
+	if r.ring != nil {
+		r.batch, r.next = order, 0
+		r.stage()
+		r.settle()
+		return
+	}
 	for i, it := range order {
 		order[i].d = nil // not kept reachable after the batch
 		r.dispatch(it.d, it.ev)
 	}
+}
+
+// stage walks r.batch from r.next, reading each source that can be copied
+// inline and queuing its write in the send ring; when the batch is staged,
+// it submits the ring: every peer of the batch is written, and woken, in
+// one system call. A staged direction's destination is held open
+// (RawConn.Control) from its read until the submit, by nesting the rest of
+// the batch inside the hold, so a socket closed meanwhile by another
+// goroutine keeps its descriptor, which no new connection can take before
+// the write is made. The nesting is as deep as the batch has staged
+// directions (at most len(r.events)). Nothing here may close a socket, as
+// Close waits for the holds: settle ends what has to end.
+func (r *reactor) stage() {
+	for r.next < len(r.batch) {
+		it := &r.batch[r.next]
+		r.next++
+		d := it.d
+		if d.closing.Load() || d.dstRaw == nil || d.buffered || len(r.arena)-r.used < minStageRead {
+			continue // stageDispatch
+		}
+		if !d.state.CompareAndSwap(dirArmed, dirInline) {
+			it.how = stageSkip
+			continue
+		}
+		r.curItem = it
+		if err := d.raw.Control(r.onStageSrc); err != nil {
+			it.how = stageError
+		}
+		if it.how != stageRead {
+			continue
+		}
+		if err := d.dstRaw.Control(r.onStageDst); err == nil {
+			return // stageDst staged the rest of the batch and submitted it
+		}
+		it.how = stageError // the destination is closing
+	}
+	r.curItem = nil
+	if r.ring.Len() > 0 {
+		_ = r.ring.Submit() // a failure shows in each send's Result
+	}
+}
+
+// stageSrc reads the source of r.curItem into the arena.
+func (r *reactor) stageSrc(fd uintptr) {
+	it := r.curItem
+	slot := r.arena[r.used:min(len(r.arena), r.used+inlineBufSize)]
+	n, err := rawio.Read(int(fd), slot)
+	switch {
+	case err == syscall.EAGAIN:
+		it.how = stageDrained
+	case err != nil:
+		it.how = stageError
+	case n == 0:
+		it.how = stageEOF
+	default:
+		it.how, it.data, it.more = stageRead, slot[:n], n == len(slot)
+		r.used += n
+		if it.d.t.ws {
+			it.d.scan.Feed(it.data)
+		}
+	}
+}
+
+// stageDst queues r.curItem's write to the held destination fd, then
+// stages the rest of the batch while holding it.
+func (r *reactor) stageDst(fd uintptr) {
+	it := r.curItem
+	it.how, it.send = stageSent, r.ring.Send(int(fd), it.data)
+	r.stage()
+}
+
+// settle finishes every direction of a staged batch, in its order, once
+// no descriptor is held: what the ring wrote, what it could not write, and
+// what stage left to a plain dispatch.
+func (r *reactor) settle() {
+	broken := false
+	for i := range r.batch {
+		it := r.batch[i]
+		r.batch[i] = batchItem{} // not kept reachable after the batch
+		d := it.d
+		switch it.how {
+		case stageDispatch:
+			r.dispatch(d, it.ev)
+			continue
+		case stageSkip:
+			continue
+		}
+		d.t.lastActive.Store(r.now)
+		switch it.how {
+		case stageDrained:
+			r.drained(d)
+		case stageEOF:
+			r.ended(d, true)
+		case stageSent:
+			n, err := r.ring.Result(it.send)
+			switch {
+			case err == nil && n == len(it.data):
+				if it.more || it.ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+					// More may be queued, or an EOF came with this edge:
+					// read on the plain way.
+					d.state.Store(dirArmed)
+					r.dispatch(d, it.ev)
+				} else {
+					r.drained(d)
+				}
+			case err == nil || err == syscall.EAGAIN:
+				r.handOff(d, it.data[n:]) // a slow consumer: a pump writes the rest
+			default:
+				broken = broken || err == rawio.ErrRingBroken
+				r.ended(d, false)
+			}
+		default: // stageError
+			r.ended(d, false)
+		}
+	}
+	r.batch, r.used = nil, 0
+	if broken {
+		// io_uring failed: the tunnels it left in doubt were aborted;
+		// from now on, one write(2) per direction.
+		r.ring, r.arena = nil, nil
+	}
+}
+
+// drained gives d back to epoll after its source ran dry; CloseTunnels may
+// have asked for a close meanwhile: then a goroutine takes over, unless it
+// already did.
+func (r *reactor) drained(d *dir) {
+	d.state.Store(dirArmed)
+	if d.closing.Load() && d.state.CompareAndSwap(dirArmed, dirOwned) {
+		r.spawn(d.run)
+	}
+}
+
+// ended ends d: after its source's EOF (the destination is half-closed),
+// or after a failure (the tunnel is aborted).
+func (r *reactor) ended(d *dir, eof bool) {
+	d.state.Store(dirOwned)
+	if eof {
+		d.halfClose()
+	} else {
+		d.t.abort()
+	}
+	d.end()
 }
 
 // arrange returns items (a batch's readable directions, in event order) in
@@ -281,22 +483,13 @@ func (r *reactor) dispatch(d *dir, events uint32) {
 	d.t.lastActive.Store(r.now)
 	switch res.kind {
 	case inlineDrained:
-		d.state.Store(dirArmed)
-		// CloseTunnels may have asked for a close meanwhile: take over
-		// unless it already did.
-		if d.closing.Load() && d.state.CompareAndSwap(dirArmed, dirOwned) {
-			r.spawn(d.run)
-		}
+		r.drained(d)
 	case inlineBlocked, inlineBusy:
 		r.handOff(d, res.pending)
 	case inlineEOF:
-		d.state.Store(dirOwned)
-		d.halfClose()
-		d.end()
+		r.ended(d, true)
 	default:
-		d.state.Store(dirOwned)
-		d.t.abort()
-		d.end()
+		r.ended(d, false)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
+	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
 // pattern fills p with the bytes of a stream at offset off.
@@ -31,7 +32,7 @@ func pattern(p []byte, off int) {
 // goroutine (the client's socket was full, or the source kept the buffer
 // full). Every byte must arrive in order. Once idle, the directions go
 // back to the reactor, and a small message still makes the round trip.
-func TestTunnelBulkSlowReader(t *testing.T) { bothFronts(t, testTunnelBulkSlowReader) }
+func TestTunnelBulkSlowReader(t *testing.T) { tunnelFronts(t, testTunnelBulkSlowReader) }
 
 func testTunnelBulkSlowReader(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -91,7 +92,7 @@ func testTunnelBulkSlowReader(t *testing.T) {
 
 // TestTunnelsInterleaved runs many tunnels at once, each ping-ponging
 // numbered messages of varied sizes; each must see exactly its own bytes.
-func TestTunnelsInterleaved(t *testing.T) { bothFronts(t, testTunnelsInterleaved) }
+func TestTunnelsInterleaved(t *testing.T) { tunnelFronts(t, testTunnelsInterleaved) }
 
 func testTunnelsInterleaved(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -131,6 +132,30 @@ func testTunnelsInterleaved(t *testing.T) {
 	if n := e.p.Tunnels(); n != tunnels {
 		t.Fatalf("tunnels %d, want %d", n, tunnels)
 	}
+	checkRing(t, e)
+}
+
+// checkRing fails t unless e's reactors write through a send ring exactly
+// when they should: io_uring works here and the test did not turn it off.
+func checkRing(t *testing.T, e *env) {
+	t.Helper()
+	want := !strings.Contains(t.Name()+"/", "/noring/")
+	if r, err := rawio.NewSendRing(1); err != nil {
+		t.Logf("io_uring unavailable here (%v): only the plain path was tested", err)
+		want = false
+	} else {
+		r.Close()
+	}
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	if len(e.p.reactors) == 0 {
+		t.Fatal("no reactor")
+	}
+	for i, rc := range e.p.reactors {
+		if got := rc.usesRing(); got != want {
+			t.Errorf("reactor %d writes through a send ring: %v, want %v", i, got, want)
+		}
+	}
 }
 
 // TestTunnelSlowBackendSmallWrites: the client sends small, paced
@@ -139,7 +164,7 @@ func testTunnelsInterleaved(t *testing.T) {
 // write to the backend comes up short; a goroutine writes the rest, in
 // order, once the backend reads.
 func TestTunnelSlowBackendSmallWrites(t *testing.T) {
-	bothFronts(t, testTunnelSlowBackendSmallWrites)
+	tunnelFronts(t, testTunnelSlowBackendSmallWrites)
 }
 
 func testTunnelSlowBackendSmallWrites(t *testing.T) {
@@ -221,7 +246,7 @@ func testTunnelSlowBackendSmallWrites(t *testing.T) {
 // the response at once, and is tried again on a new connection to the same
 // backend: with a single backend every request gets its 200, none waits
 // for the response-head timeout.
-func TestStalePooledConnection(t *testing.T) { bothFronts(t, testStalePooledConnection) }
+func TestStalePooledConnection(t *testing.T) { tunnelFronts(t, testStalePooledConnection) }
 
 func testStalePooledConnection(t *testing.T) {
 	e := newEnv(t, Config{ResponseHeaderTimeout: time.Minute})
@@ -244,7 +269,7 @@ func testStalePooledConnection(t *testing.T) {
 // an Engine.IO session: a polling request with its sid that meets a stale
 // pooled connection still reaches the session's backend (on a new
 // connection) instead of losing the session ("Session ID unknown").
-func TestStaleConnectionKeepsSession(t *testing.T) { bothFronts(t, testStaleConnectionKeepsSession) }
+func TestStaleConnectionKeepsSession(t *testing.T) { tunnelFronts(t, testStaleConnectionKeepsSession) }
 
 func testStaleConnectionKeepsSession(t *testing.T) {
 	e := newEnv(t, Config{ResponseHeaderTimeout: time.Minute})
@@ -280,9 +305,16 @@ func TestArrange(t *testing.T) {
 	up := func(t *tunnel) *dir { return &dir{t: t, toServer: true} }
 	down := func(t *tunnel) *dir { return &dir{t: t} }
 	c1, s1, s2, s3, c2, s4, c3 := down(t1), up(t2), up(t1), up(t3), down(t2), up(t2), down(t3)
-	items := []batchItem{{c1, 1}, {s1, 2}, {s2, 3}, {s3, 4}, {c2, 5}, {s4, 6}, {c3, 7}}
-	want := []batchItem{{s1, 2}, {s4, 6}, {s2, 3}, {s3, 4}, {c1, 1}, {c2, 5}, {c3, 7}}
-	if got := arrange(items, nil); !slices.Equal(got, want) {
+	batch := func(dirs ...*dir) (out []batchItem) {
+		for i, d := range dirs {
+			out = append(out, batchItem{d: d, ev: uint32(i + 1)})
+		}
+		return out
+	}
+	items := batch(c1, s1, s2, s3, c2, s4, c3)
+	want := []batchItem{items[1], items[5], items[2], items[3], items[0], items[4], items[6]}
+	same := func(a, b batchItem) bool { return a.d == b.d && a.ev == b.ev }
+	if got := arrange(items, nil); !slices.EqualFunc(got, want, same) {
 		evs := func(b []batchItem) (out []uint32) {
 			for _, it := range b {
 				out = append(out, it.ev)

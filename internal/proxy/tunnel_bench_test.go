@@ -61,9 +61,20 @@ func echoUpgradeBackend(tb testing.TB) string {
 // BenchmarkTunnelEcho ping-pongs one 38-byte WebSocket frame (32-byte
 // masked payload) through a tunnel: client → proxy → echo backend →
 // proxy → client, per operation. Parallel: 8 tunnels per GOMAXPROCS.
+// "ring" writes each reactor batch with one io_uring submission (the
+// default where the kernel allows it), "write" with one write(2) per
+// message.
 func BenchmarkTunnelEcho(b *testing.B) {
-	e := newEnvNamed(b, Config{}, "bench/fast")
-	benchTunnelEcho(b, e, func() (net.Conn, error) { return net.Dial("tcp", strings.TrimPrefix(e.url, "http://")) })
+	for _, off := range []bool{false, true} {
+		name := "ring"
+		if off {
+			name = "write"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnvNamed(b, Config{DisableIOURing: off}, "bench/fast")
+			benchTunnelEcho(b, e, func() (net.Conn, error) { return net.Dial("tcp", strings.TrimPrefix(e.url, "http://")) })
+		})
+	}
 }
 
 // BenchmarkTLSTunnelEcho is BenchmarkTunnelEcho with the clients on TLS

@@ -42,7 +42,7 @@ func wsEchoBackend(tb testing.TB) *httptest.Server {
 	return s
 }
 
-func TestWebSocketEchoThroughProxy(t *testing.T) { bothFronts(t, testWebSocketEchoThroughProxy) }
+func TestWebSocketEchoThroughProxy(t *testing.T) { tunnelFronts(t, testWebSocketEchoThroughProxy) }
 
 func testWebSocketEchoThroughProxy(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -128,7 +128,7 @@ func readClose(tb testing.TB, r io.Reader) int {
 // TestCloseTunnelsAtFrameBoundary: shutdown begins while a frame is half
 // through the proxy in both directions; each side still receives the whole
 // frame, then Close 1001.
-func TestCloseTunnelsAtFrameBoundary(t *testing.T) { bothFronts(t, testCloseTunnelsAtFrameBoundary) }
+func TestCloseTunnelsAtFrameBoundary(t *testing.T) { tunnelFronts(t, testCloseTunnelsAtFrameBoundary) }
 
 func testCloseTunnelsAtFrameBoundary(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -223,7 +223,7 @@ func closeTunnelsAtFrameBoundary(t *testing.T, e *env, dial func() (net.Conn, er
 
 // TestTunnelHalfClose: EOF from the client is forwarded as a half-close and
 // the backend's last bytes still reach the client.
-func TestTunnelHalfClose(t *testing.T) { bothFronts(t, testTunnelHalfClose) }
+func TestTunnelHalfClose(t *testing.T) { tunnelFronts(t, testTunnelHalfClose) }
 
 func testTunnelHalfClose(t *testing.T) {
 	e := newEnv(t, Config{})
@@ -255,7 +255,7 @@ func testTunnelHalfClose(t *testing.T) {
 	}
 }
 
-func TestTunnelIdleTimeout(t *testing.T) { bothFronts(t, testTunnelIdleTimeout) }
+func TestTunnelIdleTimeout(t *testing.T) { tunnelFronts(t, testTunnelIdleTimeout) }
 
 // testTunnelIdleTimeout: with TunnelIdleTimeout a tunnel that carries
 // traffic (gaps well under the timeout) stays open past it, then closes

@@ -21,6 +21,10 @@
 // descriptor the caller owns otherwise. Conn wraps a RawConn as an
 // io.Reader and io.Writer that waits for readiness (and honours deadlines)
 // through the RawConn as net.Conn does.
+//
+// On Linux, SendRing makes the sends of a whole batch, each to its own
+// socket, in one io_uring_enter: a loop that wakes many peers does so
+// without being switched out between its writes.
 package rawio
 
 import (
