@@ -259,3 +259,47 @@ func FuzzParseStatic(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadCountsRetired: a server's load includes the work of the
+// registrations it had before (a reconnect makes a new Backend), until
+// that work ends; a retired backend with no work left is forgotten.
+func TestLoadCountsRetired(t *testing.T) {
+	r := NewRegistry()
+	old := &Backend{ID: "b-1", Addr: "127.0.0.1:3001"}
+	r.Add(old)
+	old.AddInFlight(2)
+	old.AddTunnels(1)
+	idle := &Backend{ID: "b-2", Addr: "127.0.0.1:3002"}
+	r.Add(idle)
+	r.Remove(idle.ID) // no work: not kept
+	r.Remove(old.ID)
+	if in, tun := r.Load("127.0.0.1:3001"); in != 2 || tun != 1 {
+		t.Fatalf("after the backend left: load %d/%d, want 2/1", in, tun)
+	}
+	again := &Backend{ID: "b-3", Addr: "127.0.0.1:3001"}
+	r.Add(again)
+	again.AddInFlight(1)
+	if in, tun := r.Load("127.0.0.1:3001"); in != 3 || tun != 1 {
+		t.Fatalf("after it registered again: load %d/%d, want 3/1", in, tun)
+	}
+	replaced := &Backend{ID: "b-4", Addr: "127.0.0.1:3001"}
+	r.Add(replaced) // replaces again, which has work
+	if in, _ := r.Load("127.0.0.1:3001"); in != 3 {
+		t.Fatalf("after a replacement: in flight %d, want 3", in)
+	}
+	if in, tun := r.Load("127.0.0.1:3002"); in != 0 || tun != 0 {
+		t.Fatalf("other server: %d/%d", in, tun)
+	}
+	old.AddInFlight(-2)
+	old.AddTunnels(-1)
+	again.AddInFlight(-1)
+	if in, tun := r.Load("127.0.0.1:3001"); in != 0 || tun != 0 {
+		t.Fatalf("after the work ended: %d/%d", in, tun)
+	}
+	r.mu.Lock()
+	n := len(r.retired)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d retired backends kept with no work", n)
+	}
+}

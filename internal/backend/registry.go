@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,9 @@ type Registry struct {
 	delivering bool
 	// retryMin, retryMax are given to every backend added (SetRetryBackoff).
 	retryMin, retryMax time.Duration
+	// retired are backends that left the pool with proxied work still
+	// running (Load); each is dropped once its work is done.
+	retired []*Backend
 }
 
 // SetRetryBackoff sets the back-off given to backends added from now on: a
@@ -116,6 +120,7 @@ func (r *Registry) Add(b *Backend) (old *Backend) {
 	next.byID[b.ID] = b
 	r.cur.Store(next)
 	for _, x := range removed {
+		r.retireLocked(x)
 		r.pending = append(r.pending, Event{Kind: Left, Backend: x})
 		if x.Addr == b.Addr {
 			old = x
@@ -165,8 +170,43 @@ func (r *Registry) removeLocked(s *snapshot, b *Backend) {
 		}
 	}
 	r.cur.Store(next)
+	r.retireLocked(b)
 	r.pending = append(r.pending, Event{Kind: Left, Backend: b})
 	r.deliverLocked()
+}
+
+// retireLocked keeps b, which left the pool, while it has proxied work,
+// and forgets the retired backends whose work is done.
+func (r *Registry) retireLocked(b *Backend) {
+	r.retired = slices.DeleteFunc(r.retired, func(x *Backend) bool { return x.InFlight() == 0 && x.Tunnels() == 0 })
+	if b.InFlight() > 0 || b.Tunnels() > 0 {
+		r.retired = append(r.retired, b)
+	}
+}
+
+// Load returns the proxied requests in flight and the open tunnels to the
+// backend at addr (host:port): those of the backend in the pool and those
+// of earlier backends at addr that left it while their work still ran. A
+// backend whose channel session ended and that registered again is a new
+// Backend, but the requests and tunnels of the old one still load the
+// same server.
+func (r *Registry) Load(addr string) (inFlight, tunnels int64) {
+	for _, b := range r.cur.Load().list {
+		if b.Addr == addr {
+			inFlight += b.InFlight()
+			tunnels += b.Tunnels()
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retired = slices.DeleteFunc(r.retired, func(x *Backend) bool { return x.InFlight() == 0 && x.Tunnels() == 0 })
+	for _, b := range r.retired {
+		if b.Addr == addr {
+			inFlight += b.InFlight()
+			tunnels += b.Tunnels()
+		}
+	}
+	return inFlight, tunnels
 }
 
 // Touch tells the subscribers that b's draining or health state changed

@@ -561,3 +561,42 @@ func TestSenderPacedByUnconfirmed(t *testing.T) {
 	default:
 	}
 }
+
+// TestDrain: `drain` marks the registered backend draining (so the proxy,
+// the tracker and user affinity stop giving it new work) and acks the
+// server's load, counting the work of an earlier registration of the same
+// address that is still running; without an address it is refused.
+func TestDrain(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	if r := a.res(t, "drain"); r.OK || r.Code != "NOT_REGISTERED" {
+		t.Fatalf("drain before address: %+v", r)
+	}
+	first := a.register(t, "http://127.0.0.1:3001")
+	b := h.Reg.Get(first.ID)
+	b.AddInFlight(2)
+	b.AddTunnels(1)
+	_ = a.C.Close()
+	testutil.WaitFor(t, "first registration gone", func() bool { return h.Reg.Get(first.ID) == nil })
+
+	a2 := dialPeer(t, h, "")
+	second := a2.register(t, "http://127.0.0.1:3001")
+	nb := h.Reg.Get(second.ID)
+	if nb == b || nb.Draining() {
+		t.Fatalf("new registration %+v", nb)
+	}
+	r := a2.res(t, "drain")
+	if !r.OK || r.InFlight == nil || *r.InFlight != 2 || r.Tunnels == nil || *r.Tunnels != 1 {
+		t.Fatalf("drain ack %+v: want in_flight 2 and tunnels 1 (the earlier registration's work)", r)
+	}
+	if !nb.Draining() {
+		t.Fatal("backend not marked draining")
+	}
+	b.AddInFlight(-2)
+	b.AddTunnels(-1)
+	nb.AddInFlight(1)
+	if r := a2.res(t, "drain"); !r.OK || *r.InFlight != 1 || *r.Tunnels != 0 {
+		t.Fatalf("second drain ack %+v: want in_flight 1, tunnels 0", r)
+	}
+	nb.AddInFlight(-1)
+}

@@ -158,11 +158,14 @@ func (s *session) onDrain(_ sio.Message, ack sio.Ack) {
 		s.ch.log.Info("backend draining", "backend_id", b.ID, "backend_addr", b.URL.String())
 		s.ch.reg.Touch(b)
 	}
+	// The server's load, not only this registration's: after a reconnect
+	// the requests and tunnels of the previous one may still run.
+	inFlight, tunnels := s.ch.reg.Load(b.Addr)
 	reply(ack, struct {
 		OK       bool  `json:"ok"`
 		InFlight int64 `json:"in_flight"`
 		Tunnels  int64 `json:"tunnels"`
-	}{true, b.InFlight(), b.Tunnels()})
+	}{true, inFlight, tunnels})
 }
 
 // names decodes a name or an array of names.

@@ -181,6 +181,8 @@ type result struct {
 	Delivered []string `json:"delivered"`
 	Held      []string `json:"held"`
 	Unknown   []string `json:"unknown"`
+	InFlight  *int64   `json:"in_flight"`
+	Tunnels   *int64   `json:"tunnels"`
 }
 
 func (p *peer) res(tb testing.TB, event string, args ...string) result {
