@@ -272,3 +272,64 @@ func TestBatchPaced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeliveriesFitOnePacket: what the hub sends a backend always fits the
+// payload limit backends read with (the channel's own, 1e6 bytes here, as
+// the Go SDK's). A batch that fits when sent grows with each item's
+// envelope (id, backend, from, room); its deliveries go out in as many
+// arrays as that takes, and all arrive. A single message whose delivery
+// could not fit is refused with TOO_LARGE instead of being reported
+// delivered and then closing the receiver's connection.
+func TestDeliveriesFitOnePacket(t *testing.T) {
+	h := newHub(t, control.Config{}, router.Config{})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	b, msgs := batchPeer(t, h, "http://127.0.0.1:3002", `{"batch":true}`)
+	b.res(t, "join_subs", quote("bob"))
+
+	data := quote(strings.Repeat("x", 900))
+	items := make([]string, control.MaxBatch)
+	for i := range items {
+		items[i] = `{"to":"bob","data":` + data + `}`
+	}
+	if r := a.batch(t, items...); !r.OK || len(r.Results) != len(items) {
+		t.Fatalf("batch ack ok=%v with %d results", r.OK, len(r.Results))
+	}
+	got, arrays := 0, 0
+	for got < len(items) {
+		m := recv(t, msgs, fmt.Sprintf("deliveries (%d of %d so far)", got, len(items)))
+		var ds []delivery
+		if err := json.Unmarshal(m.arg, &ds); err != nil {
+			t.Fatalf("delivery %.80s: %v", m.arg, err)
+		}
+		got, arrays = got+len(ds), arrays+1
+	}
+	if arrays < 2 {
+		t.Fatalf("%d items in %d array: the hub sent more than one packet may hold", got, arrays)
+	}
+	select {
+	case reason := <-b.Disc:
+		t.Fatalf("receiver disconnected: %s", reason)
+	default:
+	}
+
+	large := `{"to":"bob","data":` + quote(strings.Repeat("y", 999_000)) + `}`
+	if r := a.res(t, "message", large); !r.OK {
+		t.Fatalf("a large message that fits: %+v", r)
+	}
+	if m := recv(t, msgs, "the large message"); len(m.arg) < 999_000 {
+		t.Fatalf("large message delivered as %d bytes", len(m.arg))
+	}
+	// Sent, this one fits the limit; delivered, it would not.
+	big := `{"to":"bob","data":` + quote(strings.Repeat("z", 999_900)) + `}`
+	if r := a.res(t, "message", big); r.OK || r.Code != "TOO_LARGE" {
+		t.Fatalf("a message too large to deliver: %+v", r)
+	}
+	select {
+	case m := <-msgs:
+		t.Fatalf("delivered anyway: %.80s", m.arg)
+	case reason := <-b.Disc:
+		t.Fatalf("receiver disconnected: %s", reason)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

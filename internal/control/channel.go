@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/router"
 	"github.com/switchboard-lb/switchboard/internal/sio"
+	"github.com/switchboard-lb/switchboard/internal/sio/eio"
 )
 
 // Config tunes the channel. Zero fields take the defaults given.
@@ -100,6 +101,10 @@ type Channel struct {
 	ctx  context.Context // cancelled by Close; bounds router calls
 	stop context.CancelFunc
 	opc  atomic.Pointer[opCtx] // see opContext
+	// maxPacket bounds one packet the channel sends a backend: the
+	// payload limit backends read with (the channel's own, as the Go SDK's).
+	maxPacket int64
+	idLen     int // bound of a message id's length: the node id, a dash, a counter
 
 	mu     sync.Mutex          // guards byAddr, closed
 	byAddr map[string]*session // backend Addr → the session holding it
@@ -157,6 +162,12 @@ func New(cfg Config, reg *backend.Registry, rt *router.Router, logger *slog.Logg
 		reg:    reg,
 		rt:     rt,
 		byAddr: make(map[string]*session),
+	}
+	if rt != nil {
+		c.idLen = len(rt.Config().NodeID) + 21
+	}
+	if c.maxPacket = cfg.SIO.MaxPayloadBytes; c.maxPacket <= 0 {
+		c.maxPacket = eio.DefaultMaxPayloadBytes
 	}
 	for _, a := range cfg.OwnAddrs {
 		ap, err := netip.ParseAddrPort(a)

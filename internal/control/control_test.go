@@ -33,14 +33,14 @@ func TestAddressJoinsAndLeavesPool(t *testing.T) {
 	if !rb.OK {
 		t.Fatalf("address with options: %+v", rb)
 	}
-	if got := <-a.Pool; got != "server_joined http://127.0.0.1:3002" {
+	if got := recv(t, a.Pool, "server_joined"); got != "server_joined http://127.0.0.1:3002" {
 		t.Fatalf("a saw %q", got)
 	}
 	if e := h.Reg.Get(rb.ID); e.Weight != 3 || e.PublicURL != "http://public.example:80/b/3002" || string(e.Meta) != `{"zone":"a"}` {
 		t.Fatalf("options not applied: %+v", e)
 	}
 	_ = b.C.Close()
-	if got := <-a.Pool; got != "server_left http://127.0.0.1:3002" {
+	if got := recv(t, a.Pool, "server_left"); got != "server_left http://127.0.0.1:3002" {
 		t.Fatalf("a saw %q", got)
 	}
 	testutil.WaitFor(t, "backend b gone", func() bool { return h.Reg.Get(rb.ID) == nil })

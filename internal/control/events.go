@@ -382,6 +382,9 @@ func (s *session) routeBatch(m sio.Message, ack sio.Ack) {
 		one.Args[0] = raw
 		msg, f := parseMessage(ev, one, false)
 		if f == nil {
+			f = s.fits(msg)
+		}
+		if f == nil {
 			var res router.Result
 			if res, err = s.ch.rt.Route(rc, s, msg); err == nil {
 				if ack != nil {
@@ -416,6 +419,9 @@ func (s *session) onBroadcast(m sio.Message, ack sio.Ack) {
 // ({channel, data}; channel "*" is public).
 func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 	msg, f := parseMessage(ev, m, broadcast)
+	if f == nil {
+		f = s.fits(msg)
+	}
 	if f != nil {
 		s.replyFail(ev, ack, f)
 		return
@@ -434,6 +440,35 @@ func (s *session) route(ev string, m sio.Message, ack sio.Ack, broadcast bool) {
 		}
 		rc.whenPaced(func() { _ = ack(reply) })
 	}
+}
+
+// deliveryReserve bounds what a delivery's packet adds to its strings,
+// data and attachments: the packet type and namespace, the event name, the
+// keys, an ack id, separators.
+const deliveryReserve = 192
+
+// deliveryBound is an upper bound of the packet that delivers m from a
+// backend at addr with a message id of idLen bytes (strings escaped at
+// worst six bytes per byte).
+func deliveryBound(m router.Message, addr string, idLen int) int64 {
+	n := int64(deliveryReserve + len(m.Data) + 6*(idLen+len(addr)+len(m.From)+len(m.Room)))
+	for _, to := range m.To {
+		n += int64(3 + 6*len(to))
+	}
+	for _, a := range m.Attachments {
+		n += int64(len(a))
+	}
+	return n
+}
+
+// fits refuses a message whose delivery could exceed the payload limit the
+// receiving backends read with: it would be reported delivered, and the
+// receiver would close its connection on it instead.
+func (s *session) fits(m router.Message) *Failure {
+	if n := deliveryBound(m, s.Address(), s.ch.idLen); n > s.ch.maxPacket {
+		return fail(CodeTooLarge, fmt.Sprintf("delivered with its envelope the message could take %d bytes, over the %d-byte payload limit", n, s.ch.maxPacket))
+	}
+	return nil
 }
 
 // parseMessage decodes the argument of `message` or `broadcast`; data stays

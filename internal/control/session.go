@@ -185,7 +185,14 @@ func (rc *routeCall) flush() {
 		for len(ds) > 0 {
 			n := 1
 			if batchable(ds[0]) {
+				// A run of batchable deliveries, cut where the array
+				// could outgrow one packet.
+				size := deliveryPacketBound(ds[0])
 				for n < len(ds) && batchable(ds[n]) {
+					size += 1 + deliveryPacketBound(ds[n])
+					if size > h.s.ch.maxPacket {
+						break
+					}
 					n++
 				}
 			}
@@ -193,6 +200,11 @@ func (rc *routeCall) flush() {
 			ds = ds[n:]
 		}
 	}
+}
+
+// deliveryPacketBound is an upper bound of d's share of a packet.
+func deliveryPacketBound(d *router.Delivery) int64 {
+	return deliveryBound(router.Message{To: d.To, Room: d.Room, From: d.From, Data: d.Data, Attachments: d.Attachments}, d.Backend, len(d.ID))
 }
 
 // batchable tells whether d may travel in a `message` array.
