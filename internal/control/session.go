@@ -617,14 +617,17 @@ func (s *session) endAs(reason string) {
 	c.reg.RemoveBackend(b)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	names, err := c.rt.Unregister(ctx, b.ID, reason)
-	if err != nil {
-		c.log.Warn("unregister session", "backend_id", b.ID, "err", err)
-	}
+	// Unconfirmed messages go back to mailboxes before the names are
+	// orphaned, and so claimable: a claim must find them there, in
+	// routing order ahead of anything newer, not receive them after it.
 	if pending := s.unconf.take(); len(pending) > 0 {
 		c.st.givenBack.Add(uint64(len(pending))) // before they can arrive anywhere
 		c.rt.Redeliver(ctx, b.ID, pending)
 		c.log.Info("unconfirmed messages given back", "backend_id", b.ID, "count", len(pending))
+	}
+	names, err := c.rt.Unregister(ctx, b.ID, reason)
+	if err != nil {
+		c.log.Warn("unregister session", "backend_id", b.ID, "err", err)
 	}
 	c.log.Info("backend left", "backend_id", b.ID, "backend_addr", b.URL.String(),
 		"reason", reason, "orphaned", len(names), "duration", time.Since(b.Since).Round(time.Millisecond))

@@ -459,6 +459,15 @@ func (r *Router) Claim(ctx context.Context, s Session, name string) (prev engine
 		mu.Unlock()
 		return prev, nil, err
 	}
+	if r.ended(e) {
+		// Unregister ran meanwhile (another goroutine ended the session,
+		// e.g. a replacement) and may have orphaned e's names before this
+		// one joined: orphan it too, or a dead session would hold it live
+		// for good.
+		mu.Unlock()
+		_, _ = r.presence.OrphanBackend(ctx, e.id, r.cfg.Grace)
+		return prev, nil, ErrNotRegistered
+	}
 	r.mbMu.Lock()
 	msgs := r.mb.take(name)
 	r.mbMu.Unlock()
@@ -618,10 +627,25 @@ func (r *Router) JoinRoom(ctx context.Context, s Session, room string) error {
 	if err := ValidateName(room, r.cfg.MaxNameBytes); err != nil {
 		return err
 	}
-	if r.session(s.BackendID()) == nil {
+	e := r.session(s.BackendID())
+	if e == nil {
 		return ErrNotRegistered
 	}
-	return r.rooms.Join(ctx, room, s.BackendID())
+	if err := r.rooms.Join(ctx, room, e.id); err != nil {
+		return err
+	}
+	if r.ended(e) { // Unregister may have dropped e's rooms before this join
+		_ = r.rooms.DropBackend(ctx, e.id)
+		return ErrNotRegistered
+	}
+	return nil
+}
+
+// ended reports whether e's session was unregistered.
+func (r *Router) ended(e *entry) bool {
+	e.gateMu.Lock()
+	defer e.gateMu.Unlock()
+	return e.gone
 }
 
 // LeaveRoom records that session s left room (leave_room).
