@@ -2,7 +2,10 @@ package msgroute_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-lb/switchboard/internal/backend"
@@ -66,5 +69,49 @@ func TestAffinityPick(t *testing.T) {
 	a.SetDraining(false)
 	if got := picks("/?user=alice"); got[a.ID] != 10 {
 		t.Fatalf("after the drain was lifted: %v", got)
+	}
+}
+
+// TestHeldMessageBadFrom: a message for an orphaned user is kept (202),
+// naming its sender with X-Switchboard-From; an invalid sender name is
+// the client's error (400 INVALID_NAME), not a reason to retry (503).
+func TestHeldMessageBadFrom(t *testing.T) {
+	var rt *router.Router
+	pres := memory.NewPresence(memory.PresenceConfig{OnExpire: func(name string, h engine.Holder) { rt.OnExpire(name, h) }})
+	rooms := memory.NewRooms()
+	t.Cleanup(func() { _ = pres.Close(context.Background()); _ = rooms.Close(context.Background()) })
+	rt = router.New(router.Config{}, pres, rooms, nil)
+	h := holder{"b-a", "http://127.0.0.1:3001"}
+	if err := rt.Register(h); err != nil {
+		t.Fatal(err)
+	}
+	_, flush, err := rt.Claim(context.Background(), h, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	if _, err := rt.Unregister(context.Background(), h.id, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(msgroute.New(msgroute.Config{}, backend.NewRegistry(), rt, nil, nil))
+	t.Cleanup(front.Close)
+	for _, tc := range []struct {
+		from string
+		want int
+	}{
+		{"bob", http.StatusAccepted},
+		{strings.Repeat("b", 10_000), http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest("POST", front.URL+"/message?to=alice", strings.NewReader(`{"text":"hi"}`))
+		req.Header.Set("X-Switchboard-From", tc.from)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("from %.10q: %d %s, want %d", tc.from, res.StatusCode, body, tc.want)
+		}
 	}
 }
