@@ -25,6 +25,11 @@ type Config struct {
 	// MailboxTotalBytes bounds the payload bytes kept in all mailboxes
 	// (default 64 MiB).
 	MailboxTotalBytes int64
+	// MailboxTotalMessages bounds the messages kept in all mailboxes
+	// (default 200,000). Each costs about 300 bytes beyond its payload,
+	// which the byte bounds do not count, so this bounds a flood of tiny
+	// messages.
+	MailboxTotalMessages int
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -51,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MailboxTotalBytes == 0 {
 		c.MailboxTotalBytes = 64 << 20
+	}
+	if c.MailboxTotalMessages == 0 {
+		c.MailboxTotalMessages = 200_000
 	}
 	return c
 }

@@ -23,6 +23,7 @@ type mailboxes struct {
 	perMsgs  int
 	perBytes int64
 	total    int64 // limit
+	totalMsg int   // limit of live
 
 	byName map[string]*mailbox
 	fifo   []*mbEntry // every entry in arrival order, dead ones included until compacted
@@ -33,7 +34,7 @@ type mailboxes struct {
 
 func newMailboxes(cfg Config) *mailboxes {
 	return &mailboxes{perMsgs: cfg.MailboxMessages, perBytes: cfg.MailboxBytes,
-		total: cfg.MailboxTotalBytes, byName: make(map[string]*mailbox)}
+		total: cfg.MailboxTotalBytes, totalMsg: cfg.MailboxTotalMessages, byName: make(map[string]*mailbox)}
 }
 
 // add inserts d into name's mailbox, in the order of d.seq (routing order:
@@ -66,7 +67,7 @@ func (m *mailboxes) add(name string, d *Delivery) (dropped int, kept, firstDrop 
 		m.dropFront(name, mb)
 		dropped++
 	}
-	for m.bytes > m.total {
+	for m.bytes > m.total || m.live > m.totalMsg {
 		m.dropGlobal(mb)
 		dropped++
 	}

@@ -346,6 +346,12 @@ func TestMailboxLimits(t *testing.T) {
 			want: map[string][]string{"ahsan": {"a2a2a2a2"}, "baki": {"b2b2b2b2"}}, dropped: 2,
 		},
 		{
+			name: "total messages, oldest of all names first",
+			cfg:  router.Config{MailboxTotalMessages: 3},
+			send: []struct{ to, data string }{{"ahsan", "a1"}, {"baki", "b1"}, {"ahsan", "a2"}, {"baki", "b2"}},
+			want: map[string][]string{"ahsan": {"a2"}, "baki": {"b1", "b2"}}, dropped: 1,
+		},
+		{
 			name: "one message over the per-name bytes",
 			cfg:  router.Config{MailboxBytes: 4},
 			send: []struct{ to, data string }{{"ahsan", "12"}, {"ahsan", "123456"}},
