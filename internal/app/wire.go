@@ -53,14 +53,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 		OnExpire: func(name string, h engine.Holder) { rt.OnExpire(name, h) },
 	})
 	rooms := memory.NewRooms()
-	rt = msgrouter.New(msgrouter.Config{
-		NodeID:            cfg.Proxy.NodeID,
-		Grace:             cfg.Presence.Grace,
-		MaxNameBytes:      cfg.Presence.MaxNameBytes,
-		MailboxMessages:   cfg.Presence.MailboxMessages,
-		MailboxBytes:      cfg.Presence.MailboxBytes,
-		MailboxTotalBytes: cfg.Presence.MailboxTotalBytes,
-	}, pres, rooms, logger)
+	rt = msgrouter.New(routerConfig(cfg), pres, rooms, logger)
 	p.CloseEngine = func(ctx context.Context) error {
 		return errors.Join(pres.Close(ctx), rooms.Close(ctx))
 	}
@@ -130,15 +123,7 @@ func buildParts(cfg config.Config, logger *slog.Logger, addrs Addrs, listener fu
 	// The tracker for browsers.
 	var tr *tracker.Tracker // nil when disabled
 	if !cfg.Tracker.Disabled {
-		t, err := tracker.New(tracker.Config{
-			Path:           cfg.Tracker.Path,
-			AllowedOrigins: cfg.Tracker.AllowedOrigins,
-			ShowInternal:   cfg.Tracker.ShowInternal,
-			MaxClients:     cfg.Tracker.MaxClients,
-			RatePerSecond:  cfg.Tracker.RatePerSecond,
-			Burst:          cfg.Tracker.Burst,
-			TrustedProxies: cfg.Proxy.TrustedProxies,
-		}, reg, logger)
+		t, err := tracker.New(trackerConfig(cfg), reg, logger)
 		if err != nil {
 			return Parts{}, fmt.Errorf("tracker: %w", err)
 		}
@@ -253,6 +238,20 @@ func holderOf(reg *backend.Registry, addr string) *backend.Backend {
 	return nil
 }
 
+// routerConfig translates the plain configuration into the message
+// router's own.
+func routerConfig(cfg config.Config) msgrouter.Config {
+	return msgrouter.Config{
+		NodeID:               cfg.Proxy.NodeID,
+		Grace:                cfg.Presence.Grace,
+		MaxNameBytes:         cfg.Presence.MaxNameBytes,
+		MailboxMessages:      cfg.Presence.MailboxMessages,
+		MailboxBytes:         cfg.Presence.MailboxBytes,
+		MailboxTotalBytes:    cfg.Presence.MailboxTotalBytes,
+		MailboxTotalMessages: cfg.Presence.MailboxTotalMessages,
+	}
+}
+
 // proxyConfig translates the plain configuration into the proxy's own.
 func proxyConfig(cfg config.Config) proxy.Config {
 	// cfg.Shutdown.StreamCloseDelay is applied by app before CloseTunnels.
@@ -312,4 +311,20 @@ func offIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// trackerConfig is the tracker's part of cfg; the tracker's other settings
+// (heartbeat, queues, payload bound) keep its defaults.
+func trackerConfig(cfg config.Config) tracker.Config {
+	return tracker.Config{
+		Path:           cfg.Tracker.Path,
+		AllowedOrigins: cfg.Tracker.AllowedOrigins,
+		ShowInternal:   cfg.Tracker.ShowInternal,
+		MaxClients:     cfg.Tracker.MaxClients,
+		RatePerSecond:  cfg.Tracker.RatePerSecond,
+		Burst:          cfg.Tracker.Burst,
+		EventRate:      cfg.Tracker.EventRatePerSecond,
+		EventBurst:     cfg.Tracker.EventBurst,
+		TrustedProxies: cfg.Proxy.TrustedProxies,
+	}
 }

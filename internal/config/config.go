@@ -196,6 +196,9 @@ type Presence struct {
 	MailboxBytes int64 `yaml:"mailbox_bytes"`
 	// MailboxTotalBytes bounds the bytes kept in all mailboxes (default 64 MiB).
 	MailboxTotalBytes int64 `yaml:"mailbox_total_bytes"`
+	// MailboxTotalMessages bounds the messages kept in all mailboxes
+	// (default 200000); each costs about 300 bytes beyond its payload.
+	MailboxTotalMessages int `yaml:"mailbox_total_messages"`
 }
 
 // Message configures the HTTP message route (POST /message).
@@ -248,6 +251,12 @@ type Tracker struct {
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is the connection burst allowed per client IP (default 20).
 	Burst int `yaml:"burst"`
+	// EventRatePerSecond is the events per second a tracker client may
+	// send before it is disconnected (default 5; browsers have no reason
+	// to send any). The CONNECT counts as one.
+	EventRatePerSecond float64 `yaml:"event_rate_per_second"`
+	// EventBurst is the event burst a tracker client may send (default 20).
+	EventBurst int `yaml:"event_burst"`
 }
 
 // Admin configures the admin listener (/healthz, /backends, /stats).
@@ -333,6 +342,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&c.Presence.MailboxMessages, 100)
 	setI64(&c.Presence.MailboxBytes, 64<<10)
 	setI64(&c.Presence.MailboxTotalBytes, 64<<20)
+	setInt(&c.Presence.MailboxTotalMessages, 200_000)
 
 	setStr(&c.Message.Path, "/message")
 	setI64(&c.Message.MaxBodyBytes, 64<<10)
@@ -345,6 +355,8 @@ func (c *Config) ApplyDefaults() {
 	setInt(&c.Tracker.MaxClients, 10000)
 	setF64(&c.Tracker.RatePerSecond, 5)
 	setInt(&c.Tracker.Burst, 20)
+	setF64(&c.Tracker.EventRatePerSecond, 5)
+	setInt(&c.Tracker.EventBurst, 20)
 
 	setStr(&c.Admin.Addr, "127.0.0.1:9090")
 

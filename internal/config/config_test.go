@@ -149,6 +149,17 @@ log:
 					t.Errorf("nice = %d, want -5 from the flag", c.Process.Nice)
 				}
 			}},
+		{name: "tracker event limit", args: []string{"--tracker-event-rate-per-second", "0.5"}, env: map[string]string{"SWITCHBOARD_TRACKER_EVENT_BURST": "3"},
+			check: func(t *testing.T, c Config) {
+				if c.Tracker.EventRatePerSecond != 0.5 || c.Tracker.EventBurst != 3 {
+					t.Errorf("tracker event limit %v/%d", c.Tracker.EventRatePerSecond, c.Tracker.EventBurst)
+				}
+			}},
+		{name: "tracker event limit defaults", check: func(t *testing.T, c Config) {
+			if c.Tracker.EventRatePerSecond != 5 || c.Tracker.EventBurst != 20 {
+				t.Errorf("tracker event limit %v/%d, want 5/20", c.Tracker.EventRatePerSecond, c.Tracker.EventBurst)
+			}
+		}},
 		{name: "bool flag", args: []string{"--tracker-only", "--control-allow-remote"}, check: func(t *testing.T, c Config) {
 			if !c.Proxy.TrackerOnly || !c.Control.AllowRemote {
 				t.Errorf("bools not set: %+v", c.Proxy)
@@ -369,6 +380,8 @@ func TestValidate(t *testing.T) {
 		},
 			want: []string{`"example.com"`, `"https://example.com/app"`}},
 		{name: "rates", modify: func(c *Config) { c.Message.RatePerSecond = -1; c.Tracker.Burst = -1 }, want: []string{"tracker.burst"}},
+		{name: "tracker event limit", modify: func(c *Config) { c.Tracker.EventRatePerSecond = -1; c.Tracker.EventBurst = -2 },
+			want: []string{"tracker.event_rate_per_second", "tracker.event_burst"}},
 		{name: "tracker only with backends", modify: func(c *Config) { c.Proxy.TrackerOnly = true; c.Proxy.Backends = []string{"http://127.0.0.1:1"} },
 			want: []string{"tracker_only"}},
 		{name: "header name", modify: func(c *Config) { c.Message.UserKey.Header = "X Bad" }, want: []string{"message.user_key.header"}},

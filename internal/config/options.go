@@ -137,6 +137,8 @@ func options() []option {
 			help: "Bytes kept per orphaned name."},
 		{field: func(c *Config) any { return &c.Presence.MailboxTotalBytes },
 			help: "Bytes kept in all mailboxes together."},
+		{field: func(c *Config) any { return &c.Presence.MailboxTotalMessages },
+			help: "Messages kept in all mailboxes together (each also costs about 300 bytes of bookkeeping); the oldest is dropped first."},
 
 		{field: func(c *Config) any { return &c.Message.Path }, meta: "PATH",
 			help: "Path of the HTTP message route (POST) on the main listener."},
@@ -178,6 +180,10 @@ func options() []option {
 			help: "Tracker connection attempts per second and client IP; negative: unlimited."},
 		{field: func(c *Config) any { return &c.Tracker.Burst },
 			help: "Tracker connection burst per client IP."},
+		{field: func(c *Config) any { return &c.Tracker.EventRatePerSecond }, meta: "RATE",
+			help: "Events per second a tracker client may send (its CONNECT counts as one) before it is disconnected."},
+		{field: func(c *Config) any { return &c.Tracker.EventBurst },
+			help: "Event burst a tracker client may send before it is disconnected."},
 
 		{field: func(c *Config) any { return &c.Admin.Addr }, flag: "admin", meta: "HOST:PORT",
 			help: "Address of the admin listener (/healthz, /backends, /stats)."},

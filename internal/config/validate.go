@@ -136,6 +136,7 @@ func (c *Config) Validate() error {
 	v.positiveInt("presence.mailbox_messages", int64(c.Presence.MailboxMessages))
 	v.positiveInt("presence.mailbox_bytes", c.Presence.MailboxBytes)
 	v.positiveInt("presence.mailbox_total_bytes", c.Presence.MailboxTotalBytes)
+	v.positiveInt("presence.mailbox_total_messages", int64(c.Presence.MailboxTotalMessages))
 	if c.Presence.MailboxBytes > c.Presence.MailboxTotalBytes {
 		v.add("presence.mailbox_bytes", "larger than presence.mailbox_total_bytes (%d > %d)", c.Presence.MailboxBytes, c.Presence.MailboxTotalBytes)
 	}
@@ -167,6 +168,10 @@ func (c *Config) Validate() error {
 	v.positiveInt("tracker.max_clients", int64(c.Tracker.MaxClients))
 	v.rate("tracker.rate_per_second", c.Tracker.RatePerSecond)
 	v.positiveInt("tracker.burst", int64(c.Tracker.Burst))
+	if r := c.Tracker.EventRatePerSecond; math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 {
+		v.add("tracker.event_rate_per_second", "must be a positive number: %v", r)
+	}
+	v.positiveInt("tracker.event_burst", int64(c.Tracker.EventBurst))
 
 	if !c.Admin.Disabled {
 		host, port, err := net.SplitHostPort(c.Admin.Addr)

@@ -54,8 +54,70 @@ func TestLimiterSweep(t *testing.T) {
 			now = now.Add(time.Minute) // the first half is idle now
 		}
 	}
-	if n := len(l.buckets); n > maxBuckets {
+	if n := len(l.buckets); n > maxBuckets || n < maxBuckets/2 {
 		t.Fatalf("%d buckets", n)
+	}
+}
+
+// TestLimiterSweepKeepsLimited: when many new addresses fill the table,
+// a client that used up its burst stays limited: the buckets forgotten
+// first are the fullest, and the table stays bounded.
+func TestLimiterSweepKeepsLimited(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := New(1, 2, func() time.Time { return now })
+	l.max = 16
+	limited := netip.MustParseAddr("192.0.2.1")
+	for l.Allow(limited) {
+	}
+	for i := range 10 * l.max {
+		l.Allow(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})) // one token of two each
+		if n := len(l.buckets); n > l.max {
+			t.Fatalf("%d buckets, bound %d", n, l.max)
+		}
+	}
+	if l.Allow(limited) {
+		t.Fatal("the limited client's bucket was forgotten")
+	}
+	// Idle buckets go first: once everyone has refilled, one sweep frees
+	// them all.
+	now = now.Add(time.Minute)
+	l.Allow(netip.MustParseAddr("10.1.0.1"))
+	l.Allow(netip.MustParseAddr("10.1.0.2"))
+	if len(l.buckets) != 2 {
+		t.Fatalf("%d buckets after every one refilled", len(l.buckets))
+	}
+}
+
+// TestLimiterIPv6Per64: IPv6 clients are counted per /64 (a host has a
+// whole one), IPv4 and IPv4-mapped addresses per address.
+func TestLimiterIPv6Per64(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := New(1, 2, func() time.Time { return now })
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"} {
+		if !l.Allow(netip.MustParseAddr(a)) {
+			t.Fatalf("%s refused within the burst", a)
+		}
+	}
+	if l.Allow(netip.MustParseAddr("2001:db8:1:2:1234::5")) {
+		t.Fatal("a third address of the same /64 allowed past the burst")
+	}
+	if !l.Allow(netip.MustParseAddr("2001:db8:1:3::1")) {
+		t.Fatal("the next /64 refused")
+	}
+	if !l.Allow(netip.MustParseAddr("10.0.0.1")) || !l.Allow(netip.MustParseAddr("::ffff:10.0.0.1")) || l.Allow(netip.MustParseAddr("10.0.0.1")) {
+		t.Fatal("IPv4 and IPv4-mapped: one bucket per address")
+	}
+	if l.Allow(netip.MustParseAddr("10.0.0.1")) || !l.Allow(netip.MustParseAddr("10.0.0.2")) {
+		t.Fatal("IPv4 neighbours share a bucket")
+	}
+	for in, want := range map[string]string{
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::", "fe80::1%eth0": "fe80::", "::ffff:192.0.2.1": "192.0.2.1", "192.0.2.1": "192.0.2.1",
+	} {
+		if got := Key(netip.MustParseAddr(in)); got.String() != want {
+			t.Errorf("Key(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
 

@@ -7,7 +7,11 @@
 //
 // It only reads the backend.Registry: nothing a browser sends changes any
 // state. Unknown events are ignored and counted; a client that sends more
-// than Config.EventRate events per second is disconnected. Handshakes are
+// than Config.EventRate events per second is disconnected. The event bucket
+// is the Engine.IO session's, and the CONNECT counts against it: a session
+// whose "/" socket left (a client DISCONNECT or a flood) is closed if it
+// CONNECTs again, so a fresh bucket and the whole list cost a new
+// handshake, limited per client IP. Handshakes are
 // limited per client IP (token bucket) and in total (Config.MaxClients);
 // browser origins are checked for both CORS and WebSocket (same origin only
 // unless Config.AllowedOrigins says otherwise).
@@ -24,7 +28,8 @@
 // queued for a new client, so a client never sees a change before the list
 // it applies to. It is held while packets are queued for every client (not
 // while they are written): at most StallTimeout per client whose queue is
-// full, which then is cut off. Tracker.mu (the pending changes) and
-// limiter.mu (the per-IP buckets) are leaves: no other lock is taken while
-// holding them.
+// full, which then is cut off. Tracker.mu (the pending changes),
+// Tracker.endMu (the sessions whose socket left) and the ratelimit.Limiter's
+// lock (the per-IP buckets) are leaves: no other lock is taken while holding
+// them.
 package tracker

@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -59,8 +60,23 @@ type Tracker struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	endMu sync.Mutex
+	ended map[string]struct{} // guarded by endMu: sessions whose "/" socket left (keys of endQ)
+	endQ  []endedSession      // guarded by endMu: the same, oldest first
+
 	unknownEvents, floods, rateLimited, originRefused, full, slow, changes, resyncs atomic.Int64
 }
+
+// endedSession is a session whose "/" socket left, remembered until sio
+// has closed it for having no namespace.
+type endedSession struct {
+	sid   string
+	until time.Time
+}
+
+// reasonReconnect closes a session that CONNECTs again after its "/"
+// socket left.
+const reasonReconnect = "connect after disconnect"
 
 // view is the list as last sent: JSON for GET <path>/servers and the
 // `servers` packet for new clients, both encoded once.
@@ -100,6 +116,7 @@ func New(cfg Config, reg *backend.Registry, logger *slog.Logger) (*Tracker, erro
 		now:     time.Now,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		ended:   make(map[string]struct{}),
 	}
 	t.lim = ratelimit.New(cfg.RatePerSecond, cfg.Burst, func() time.Time { return t.now() })
 	t.srv = sio.NewServer(sio.Config{
@@ -119,9 +136,16 @@ func New(cfg Config, reg *backend.Registry, logger *slog.Logger) (*Tracker, erro
 	t.nsp = t.srv.Of("/")
 	t.nsp.OnConnection(t.onConnection)
 	t.nsp.OnAny(t.onEvent)
-	t.nsp.OnDisconnect(func(_ *sio.Socket, reason string) {
-		if reason == sio.ReasonSlowConsumer {
+	t.nsp.OnConnect(t.onConnect)
+	t.nsp.OnDisconnect(func(s *sio.Socket, reason string) {
+		switch reason {
+		case sio.ReasonSlowConsumer:
 			t.slow.Add(1)
+		case sio.ReasonClientDisconnect, ReasonFlood:
+			// The socket left, the session stays open a little (the
+			// npm client closes it on its side at once, sio after
+			// lingering): it gets no other socket.
+			t.markEnded(s.SessionID())
 		}
 	})
 
@@ -356,8 +380,14 @@ func encode(event string, e entry) (*sio.Encoded, error) {
 // onConnection sends the list to a new client. Holding sendMu orders it
 // with the fan-out: the client is already in the namespace, so every later
 // change reaches it after the list.
+//
+// The socket's event bucket is its session's: a session has one "/"
+// socket at most (onConnect). The CONNECT takes the bucket's first token.
 func (t *Tracker) onConnection(s *sio.Socket) {
-	s.SetData(ratelimit.NewBucket(t.cfg.EventBurst, t.now()))
+	now := t.now()
+	b := ratelimit.NewBucket(t.cfg.EventBurst, now)
+	b.Take(now, t.cfg.EventRate, float64(t.cfg.EventBurst))
+	s.SetData(b)
 	t.sendMu.Lock()
 	err := s.Send(t.view.Load().enc)
 	t.sendMu.Unlock()
@@ -366,10 +396,72 @@ func (t *Tracker) onConnection(s *sio.Socket) {
 	}
 }
 
+// onConnect refuses a second CONNECT on a session whose "/" socket left
+// (a DISCONNECT from the client, or a flood) and closes that session: a
+// socket, and so an event bucket and a copy of the list, costs a
+// handshake, which the per-IP limit counts. The npm client never does
+// this: it closes its session after its last DISCONNECT and reconnects
+// with a new one.
+func (t *Tracker) onConnect(s *sio.Socket) error {
+	if !t.hasEnded(s.SessionID()) {
+		return nil
+	}
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "client connecting again on its session: closed",
+		slog.String("session_id", s.SessionID()), slog.String("remote", s.RemoteAddr()))
+	s.CloseTransport(reasonReconnect)
+	return errReconnect
+}
+
+var errReconnect = errors.New("tracker: connect again with a new session")
+
+// markEnded records that sid's "/" socket left. sio closes a session left
+// without namespaces within ConnectTimeout (the npm client closes it at
+// once); twice that is kept, in case its timer runs late.
+func (t *Tracker) markEnded(sid string) {
+	now := t.now()
+	t.endMu.Lock()
+	defer t.endMu.Unlock()
+	t.expireLocked(now)
+	if _, ok := t.ended[sid]; ok {
+		return
+	}
+	t.ended[sid] = struct{}{}
+	t.endQ = append(t.endQ, endedSession{sid: sid, until: now.Add(2 * t.cfg.ConnectTimeout)})
+}
+
+// hasEnded reports whether sid's "/" socket left.
+func (t *Tracker) hasEnded(sid string) bool {
+	now := t.now()
+	t.endMu.Lock()
+	defer t.endMu.Unlock()
+	t.expireLocked(now)
+	_, ok := t.ended[sid]
+	return ok
+}
+
+// expireLocked forgets the sessions sio has closed by now. Entries share
+// one lifetime, so endQ is in expiry order.
+func (t *Tracker) expireLocked(now time.Time) {
+	i := 0
+	for ; i < len(t.endQ) && !now.Before(t.endQ[i].until); i++ {
+		delete(t.ended, t.endQ[i].sid)
+	}
+	if i == len(t.endQ) {
+		t.endQ = t.endQ[:0]
+	} else {
+		t.endQ = t.endQ[i:]
+	}
+}
+
 var readOnly = json.RawMessage(`{"ok":false,"code":"READ_ONLY","message":"the tracker is read-only: it accepts no events"}`)
 
 // onEvent handles everything a client sends: nothing changes state; it is
-// counted, and a client over the event rate is disconnected.
+// counted, and a client over the event rate is disconnected. DISCONNECT
+// rather than closing the session at once: the npm client takes a close
+// packet that follows a DISCONNECT closely for a transport failure and
+// reconnects, while after a DISCONNECT alone it stays away, and closes
+// its session itself. A client that does not is closed by sio within
+// ConnectTimeout, or at its next CONNECT (onConnect).
 func (t *Tracker) onEvent(s *sio.Socket, event string, _ sio.Message, ack sio.Ack) {
 	t.unknownEvents.Add(1)
 	b, _ := s.Data().(*ratelimit.Bucket)
