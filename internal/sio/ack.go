@@ -2,6 +2,8 @@ package sio
 
 import (
 	"context"
+	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
@@ -17,7 +19,9 @@ type ackFunc func(m Message, err error)
 // Callback acks (callbackAck) have deadlines but no timer each: their
 // deadlines wait in order in dl, and one timer per table, armed for the
 // earliest, fails the expired ones (sweep). Whoever removes an entry from
-// pending (resolve, sweep, close) calls its func, so it runs once.
+// pending (resolve, sweep, close) calls its func, so it runs once. The
+// sweep and close recover a panicking func (callAck): they run on the
+// timer's goroutine and on the one ending the session.
 type ackTable struct {
 	mu      sync.Mutex
 	next    int64
@@ -30,8 +34,9 @@ type ackTable struct {
 type ackDeadlines struct {
 	q       []ackDeadline // q[head:] waits; entries whose ack came are skipped lazily
 	head    int
-	timer   *time.Timer // runs sweep
-	timerAt time.Time   // when timer is due; zero when it is not armed
+	timer   *time.Timer  // runs sweep
+	timerAt time.Time    // when timer is due; zero when it is not armed
+	log     *slog.Logger // for panics of the callback acks (callAck)
 }
 
 type ackDeadline struct {
@@ -89,10 +94,10 @@ func (t *ackTable) close(err error) {
 	t.mu.Lock()
 	p := t.pending
 	t.pending, t.closed = nil, true
-	t.dropDeadlinesLocked()
+	log := t.dropDeadlinesLocked()
 	t.mu.Unlock()
 	for _, fn := range p {
-		fn(Message{}, err)
+		callAck(log, fn, err)
 	}
 }
 
@@ -102,11 +107,27 @@ func (t *ackTable) failAll(err error) {
 	t.mu.Lock()
 	p := t.pending
 	t.pending = nil
-	t.dropDeadlinesLocked()
+	log := t.dropDeadlinesLocked()
 	t.mu.Unlock()
 	for _, fn := range p {
-		fn(Message{}, err)
+		callAck(log, fn, err)
 	}
+}
+
+// callAck fails fn with err, recovering a panic: callback acks are user
+// code, run here on a timer's goroutine or the one ending a session, where
+// a panic would end the process. It is logged to log; log is nil only when
+// no callback ack was registered (waitAck's funcs do not panic).
+func callAck(log *slog.Logger, fn ackFunc, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if log == nil {
+				panic(r)
+			}
+			log.Error("ack callback panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(Message{}, err)
 }
 
 // len returns the number of pending acks.
@@ -169,10 +190,11 @@ func waitAck(ctx context.Context, t *ackTable, limit int, def time.Duration, don
 
 // callbackAck registers fn with a deadline and sends. Unless it returns an
 // error, fn runs exactly once, with the ack or ErrAckTimeout/ErrClosed, on
-// the reader goroutine, the table's timer's, or the one closing the socket.
-// No timer is made per call: the table's one timer sweeps expired deadlines.
-func callbackAck(t *ackTable, limit int, timeout time.Duration, fn func(Message, error), send func(id int64) error) error {
-	id, err := t.addTimed(fn, limit, timeout)
+// the reader goroutine, the table's timer's, or the one closing the socket;
+// a panic in the latter two is logged to log. No timer is made per call:
+// the table's one timer sweeps expired deadlines.
+func callbackAck(t *ackTable, log *slog.Logger, limit int, timeout time.Duration, fn func(Message, error), send func(id int64) error) error {
+	id, err := t.addTimed(fn, log, limit, timeout)
 	if err != nil {
 		return err
 	}
@@ -186,7 +208,7 @@ func callbackAck(t *ackTable, limit int, timeout time.Duration, fn func(Message,
 }
 
 // addTimed is add with a deadline timeout from now.
-func (t *ackTable) addTimed(fn ackFunc, limit int, timeout time.Duration) (int64, error) {
+func (t *ackTable) addTimed(fn ackFunc, log *slog.Logger, limit int, timeout time.Duration) (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	id, err := t.addLocked(fn, limit)
@@ -194,7 +216,7 @@ func (t *ackTable) addTimed(fn ackFunc, limit int, timeout time.Duration) (int64
 		return 0, err
 	}
 	if t.dl == nil {
-		t.dl = &ackDeadlines{}
+		t.dl = &ackDeadlines{log: log}
 	}
 	d := t.dl
 	now := time.Now()
@@ -244,6 +266,7 @@ func (t *ackTable) sweep() {
 		t.mu.Unlock()
 		return
 	}
+	log := d.log
 	now := time.Now()
 	for d.head < len(d.q) {
 		e := d.q[d.head]
@@ -266,16 +289,20 @@ func (t *ackTable) sweep() {
 	}
 	t.mu.Unlock()
 	for _, fn := range expired {
-		fn(Message{}, ErrAckTimeout)
+		callAck(log, fn, ErrAckTimeout)
 	}
 }
 
-// dropDeadlinesLocked forgets every deadline (their acks were failed).
-func (t *ackTable) dropDeadlinesLocked() {
-	if d := t.dl; d != nil {
-		if d.timer != nil {
-			d.timer.Stop()
-		}
-		t.dl = nil
+// dropDeadlinesLocked forgets every deadline (their acks were failed) and
+// returns the callback acks' logger (nil when there were none).
+func (t *ackTable) dropDeadlinesLocked() *slog.Logger {
+	d := t.dl
+	if d == nil {
+		return nil
 	}
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	t.dl = nil
+	return d.log
 }

@@ -22,7 +22,7 @@ func TestCallbackAckSweep(t *testing.T) {
 	add := func(name string, d time.Duration) int64 {
 		t.Helper()
 		var id int64 = -1
-		err := callbackAck(&tab, 100, d, func(_ Message, err error) { got <- res{name, err} }, func(i int64) error { id = i; return nil })
+		err := callbackAck(&tab, nil, 100, d, func(_ Message, err error) { got <- res{name, err} }, func(i int64) error { id = i; return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestCallbackAckSweep(t *testing.T) {
 		t.Fatalf("a func ran twice: %+v", r)
 	default:
 	}
-	if err := callbackAck(&tab, 100, time.Hour, func(Message, error) {}, noSend); !errors.Is(err, ErrClosed) {
+	if err := callbackAck(&tab, nil, 100, time.Hour, func(Message, error) {}, noSend); !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after close: %v", err)
 	}
 }
@@ -66,7 +66,7 @@ func TestCallbackAckSendError(t *testing.T) {
 	var tab ackTable
 	boom := errors.New("boom")
 	ran := false
-	if err := callbackAck(&tab, 10, time.Hour, func(Message, error) { ran = true }, func(int64) error { return boom }); err != boom {
+	if err := callbackAck(&tab, nil, 10, time.Hour, func(Message, error) { ran = true }, func(int64) error { return boom }); err != boom {
 		t.Fatalf("err = %v", err)
 	}
 	if ran || tab.len() != 0 {
@@ -79,10 +79,10 @@ func TestCallbackAckSendError(t *testing.T) {
 func TestCallbackAckDeadlinesBounded(t *testing.T) {
 	var tab ackTable
 	keep := int64(-1)
-	_ = callbackAck(&tab, 10, time.Hour, func(Message, error) {}, func(i int64) error { keep = i; return nil })
+	_ = callbackAck(&tab, nil, 10, time.Hour, func(Message, error) {}, func(i int64) error { keep = i; return nil })
 	for range 10000 {
 		var id int64
-		if err := callbackAck(&tab, 10, time.Hour, func(Message, error) {}, func(i int64) error { id = i; return nil }); err != nil {
+		if err := callbackAck(&tab, nil, 10, time.Hour, func(Message, error) {}, func(i int64) error { id = i; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		tab.resolve(id, Message{})
@@ -104,7 +104,7 @@ func BenchmarkCallbackAck(b *testing.B) {
 	send := func(i int64) error { id = i; return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = callbackAck(&tab, 1024, 30*time.Second, fn, send)
+		_ = callbackAck(&tab, nil, 1024, 30*time.Second, fn, send)
 		tab.resolve(id, Message{})
 	}
 	tab.close(ErrClosed)

@@ -18,14 +18,15 @@ type nopEngine struct {
 	sent int
 }
 
-func (e *nopEngine) ID() string                     { return e.id }
-func (e *nopEngine) Transport() string              { return eio.TransportWebSocket }
-func (e *nopEngine) RemoteAddr() string             { return "127.0.0.1:1" }
-func (e *nopEngine) Header() http.Header            { return nil }
-func (e *nopEngine) Query() url.Values              { return nil }
-func (e *nopEngine) Send(msgs ...eio.Message) error { e.sent += len(msgs); return nil }
-func (e *nopEngine) Close(string)                   {}
-func (e *nopEngine) Done() <-chan struct{}          { return e.done }
+func (e *nopEngine) ID() string                        { return e.id }
+func (e *nopEngine) Transport() string                 { return eio.TransportWebSocket }
+func (e *nopEngine) RemoteAddr() string                { return "127.0.0.1:1" }
+func (e *nopEngine) Header() http.Header               { return nil }
+func (e *nopEngine) Query() url.Values                 { return nil }
+func (e *nopEngine) Send(msgs ...eio.Message) error    { e.sent += len(msgs); return nil }
+func (e *nopEngine) TrySend(msgs ...eio.Message) error { return e.Send(msgs...) }
+func (e *nopEngine) Close(string)                      {}
+func (e *nopEngine) Done() <-chan struct{}             { return e.done }
 
 // benchConn returns a server session on a nopEngine with "/" connected.
 func benchConn(tb testing.TB, srv *Server) (*conn, *nopEngine) {

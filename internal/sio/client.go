@@ -283,7 +283,7 @@ func (c *Client) Close() error {
 	for _, s := range left {
 		s.acks.failAll(ErrClosed)
 		if fn := s.handlers().onDisconnect; fn != nil {
-			fn(ReasonIOClientDisconnect, false)
+			c.safeDisconnect(fn, ReasonIOClientDisconnect, false)
 		}
 	}
 	if cancel != nil {
@@ -558,7 +558,7 @@ func (cc *clientConn) handle(ec engineConn, h codec.SIOHeader, atts [][]byte) er
 		s.acks.failAll(ErrClosed)
 		if was {
 			if fn := s.handlers().onDisconnect; fn != nil {
-				fn(ReasonIOServerDisconnect, false)
+				c.safeDisconnect(fn, ReasonIOServerDisconnect, false)
 			}
 		}
 		if last {
@@ -612,10 +612,23 @@ func (cc *clientConn) onClose(reason string) {
 			c.mu.Lock()
 			will := again && l.s.active
 			c.mu.Unlock()
-			fn(reason, will)
+			c.safeDisconnect(fn, reason, will)
 		}
 	}
 	close(cc.closed)
+}
+
+// safeDisconnect runs an OnDisconnect callback, recovering and logging a
+// panic (as the server's conn.safeDisconnect does): it runs on the
+// engine's goroutine ending the session, where a panic would take the
+// process down, or in Close, which must still stop the client.
+func (c *Client) safeDisconnect(fn func(string, bool), reason string, will bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("disconnect handler panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(reason, will)
 }
 
 type sockState uint8
@@ -760,7 +773,7 @@ func (s *ClientSocket) EmitWithAckFunc(event string, m Message, timeout time.Dur
 	if timeout <= 0 {
 		timeout = cfg.AckTimeout
 	}
-	return callbackAck(&s.acks, cfg.MaxPendingAcks, timeout, fn, func(id int64) error {
+	return callbackAck(&s.acks, s.cl.log, cfg.MaxPendingAcks, timeout, fn, func(id int64) error {
 		return s.emitID(cc, event, m, id)
 	})
 }

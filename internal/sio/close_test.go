@@ -16,14 +16,15 @@ type closeConn struct {
 	done chan struct{}
 }
 
-func (f *closeConn) ID() string                     { return "fake" }
-func (f *closeConn) Transport() string              { return "websocket" }
-func (f *closeConn) RemoteAddr() string             { return "127.0.0.1:1" }
-func (f *closeConn) Header() http.Header            { return nil }
-func (f *closeConn) Query() url.Values              { return nil }
-func (f *closeConn) Send(msgs ...eio.Message) error { return nil }
-func (f *closeConn) Close(string)                   { f.once.Do(func() { close(f.done) }) }
-func (f *closeConn) Done() <-chan struct{}          { return f.done }
+func (f *closeConn) ID() string                        { return "fake" }
+func (f *closeConn) Transport() string                 { return "websocket" }
+func (f *closeConn) RemoteAddr() string                { return "127.0.0.1:1" }
+func (f *closeConn) Header() http.Header               { return nil }
+func (f *closeConn) Query() url.Values                 { return nil }
+func (f *closeConn) Send(msgs ...eio.Message) error    { return nil }
+func (f *closeConn) TrySend(msgs ...eio.Message) error { return nil }
+func (f *closeConn) Close(string)                      { f.once.Do(func() { close(f.done) }) }
+func (f *closeConn) Done() <-chan struct{}             { return f.done }
 
 // TestAcceptDuringClose: a session accepted while Close runs is either
 // closed by Close (and waited for) or refused at once; the race detector

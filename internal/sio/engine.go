@@ -16,6 +16,7 @@ type engineConn interface {
 	Header() http.Header
 	Query() url.Values
 	Send(msgs ...eio.Message) error
+	TrySend(msgs ...eio.Message) error
 	Close(reason string)
 	Done() <-chan struct{}
 }

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/sio/codec"
 	"github.com/switchboard-lb/switchboard/internal/sio/eio"
 	"github.com/switchboard-lb/switchboard/internal/testutil"
 )
@@ -212,4 +214,72 @@ func TestInteropThousandClients(t *testing.T) {
 	for _, n := range nodes {
 		n.Expect(t, "closed", waitFor)
 	}
+}
+
+const parserJS = "internal/sio/testdata/parser.js"
+
+// TestInteropPlaceholders compares our decoder's verdict on binary
+// packets' placeholders with npm socket.io-parser@4's, the decoder of every
+// stock receiver: whatever we accept, npm must accept, or a packet we relay
+// makes its receivers throw "illegal attachments" and drop their
+// connection (the regression: we accepted {"_placeholder":true,"num":5}
+// with one attachment). Where we are stricter, the case says so.
+func TestInteropPlaceholders(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		text      string
+		n         int // attachments fed after the text
+		npm, ours bool
+	}{
+		{`51-["a",{"_placeholder":true,"num":0}]`, 1, true, true},
+		{`52-["a",{"x":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":0}]`, 2, true, true},
+		{`52-["a",{"_placeholder":true,"num":1}]`, 2, true, true},
+		{`51-["a",{"_placeholder":false,"num":9}]`, 1, true, true},
+		{`51-["a",{"_placeholder":"true","num":9}]`, 1, true, true},
+		{`51-["a",{"_placeholder":true,"num":9,"num":0}]`, 1, true, true},
+		{`61-3[{"_placeholder":true,"num":0}]`, 1, true, true},
+		{`51-["a",{"_placeholder":true,"num":5}]`, 1, false, false},
+		{`51-["broadcast",{"channel":"*","data":{"_placeholder":true,"num":5}}]`, 1, false, false},
+		{`52-["a",{"_placeholder":true,"num":2}]`, 2, false, false},
+		{`51-["a",{"_placeholder":true,"num":-1}]`, 1, false, false},
+		{`51-["a",{"_placeholder":true}]`, 1, false, false},
+		{`51-["a",{"_placeholder":true,"num":"0"}]`, 1, false, false},
+		{`51-["a",{"_placeholder":true,"num":null}]`, 1, false, false},
+		{`51-["a",{"_placeholder":true,"num":0,"num":5}]`, 1, false, false},
+		{`51-["a",{"_placeholder":false,"num":5,"_placeholder":true}]`, 1, false, false},
+		{`51-["a",{"\u005fplaceholder":true,"num":5}]`, 1, false, false},
+		{`51-["a",[[{"k":{"_placeholder":true,"num":1}}]]]`, 1, false, false},
+		{`61-3[{"_placeholder":true,"num":1}]`, 1, false, false},
+		{`50-["a",{"_placeholder":true,"num":0}]`, 0, false, false},
+		// Stricter than npm: a num that is not a plain integer literal
+		// (npm yields undefined for 1.5), and placeholders inside one.
+		{`52-["a",{"_placeholder":true,"num":1.5}]`, 2, true, false},
+		{`51-["a",{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}]`, 1, true, false},
+	}
+	in := make([][2]any, len(cases))
+	for i, c := range cases {
+		in[i] = [2]any{c.text, c.n}
+	}
+	b, err := json.Marshal(in)
+	check(t, err)
+	file := filepath.Join(t.TempDir(), "cases.json")
+	check(t, os.WriteFile(file, b, 0o600))
+	n := testutil.StartNode(t, parserJS, nil, file)
+	for _, c := range cases {
+		var r codec.Reassembler
+		_, _, done, err := r.Feed([]byte(c.text), false)
+		for i := 0; err == nil && !done && i < c.n; i++ {
+			_, _, done, err = r.Feed([]byte{byte(i)}, true)
+		}
+		ours := err == nil && done
+		line := n.Expect(t, "", waitFor)
+		npm := line == "ok"
+		if npm != c.npm || ours != c.ours {
+			t.Errorf("%s with %d attachments: npm %q (want ok=%v), ours ok=%v err=%v (want ok=%v)", c.text, c.n, line, c.npm, ours, err, c.ours)
+		}
+		if ours && !npm {
+			t.Errorf("%s: we accept what npm refuses (%q)", c.text, line)
+		}
+	}
+	n.Expect(t, "done", waitFor)
 }

@@ -110,13 +110,15 @@ func (n *Namespace) Len() int {
 	return len(n.sockets)
 }
 
-// Broadcast sends p to every connected socket of the namespace, one after
-// the other (a slow socket delays the rest up to StallTimeout). It returns
-// the number of sockets it was queued for.
+// Broadcast queues p for every connected socket of the namespace and
+// returns the number of sockets it was queued for. It never waits: a
+// socket whose send queue is full is cut off at once as a slow consumer
+// (Socket.TrySend), so that stalled clients do not delay the others (with
+// Send, each could hold the fan-out for its StallTimeout).
 func (n *Namespace) Broadcast(p *Encoded) int {
 	sent := 0
 	for _, s := range n.Sockets() {
-		if s.Send(p) == nil {
+		if s.TrySend(p) == nil {
 			sent++
 		}
 	}

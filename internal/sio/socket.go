@@ -123,7 +123,7 @@ func (s *Socket) EmitWithAckFuncVia(via *Socket, event string, m Message, timeou
 	if timeout <= 0 {
 		timeout = cfg.AckTimeout
 	}
-	return callbackAck(&s.acks, cfg.MaxPendingAcks, timeout, fn, func(id int64) error {
+	return callbackAck(&s.acks, s.c.srv.log, cfg.MaxPendingAcks, timeout, fn, func(id int64) error {
 		return s.emitID(via, event, m, id)
 	})
 }
@@ -153,6 +153,20 @@ func (s *Socket) SendVia(via *Socket, p *Encoded) error {
 		return mapSendErr(c.SendVia(from, p.msgs...))
 	}
 	return mapSendErr(s.c.ec.Send(p.msgs...))
+}
+
+// TrySend is Send that never waits: when the connection's queue is full
+// the connection is closed at once (ReasonSlowConsumer, the client
+// reconnects) and ErrSlowConsumer returned. Fan-outs use it (see
+// Namespace.Broadcast).
+func (s *Socket) TrySend(p *Encoded) error {
+	if p.nsp != s.ns.name {
+		return ErrNamespace
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return mapSendErr(s.c.ec.TrySend(p.msgs...))
 }
 
 // Disconnect sends DISCONNECT for this namespace (the client will not

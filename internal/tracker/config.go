@@ -20,7 +20,7 @@ const (
 	DefaultPingInterval    = 25 * time.Second
 	DefaultPingTimeout     = 20 * time.Second
 	DefaultConnectTimeout  = 10 * time.Second
-	DefaultSendQueue       = 64
+	DefaultSendQueue       = 256
 	DefaultStallTimeout    = 5 * time.Millisecond
 	DefaultMaxPayloadBytes = 4096
 	DefaultMaxPending      = 4096
@@ -67,9 +67,10 @@ type Config struct {
 	PingTimeout  time.Duration
 	// ConnectTimeout bounds the time from handshake to namespace CONNECT (default 10s).
 	ConnectTimeout time.Duration
-	// SendQueue is the per-client outbound queue in packets (default 64);
-	// StallTimeout is how long the fan-out waits on a full queue before the
-	// client is cut off (default 5ms).
+	// SendQueue is the per-client outbound queue in packets (default 256):
+	// the fan-out cuts off a client whose queue is full, without waiting.
+	// StallTimeout is how long the `servers` list sent to a new client may
+	// wait on a full queue before it is cut off (default 5ms).
 	SendQueue    int
 	StallTimeout time.Duration
 	// MaxPayloadBytes bounds what a client may send in one message or

@@ -22,13 +22,15 @@
 // Fan-out: registry changes are queued (bounded, never blocking the
 // registry's writer) and sent by the goroutine running Run, encoded once per
 // change and shared by every client. A client whose send queue is full is
-// cut off (StallTimeout) rather than allowed to delay the others.
+// cut off at once (sio's Broadcast never waits on one socket) rather than
+// allowed to delay the others; the queue (SendQueue, 256) holds a burst of
+// changes far larger than a healthy client ever lags behind.
 //
 // Locks: Tracker.sendMu serialises the fan-out with the `servers` packet
 // queued for a new client, so a client never sees a change before the list
 // it applies to. It is held while packets are queued for every client (not
-// while they are written): at most StallTimeout per client whose queue is
-// full, which then is cut off. Tracker.mu (the pending changes),
+// while they are written), which never waits: a full queue cuts its client
+// off. Tracker.mu (the pending changes),
 // Tracker.endMu (the sessions whose socket left) and the ratelimit.Limiter's
 // lock (the per-IP buckets) are leaves: no other lock is taken while holding
 // them.

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -140,8 +141,9 @@ func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Conn, error) {
 // https://; the secure schemes use TLS configured by cfg.TLS). h carries
 // extra request headers (may be nil; the handshake's own headers in it are
 // ignored). cfg.HandshakeTimeout bounds dialing, TLS and the handshake
-// together, in addition to ctx. A non-101 answer or a wrong
-// Sec-WebSocket-Accept returns an error wrapping ErrBadHandshake.
+// together, in addition to ctx. A non-101 answer, a wrong
+// Sec-WebSocket-Accept or a response head (status line and headers) over
+// 64 KiB returns an error wrapping ErrBadHandshake.
 func Dial(ctx context.Context, rawURL string, h http.Header, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
 	u, err := url.Parse(rawURL)
@@ -192,6 +194,11 @@ func Dial(ctx context.Context, rawURL string, h http.Header, cfg Config) (*Conn,
 	_ = c.nc.SetDeadline(time.Time{})
 	return c, nil
 }
+
+// maxResponseHeadBytes bounds the handshake response's status line and
+// headers, as a client reads them (a real 101 answer is a few hundred bytes;
+// net/http's client allows 10 MB, for any response).
+const maxResponseHeadBytes = 64 << 10
 
 // clientHandshake runs TLS (when secure) and the opening handshake on nc.
 func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, h http.Header, cfg Config) (*Conn, error) {
@@ -244,10 +251,17 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 		return nil, fmt.Errorf("ws: write handshake: %w", err)
 	}
 
-	br := bufio.NewReaderSize(nc, 1024)
+	// The response head is bounded: http.ReadResponse alone reads a header
+	// line of any length (a server streaming one made Dial allocate
+	// gigabytes before its timeout).
+	lr := &io.LimitedReader{R: nc, N: maxResponseHeadBytes}
+	br := bufio.NewReaderSize(lr, 1024)
 	req := &http.Request{Method: http.MethodGet, URL: u}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
+		if lr.N == 0 {
+			return nil, fmt.Errorf("%w: response head over %d bytes", ErrBadHandshake, maxResponseHeadBytes)
+		}
 		return nil, fmt.Errorf("ws: read handshake: %w", err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {

@@ -250,6 +250,42 @@ func TestDialBadResponses(t *testing.T) {
 	}
 }
 
+// TestDialResponseHeadBounded is the regression test for a client reading
+// a server's handshake answer without a size limit: http.ReadResponse
+// buffered a header line for as long as the server sent it (1.9 GiB
+// allocated before the timeout). A head over 64 KiB now fails at once with
+// ErrBadHandshake; a large but sane one still works.
+func TestDialResponseHeadBounded(t *testing.T) {
+	ok := func(key string) string {
+		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n"
+	}
+	// 1 MiB of one header line, never ended: without the bound Dial waits
+	// for the rest until its timeout.
+	url := fakeServer(t, func(key string) string { return ok(key) + "X-Big: " + strings.Repeat("a", 1<<20) })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := Dial(ctx, url, nil, Config{})
+	if c != nil {
+		c.Close()
+	}
+	if !errors.Is(err, ErrBadHandshake) || !strings.Contains(err.Error(), "response head over 65536 bytes") {
+		t.Fatalf("endless header: %v, want ErrBadHandshake (response head over 65536 bytes)", err)
+	}
+	// Many headers adding up past the bound fail the same way.
+	url = fakeServer(t, func(key string) string {
+		return ok(key) + strings.Repeat("X-Many: "+strings.Repeat("b", 100)+"\r\n", 1000) + "\r\n"
+	})
+	if c, err = Dial(ctx, url, nil, Config{}); !errors.Is(err, ErrBadHandshake) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("many headers: %v, want ErrBadHandshake", err)
+	}
+	// 32 KiB of headers is within it.
+	url = fakeServer(t, func(key string) string { return ok(key) + "X-Big: " + strings.Repeat("a", 32<<10) + "\r\n\r\n" })
+	dial(t, url, Config{})
+}
+
 func TestDialPendingFrame(t *testing.T) {
 	// The server's first frame arrives in the same segment as its 101.
 	url := fakeServer(t, func(key string) string {

@@ -117,13 +117,19 @@ func AppendEIOPayload(dst []byte, ps []EIOPacket) []byte {
 	return dst
 }
 
-// DecodeEIOPayload decodes a long-polling payload and appends its packets to
-// dst. Text packets' Data aliases payload; binary ones are freshly decoded.
-// An empty payload, an empty packet, an unknown type or bad base64 is an
-// error (the session must then be closed).
-func DecodeEIOPayload(dst []EIOPacket, payload []byte) ([]EIOPacket, error) {
+// ScanEIOPayload decodes a long-polling payload one packet at a time and
+// calls yield with each, in order, as soon as it is decoded; it stops, and
+// returns nil, when yield returns false. No list of packets is built, so
+// the memory a payload costs is proportional to its bytes, not to the
+// number of packets in it: a body of half a million one-byte noops costs
+// nothing beyond the body. Text packets' Data aliases payload; binary ones
+// are freshly decoded. An empty payload, an empty packet, an unknown type
+// or bad base64 is an error, returned after the packets before it were
+// yielded (engine.io's decodePayload hands those over too); the session
+// must then be closed.
+func ScanEIOPayload(payload []byte, yield func(EIOPacket) bool) error {
 	if len(payload) == 0 {
-		return dst, ErrEIOEmpty
+		return ErrEIOEmpty
 	}
 	for {
 		rec := payload
@@ -133,11 +139,10 @@ func DecodeEIOPayload(dst []EIOPacket, payload []byte) ([]EIOPacket, error) {
 		}
 		p, err := decodeEIORecord(rec)
 		if err != nil {
-			return dst, err
+			return err
 		}
-		dst = append(dst, p)
-		if i < 0 {
-			return dst, nil
+		if !yield(p) || i < 0 {
+			return nil
 		}
 	}
 }

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -75,7 +76,7 @@ func TestEIOPayload(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("payload = %q, want %q", got, want)
 	}
-	dec, err := DecodeEIOPayload(nil, got[len("prefix"):])
+	dec, err := decodeAll(got[len("prefix"):])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestDecodeEIOPayloadErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := DecodeEIOPayload(nil, []byte(tt.payload)); !errors.Is(err, tt.err) {
+			if _, err := decodeAll([]byte(tt.payload)); !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
 		})
@@ -122,6 +123,52 @@ func TestAppendEIOZeroAlloc(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("allocs = %v, want 0", n)
+	}
+}
+
+// decodeAll collects the packets ScanEIOPayload yields, up to an error.
+func decodeAll(payload []byte) ([]EIOPacket, error) {
+	var ps []EIOPacket
+	err := ScanEIOPayload(payload, func(p EIOPacket) bool {
+		ps = append(ps, p)
+		return true
+	})
+	return ps, err
+}
+
+// TestScanEIOPayloadInOrder: packets are yielded one by one in order,
+// those before a bad record included (engine.io's decodePayload hands
+// them over too); yield returning false stops the scan, and what follows
+// is not looked at.
+func TestScanEIOPayloadInOrder(t *testing.T) {
+	t.Parallel()
+	ps, err := decodeAll([]byte("4a\x1e2\x1ebAQI=\x1e9\x1e4never"))
+	if !errors.Is(err, ErrEIOUnknownType) || len(ps) != 3 || string(ps[0].Data) != "a" || ps[1].Type != EIOPing || !ps[2].Binary {
+		t.Fatalf("got %+v, %v; want 3 packets then ErrEIOUnknownType", ps, err)
+	}
+	n := 0
+	err = ScanEIOPayload([]byte("4a\x1e4b\x1e9bad"), func(EIOPacket) bool { n++; return n < 2 })
+	if err != nil || n != 2 {
+		t.Fatalf("stopped scan: %d packets, %v; want 2, nil", n, err)
+	}
+}
+
+// TestScanEIOPayloadManyTinyPackets is the regression test for a memory
+// amplification: DecodeEIOPayload turned one 999,999-byte POST body of
+// "6\x1e6\x1e..." into a slice of 500,000 packets (~110 MB allocated per
+// body, unauthenticated). Scanning a maximum-size body of tiny packets must
+// allocate nothing.
+func TestScanEIOPayloadManyTinyPackets(t *testing.T) {
+	body := append(bytes.Repeat([]byte("6\x1e"), 499_999), '6')
+	n := 0
+	allocs := testing.AllocsPerRun(3, func() {
+		n = 0
+		if err := ScanEIOPayload(body, func(EIOPacket) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 500_000 || allocs != 0 {
+		t.Fatalf("%d packets, %v allocations per scan; want 500000, 0", n, allocs)
 	}
 }
 
@@ -142,12 +189,17 @@ func FuzzDecodePayload(f *testing.F) {
 		`40{"token":"x"}`,
 		`42["message",{"to":"u1","body":"hi"}]` + "\x1e" + `430[{"ok":true}]`,
 		"", "\x1e", "b", "b=", "7", "4\x1e", "bQQ==\n",
+		strings.Repeat("6\x1e", 64) + "6", // many tiny packets (a memory amplification once)
 	} {
 		f.Add([]byte(s), uint16(len(s)/2))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
-		ps, err := DecodeEIOPayload(nil, data)
+		ps, err := decodeAll(data)
 		if err != nil {
+			// The packets before the bad record are a prefix of the input.
+			if len(ps) > 0 {
+				checkPayloadRoundTrip(t, ps)
+			}
 			return
 		}
 		checkPayloadRoundTrip(t, ps)
@@ -155,9 +207,9 @@ func FuzzDecodePayload(f *testing.F) {
 		// joined; each half alone must not panic.
 		c := int(cut) % (len(data) + 1)
 		first, second := append([]byte(nil), data[:c]...), append([]byte(nil), data[c:]...)
-		_, _ = DecodeEIOPayload(nil, first)
-		_, _ = DecodeEIOPayload(nil, second)
-		joined, err := DecodeEIOPayload(nil, append(first, second...))
+		_, _ = decodeAll(first)
+		_, _ = decodeAll(second)
+		joined, err := decodeAll(append(first, second...))
 		if err != nil || len(joined) != len(ps) {
 			t.Fatalf("joined halves decode differently: %v", err)
 		}
@@ -172,7 +224,7 @@ func FuzzDecodePayload(f *testing.F) {
 func checkPayloadRoundTrip(t *testing.T, ps []EIOPacket) {
 	t.Helper()
 	enc := AppendEIOPayload(nil, ps)
-	again, err := DecodeEIOPayload(nil, enc)
+	again, err := decodeAll(enc)
 	if err != nil {
 		t.Fatalf("re-decode %q: %v", enc, err)
 	}
@@ -249,13 +301,13 @@ func BenchmarkAppendEIOPayload(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeEIOPayload(b *testing.B) {
+func BenchmarkScanEIOPayload(b *testing.B) {
 	payload := []byte("42[\"message\",{\"to\":\"user-42\",\"body\":\"hello there\"}]\x1e2\x1e42[\"x\"]")
-	dst := make([]EIOPacket, 0, 8)
+	n := 0
+	yield := func(EIOPacket) bool { n++; return true }
 	b.ReportAllocs()
 	for b.Loop() {
-		var err error
-		if dst, err = DecodeEIOPayload(dst[:0], payload); err != nil {
+		if err := ScanEIOPayload(payload, yield); err != nil {
 			b.Fatal(err)
 		}
 	}

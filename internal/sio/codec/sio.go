@@ -206,8 +206,13 @@ func ParseSIOHeader(b []byte) (SIOHeader, error) {
 
 // CheckSIOPayload validates h.Payload for h.Type: CONNECT takes an object or
 // nothing, CONNECT_ERROR an object, a string or nothing, DISCONNECT nothing,
-// an event an array starting with a non-reserved string name, an ack an array.
+// an event an array starting with a non-reserved string name, an ack an
+// array. In a binary type every placeholder must index one of
+// h.Attachments attachments (see Reassembler.Feed).
 func CheckSIOPayload(h *SIOHeader) error {
+	if err := checkBinaryPayload(h); err != nil {
+		return err
+	}
 	p := h.Payload
 	switch h.Type {
 	case SIOConnect:
@@ -609,9 +614,12 @@ type Reassembler struct {
 
 // Feed takes one Engine.IO message. When it completes a packet, done is
 // true and h (aliasing the text message) and atts (the retained binary
-// messages) describe it; the payload is not validated (see
+// messages) describe it. The payload of a binary type has had its
+// placeholders checked: each must index one of the attachments, or npm
+// receivers of the packet would throw "illegal attachments" and drop their
+// connection. The rest of the payload is not validated (see
 // CheckSIOPayload). Any error leaves the Reassembler reset; the connection
-// should be closed.
+// should be closed (Socket.IO: an invalid packet is a parse error).
 func (r *Reassembler) Feed(data []byte, binary bool) (h SIOHeader, atts [][]byte, done bool, err error) {
 	if r.pending {
 		if !binary {
@@ -629,6 +637,9 @@ func (r *Reassembler) Feed(data []byte, binary bool) (h SIOHeader, atts [][]byte
 		}
 		h, atts = r.h, r.atts
 		r.pending, r.h, r.atts, r.size = false, SIOHeader{}, nil, 0
+		if err := checkBinaryPayload(&h); err != nil {
+			return SIOHeader{}, nil, false, err
+		}
 		return h, atts, true, nil
 	}
 	if binary {
@@ -639,6 +650,9 @@ func (r *Reassembler) Feed(data []byte, binary bool) (h SIOHeader, atts [][]byte
 		return h, nil, false, err
 	}
 	if h.Attachments == 0 {
+		if err := checkBinaryPayload(&h); err != nil {
+			return SIOHeader{}, nil, false, err
+		}
 		return h, nil, true, nil
 	}
 	if h.Attachments > r.maxAttachments() {
@@ -647,6 +661,15 @@ func (r *Reassembler) Feed(data []byte, binary bool) (h SIOHeader, atts [][]byte
 	r.pending, r.h = true, h
 	r.atts = make([][]byte, 0, h.Attachments)
 	return SIOHeader{}, nil, false, nil
+}
+
+// checkBinaryPayload checks the placeholders of a complete binary packet
+// (a no-op for other types).
+func checkBinaryPayload(h *SIOHeader) error {
+	if !h.Type.IsBinary() || h.Payload == nil {
+		return nil
+	}
+	return checkPlaceholders(h.Payload, h.Attachments)
 }
 
 // Pending reports whether attachments are awaited.
@@ -667,4 +690,154 @@ func (r *Reassembler) maxBytes() int64 {
 		return r.MaxBytes
 	}
 	return DefaultMaxAttachmentBytes
+}
+
+// Placeholders. socket.io-parser's reconstructPacket replaces every object
+// whose "_placeholder" member is true by attachment "num", and throws
+// "illegal attachments" unless num is a number in [0, attachments): the
+// decoder, and with it the receiver's connection, fails. A relay must
+// therefore never accept a binary packet that one of its npm receivers
+// would refuse.
+
+// errSIOPlaceholder is returned for a binary packet with a bad placeholder.
+var errSIOPlaceholder = sioErr("illegal attachments: placeholder without a valid num")
+
+// checkPlaceholders checks every placeholder in p, the JSON payload of a
+// binary packet with n attachments: each object whose "_placeholder" member
+// is true (the last one, when repeated, as JSON.parse keeps it) must have a
+// "num" member (the last one) that is an integer literal in [0, n). It is
+// stricter than npm in two ways no encoder meets: num must be written as a
+// plain integer (not 1.0, 1e0 or -0), and values it would not look at
+// (inside a placeholder, or overwritten by a repeated key) are checked too.
+// p must be a JSON value (anything else is errSIOPayload).
+func checkPlaceholders(p []byte, n int) error {
+	i := jsonSkipWS(p, 0)
+	end, err := placeholderWalk(p, i, n, 0)
+	if err != nil {
+		return err
+	}
+	if jsonSkipWS(p, end) != len(p) {
+		return errSIOPayload
+	}
+	return nil
+}
+
+// placeholderWalk validates the value at b[i] (no leading whitespace),
+// checking the placeholders in it, and returns the index past it.
+func placeholderWalk(b []byte, i, n, depth int) (int, error) {
+	if i >= len(b) {
+		return 0, errSIOPayload
+	}
+	switch b[i] {
+	case '{':
+		return placeholderObject(b, i, n, depth+1)
+	case '[':
+		if depth+1 > jsonMaxDepth {
+			return 0, errSIOPayload
+		}
+		i = jsonSkipWS(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			end, err := placeholderWalk(b, i, n, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			i = jsonSkipWS(b, end)
+			if i >= len(b) {
+				return 0, errSIOPayload
+			}
+			switch b[i] {
+			case ']':
+				return i + 1, nil
+			case ',':
+				i = jsonSkipWS(b, i+1)
+			default:
+				return 0, errSIOPayload
+			}
+		}
+	}
+	end, err := jsonSkipValue(b, i, depth)
+	if err != nil {
+		return 0, errSIOPayload
+	}
+	return end, nil
+}
+
+// placeholderObject is placeholderWalk for the object at b[i] == '{'.
+func placeholderObject(b []byte, i, n, depth int) (int, error) {
+	if depth > jsonMaxDepth {
+		return 0, errSIOPayload
+	}
+	isPlaceholder := false
+	num := []byte(nil) // the last "num" member's value
+	i = jsonSkipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, errSIOPayload
+		}
+		kend, escaped, err := jsonSkipString(b, i)
+		if err != nil {
+			return 0, errSIOPayload
+		}
+		key := b[i+1 : kend-1]
+		if escaped {
+			// JSON.parse compares unescaped keys ("\u005fplaceholder").
+			var k string
+			if json.Unmarshal(b[i:kend], &k) != nil {
+				return 0, errSIOPayload
+			}
+			key = []byte(k)
+		}
+		i = jsonSkipWS(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSIOPayload
+		}
+		i = jsonSkipWS(b, i+1)
+		vend, err := placeholderWalk(b, i, n, depth)
+		if err != nil {
+			return 0, err
+		}
+		switch string(key) {
+		case "_placeholder":
+			isPlaceholder = string(b[i:vend]) == "true"
+		case "num":
+			num = b[i:vend]
+		}
+		i = jsonSkipWS(b, vend)
+		if i >= len(b) {
+			return 0, errSIOPayload
+		}
+		switch b[i] {
+		case '}':
+			if isPlaceholder && !placeholderIndexOK(num, n) {
+				return 0, errSIOPlaceholder
+			}
+			return i + 1, nil
+		case ',':
+			i = jsonSkipWS(b, i+1)
+		default:
+			return 0, errSIOPayload
+		}
+	}
+}
+
+// placeholderIndexOK reports whether num is a plain integer literal
+// ("0", "17"; no sign, fraction or exponent) below n.
+func placeholderIndexOK(num []byte, n int) bool {
+	if len(num) == 0 || len(num) > 7 || (num[0] == '0' && len(num) > 1) {
+		return false
+	}
+	v := 0
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v < n
 }

@@ -250,6 +250,83 @@ func TestReassembler(t *testing.T) {
 	}
 }
 
+// placeholderCases are binary packets whose placeholders are (ok) or are
+// not valid for their attachments; attachments follow the text.
+var placeholderCases = []struct {
+	name string
+	text string
+	ok   bool
+}{
+	{"one", `51-["a",{"_placeholder":true,"num":0}]`, true},
+	{"nested", `52-["a",{"x":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":0}]`, true},
+	{"ack", `61-/x,3[{"_placeholder":true,"num":0}]`, true},
+	{"unused attachment", `52-["a",{"_placeholder":true,"num":1}]`, true},
+	{"whitespace", "51-[\"a\", { \"_placeholder\" : true , \"num\" : 0 } ]", true},
+	{"not a placeholder: false", `51-["a",{"_placeholder":false,"num":9}]`, true},
+	{"not a placeholder: string true", `51-["a",{"_placeholder":"true","num":9}]`, true},
+	{"not a placeholder: in a string", `51-["a","{\"_placeholder\":true,\"num\":5}"]`, true},
+	{"repeated num, last valid", `51-["a",{"_placeholder":true,"num":9,"num":0}]`, true},
+	{"num past attachments", `51-["a",{"_placeholder":true,"num":5}]`, false},
+	{"num equal to attachments", `52-["a",{"_placeholder":true,"num":2}]`, false},
+	{"negative num", `51-["a",{"_placeholder":true,"num":-1}]`, false},
+	{"fraction num", `52-["a",{"_placeholder":true,"num":1.5}]`, false},
+	{"string num", `51-["a",{"_placeholder":true,"num":"0"}]`, false},
+	{"null num", `51-["a",{"_placeholder":true,"num":null}]`, false},
+	{"missing num", `51-["a",{"_placeholder":true}]`, false},
+	{"huge num", `51-["a",{"_placeholder":true,"num":99999999999999999999}]`, false},
+	{"repeated num, last invalid", `51-["a",{"_placeholder":true,"num":0,"num":5}]`, false},
+	{"repeated flag, last true", `51-["a",{"_placeholder":false,"num":5,"_placeholder":true}]`, false},
+	{"escaped key", `51-["a",{"\u005fplaceholder":true,"n\u0075m":7}]`, false},
+	{"deep", `51-["a",[[{"k":{"_placeholder":true,"num":1}}]]]`, false},
+	{"no attachments", `50-["a",{"_placeholder":true,"num":0}]`, false},
+	{"ack past attachments", `61-3[{"_placeholder":true,"num":1}]`, false},
+}
+
+// TestReassemblerPlaceholders is the regression test for binary packets
+// relayed with placeholders that index no attachment
+// ({"_placeholder":true,"num":5} with one attachment): npm's
+// socket.io-parser throws "illegal attachments" on them, so every stock
+// receiver dropped its connection. The Reassembler now refuses them when
+// the packet completes, and CheckSIOPayload and DecodeSIOPacket agree.
+func TestReassemblerPlaceholders(t *testing.T) {
+	t.Parallel()
+	for _, tt := range placeholderCases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var r Reassembler
+			h, _, done, err := r.Feed([]byte(tt.text), false)
+			for i := 0; err == nil && !done; i++ {
+				h, _, done, err = r.Feed([]byte{byte(i)}, true)
+			}
+			if tt.ok != (err == nil) {
+				t.Fatalf("Feed(%s) = %v, want ok=%v", tt.text, err, tt.ok)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrSIOPacket) || r.Pending() {
+					t.Fatalf("error %v (pending %v): want an ErrSIOPacket and a reset", err, r.Pending())
+				}
+				return
+			}
+			if err := CheckSIOPayload(&h); err != nil {
+				t.Fatalf("CheckSIOPayload: %v", err)
+			}
+			if _, n, err := DecodeSIOPacket([]byte(tt.text)); err != nil || n != h.Attachments {
+				t.Fatalf("DecodeSIOPacket: %d attachments, %v", n, err)
+			}
+		})
+	}
+	for _, tt := range placeholderCases {
+		if _, _, err := DecodeSIOPacket([]byte(tt.text)); tt.ok != (err == nil) {
+			t.Errorf("DecodeSIOPacket(%s) = %v, want ok=%v", tt.text, err, tt.ok)
+		}
+	}
+	// The encoder refuses what the decoder refuses.
+	p := SIOPacket{Type: SIOBinaryEvent, Nsp: "/", ID: -1, Data: json.RawMessage(`["a",{"_placeholder":true,"num":1}]`), Attachments: [][]byte{{1}}}
+	if _, err := AppendSIOPacket(nil, p); !errors.Is(err, ErrSIOPacket) {
+		t.Fatalf("AppendSIOPacket with a bad placeholder: %v", err)
+	}
+}
+
 // TestValidJSONMatchesStdlib checks the validator against encoding/json on
 // a table; FuzzValidJSON extends it.
 func TestValidJSONMatchesStdlib(t *testing.T) {
@@ -285,7 +362,7 @@ var sioSeeds = []string{
 	`0`, `0{"token":"abc"}`, `0/admin,{"x":[1,2]}`, `0/admin`, `1`, `1/admin,`, `2["hello"]`, `2["hello",1,"two",{"three":3}]`,
 	`2/admin,456["project:delete",123]`, `212["ev",null]`, `3/admin,456[]`, `30["ok"]`, `4{"message":"Not authorized","data":{"a":1}}`,
 	`4"string"`, `51-["hello",{"_placeholder":true,"num":0}]`, `62-/a,3[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`,
-	`50-["x"]`, `2["a\u00e9\"b"]`, `2["connect"]`, `7`, `5-`, `2/a,b`, `3[]`, `2[1]`, `2{}`, `2["a",]`, "2\x00",
+	`50-["x"]`, `51-["x",{"_placeholder":true,"num":5}]`, `51-["x",{"_placeholder":true,"num":0,"num":-1}]`, `2["a\u00e9\"b"]`, `2["connect"]`, `7`, `5-`, `2/a,b`, `3[]`, `2[1]`, `2{}`, `2["a",]`, "2\x00",
 }
 
 // FuzzDecodePacket decodes arbitrary text packets: no panics, and every
@@ -322,6 +399,9 @@ func FuzzDecodePacket(f *testing.F) {
 					t.Fatalf("decoded event %q does not split: %v", in, err)
 				}
 			}
+			if p.Type.IsBinary() && !npmPlaceholdersOK(t, p.Data, n) {
+				t.Fatalf("accepted %q, whose placeholders npm's reconstructPacket refuses", in)
+			}
 		}
 
 		// Two halves through the Reassembler.
@@ -345,6 +425,43 @@ func FuzzDecodePacket(f *testing.F) {
 			}
 		}
 	})
+}
+
+// npmPlaceholdersOK tells whether socket.io-parser's reconstructPacket
+// accepts the placeholders of payload with n attachments: every object
+// whose _placeholder is true (as JSON.parse leaves it: the last of repeated
+// keys) needs a number num in [0, n); the walk does not enter placeholders.
+func npmPlaceholdersOK(tb testing.TB, payload []byte, n int) bool {
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		tb.Fatalf("payload %q does not decode: %v", payload, err)
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["_placeholder"] == true {
+				num, ok := v["num"].(json.Number)
+				f, err := num.Float64()
+				return ok && err == nil && f >= 0 && f < float64(n)
+			}
+			for _, x := range v {
+				if !walk(x) {
+					return false
+				}
+			}
+		case []any:
+			for _, x := range v {
+				if !walk(x) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return walk(v)
 }
 
 func BenchmarkDecodeEvent(b *testing.B) {

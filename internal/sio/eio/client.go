@@ -53,8 +53,8 @@ type clientState struct {
 	header       http.Header
 	pingInterval time.Duration
 	pingTimeout  time.Duration
-	maxPayload   int64             // server's
-	pending      []codec.EIOPacket // handshake payload leftovers, delivered first
+	maxPayload   int64  // server's
+	pending      []byte // the handshake payload after the open packet, delivered first
 }
 
 // handshake is the open packet's JSON.
@@ -231,16 +231,18 @@ func (c *Conn) start() {
 	go c.pollLoop()
 }
 
-// deliverPending hands over packets that came with the handshake.
+// deliverPending hands over packets that came with the handshake; false
+// when the session ended (an undecodable payload closes it).
 func (c *Conn) deliverPending() bool {
 	ps := c.cl.pending
 	c.cl.pending = nil
-	for _, p := range ps {
-		if !c.deliver(p) {
-			return false
-		}
+	if ps == nil {
+		return true
 	}
-	return true
+	if err := codec.ScanEIOPayload(ps, c.deliver); err != nil {
+		c.closeWith(ReasonParseError, false)
+	}
+	return !c.closed.Load()
 }
 
 // dialPolling performs the handshake over long-polling, then probes and
@@ -252,19 +254,18 @@ func dialPolling(ctx context.Context, base *url.URL, cfg *DialConfig, h Handler)
 	if err != nil {
 		return nil, fmt.Errorf("eio: handshake %s: %w", u, err)
 	}
-	ps, err := codec.DecodeEIOPayload(nil, body)
-	if err != nil || len(ps) == 0 {
+	// The open packet comes first; what follows it is decoded and
+	// delivered once the session runs (deliverPending).
+	open, rest, more := bytes.Cut(body, []byte{codec.EIORecordSeparator})
+	if more && len(rest) == 0 {
 		return nil, fmt.Errorf("%w: bad handshake payload", ErrHandshake)
 	}
-	if ps[0].Type != codec.EIOOpen {
-		return nil, fmt.Errorf("%w: first packet is not open", ErrHandshake)
-	}
-	hs, err := parseOpen(append([]byte{'0'}, ps[0].Data...), false)
+	hs, err := parseOpen(open, false)
 	if err != nil {
 		return nil, err
 	}
 	c := newClientConn(ctx, base, cfg, hs, h)
-	c.cl.pending = ps[1:]
+	c.cl.pending = rest
 	if slices.Contains(hs.Upgrades, TransportWebSocket) && cfg.allows(TransportWebSocket) {
 		if wsc, err := probe(ctx, base, cfg, hs.SID); err == nil {
 			c.transport = transWebSocket
@@ -341,7 +342,6 @@ func (c *Conn) pollLoop() {
 	}
 	// A GET response may hold many queued messages.
 	limit := c.cfg.MaxPayloadBytes * 16
-	var ps []codec.EIOPacket
 	for !c.closed.Load() {
 		body, err := pollOnce(c.cl.ctx, c.cl.http, c.cl.pollURL, c.cl.header, limit)
 		if err != nil {
@@ -352,17 +352,11 @@ func (c *Conn) pollLoop() {
 			}
 			return
 		}
-		ps, err = codec.DecodeEIOPayload(ps[:0], body)
-		if err != nil {
+		// Delivered as decoded: no list of packets (see serveData).
+		if err := codec.ScanEIOPayload(body, c.deliver); err != nil {
 			c.closeWith(ReasonParseError, false)
 			return
 		}
-		for _, p := range ps {
-			if !c.deliver(p) {
-				return
-			}
-		}
-		clear(ps)
 	}
 }
 

@@ -68,6 +68,7 @@ type Conn struct {
 	ws        *ws.Conn                 // current WebSocket transport
 	probe     *ws.Conn                 // server: WebSocket being upgraded to
 	postRC    *http.ResponseController // server polling: the POST being read, aborted on close
+	postWait  chan struct{}            // server: closed when the POST in flight at an upgrade is done, or on close
 	queue     []codec.EIOPacket
 	spare     []codec.EIOPacket
 	spaceWake chan struct{} // closed when queue space frees (Send waiters)
@@ -123,7 +124,13 @@ func (c *Conn) Reason() string {
 // packet and its attachments are one call). At most SendQueue messages wait
 // in the queue, besides the batch being written; a call with more messages
 // than SendQueue waits for an empty queue.
-func (c *Conn) Send(msgs ...Message) error { return c.send(nil, msgs) }
+func (c *Conn) Send(msgs ...Message) error { return c.send(nil, msgs, true) }
+
+// TrySend is Send that never waits: when the queue has no room for msgs it
+// closes the session at once (ReasonSlowConsumer) and returns
+// ErrSlowConsumer. A fan-out to many sessions uses it, so that a stalled
+// peer delays none of the others.
+func (c *Conn) TrySend(msgs ...Message) error { return c.send(nil, msgs, false) }
 
 // SendVia is Send for a goroutine that runs from's handler (OnMessage on
 // from's WebSocket reader): instead of starting a write of its own, c is
@@ -137,16 +144,23 @@ func (c *Conn) SendVia(from *Conn, msgs ...Message) error {
 	if from != nil && from.replying.Load() {
 		b = from.rb
 	}
-	return c.send(b, msgs)
+	return c.send(b, msgs, true)
 }
 
-func (c *Conn) send(b *batch, msgs []Message) error {
+// send queues msgs; on a full queue it waits up to StallTimeout when wait
+// is set, else it closes the session at once.
+func (c *Conn) send(b *batch, msgs []Message, wait bool) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	c.mu.Lock()
 	var stall *time.Timer
 	for c.state == stateOpen && len(c.queue) > 0 && len(c.queue)+len(msgs) > c.cfg.SendQueue {
+		if !wait {
+			c.mu.Unlock()
+			c.closeWith(ReasonSlowConsumer, false)
+			return ErrSlowConsumer
+		}
 		if !c.writing {
 			c.kickLocked() // deferred in a batch: do not wait for its flush
 		}
@@ -348,6 +362,15 @@ func (c *Conn) endLingerLocked() {
 	}
 }
 
+// releasePostWaitLocked lets an upgraded session's WebSocket reader,
+// waiting for the POST that was in flight at the upgrade, start.
+func (c *Conn) releasePostWaitLocked() {
+	if c.postWait != nil {
+		close(c.postWait)
+		c.postWait = nil
+	}
+}
+
 func (c *Conn) wakeSpaceLocked() {
 	if c.spaceWake != nil {
 		close(c.spaceWake)
@@ -409,6 +432,7 @@ func (c *Conn) closeWith(reason string, graceful bool) {
 	c.graceful = graceful
 	c.wakeSpaceLocked()
 	c.endLingerLocked()
+	c.releasePostWaitLocked() // the reader then finds the session closed
 	probe := c.probe
 	c.probe = nil
 	var drop *ws.Conn

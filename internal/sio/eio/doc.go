@@ -25,7 +25,7 @@
 // net/http's. Heartbeats, upgrade and close deadlines use one time.AfterFunc
 // timer per session. Outbound messages wait in a queue bounded by
 // Config.SendQueue; Send blocks on a full queue for up to StallTimeout, then
-// drops the session as a slow consumer.
+// drops the session as a slow consumer (TrySend drops it at once).
 //
 // # Locks
 //

@@ -87,7 +87,10 @@ func writePayload(w http.ResponseWriter, c *Conn, ps []codec.EIOPacket) {
 // serveData handles a long-polling POST: the body is a payload of packets
 // from the client, bounded by MaxPayloadBytes (413 and close beyond it,
 // whether announced by Content-Length or found while reading a chunked
-// body). A payload that does not decode closes the session.
+// body), delivered as they are decoded. A payload that does not decode
+// closes the session (after the packets before the bad one). An upgrade
+// completed meanwhile waits for the POST to finish before the WebSocket's
+// reader delivers anything (see probeLoop).
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request, c *Conn) {
 	if r.Header.Get("Content-Type") == "application/octet-stream" {
 		// Binary POST bodies are EIO v3 only.
@@ -96,7 +99,8 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, c *Conn) {
 		return
 	}
 	c.mu.Lock()
-	if c.state != stateOpen {
+	if c.state != stateOpen || c.transport != transPolling {
+		// Upgraded since ServeHTTP looked: the WebSocket's reader delivers now.
 		c.mu.Unlock()
 		writeError(w, codeBadRequest)
 		return
@@ -117,6 +121,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, c *Conn) {
 		c.mu.Lock()
 		c.postBusy = false
 		c.postRC = nil
+		c.releasePostWaitLocked() // an upgrade's reader may start now
 		c.mu.Unlock()
 		c.leave()
 	}()
@@ -139,16 +144,13 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, c *Conn) {
 		writeError(w, codeBadRequest)
 		return
 	}
-	ps, err := codec.DecodeEIOPayload(nil, body)
-	if err != nil {
+	// Each packet is delivered as it is decoded: a body of many tiny
+	// packets must not become a list of them first (a 1 MB body of noops
+	// was half a million packets, ~110 MB).
+	if err := codec.ScanEIOPayload(body, c.deliver); err != nil {
 		c.closeWith(ReasonParseError, false)
 		writeError(w, codeBadRequest)
 		return
-	}
-	for _, p := range ps {
-		if !c.deliver(p) {
-			break
-		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html")

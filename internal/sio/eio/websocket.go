@@ -230,8 +230,9 @@ func reasonFor(err error) string {
 // probeLoop runs the server side of the polling → WebSocket upgrade on wsc
 // (engine.io-protocol, "Upgrade"): "2probe" → "3probe", noop to the pending
 // GET, then "5" switches the session to wsc, flushing the held packets in
-// order, and the loop goes on as the session's reader. Anything else, or no
-// "5" within UpgradeTimeout, closes wsc; the session stays on polling.
+// order, and the loop goes on as the session's reader, once a POST in
+// flight has delivered its packets. Anything else, or no "5" within
+// UpgradeTimeout, closes wsc; the session stays on polling.
 func (c *Conn) probeLoop(wsc *ws.Conn) {
 	ok := false
 	defer func() {
@@ -278,9 +279,21 @@ func (c *Conn) probeLoop(wsc *ws.Conn) {
 			if len(c.queue) > 0 {
 				c.kickLocked()
 			}
+			// A POST still reading or delivering its packets must finish
+			// first: calls for one session are sequential (Handler), and
+			// its packets came before this socket's. serveData, or the
+			// session's close, releases the wait.
+			var wait chan struct{}
+			if c.postBusy {
+				wait = make(chan struct{})
+				c.postWait = wait
+			}
 			c.mu.Unlock()
 			_ = wsc.SetReadDeadline(time.Time{})
 			ok = true
+			if wait != nil {
+				<-wait
+			}
 			c.wsReadLoop(wsc)
 			return
 		default:

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,5 +262,153 @@ func TestServerReadCoalesce(t *testing.T) {
 	}
 	if got := (&DialConfig{}).wsConfig().ReadCoalesce; got != 0 {
 		t.Errorf("a client's period is %v by default, want 0 (off)", got)
+	}
+}
+
+// seqHandler records the order of OnMessage calls and whether two ever ran
+// at once; "slow" blocks until release is closed.
+type seqHandler struct {
+	conns   chan *Conn
+	entered chan string
+	closes  chan string
+	release chan struct{}
+	freed   sync.Once
+	running atomic.Int32
+	overlap atomic.Bool
+}
+
+// free lets "slow" return.
+func (h *seqHandler) free() { h.freed.Do(func() { close(h.release) }) }
+
+func (h *seqHandler) OnMessage(c *Conn, m Message) {
+	if h.running.Add(1) > 1 {
+		h.overlap.Store(true)
+	}
+	h.entered <- string(m.Data)
+	if string(m.Data) == "slow" {
+		<-h.release
+	}
+	h.running.Add(-1)
+}
+
+func (h *seqHandler) OnClose(c *Conn, reason string) { h.closes <- reason }
+
+// seqFixture is an engine whose sessions all use one seqHandler.
+func seqFixture(tb testing.TB) (*fixture, *seqHandler) {
+	tb.Helper()
+	h := &seqHandler{conns: make(chan *Conn, 4), entered: make(chan string, 16), closes: make(chan string, 4), release: make(chan struct{})}
+	f := &fixture{srv: NewServer(Config{PingInterval: time.Hour}, nil, func(c *Conn) Handler { h.conns <- c; return h })}
+	mux := http.NewServeMux()
+	mux.Handle("/engine.io/{$}", f.srv)
+	f.ts = httptest.NewServer(mux)
+	tb.Cleanup(func() {
+		h.free()
+		f.srv.Close()
+		f.ts.Close()
+	})
+	return f, h
+}
+
+// upgradeDuringPOST opens a polling session, starts a POST of body whose
+// first message blocks the handler ("slow"), and completes an upgrade
+// meanwhile; the POST's response arrives on the returned channel.
+func upgradeDuringPOST(t *testing.T, f *fixture, h *seqHandler, body string) (*Conn, *ws.Conn, chan response) {
+	t.Helper()
+	r := f.do(t, "GET", "EIO=4&transport=polling", "")
+	if r.status != 200 || !strings.HasPrefix(r.body, `0{"sid":"`) {
+		t.Fatalf("handshake: %d %q", r.status, r.body)
+	}
+	sid := r.body[len(`0{"sid":"`):]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	c := recv(t, h.conns, "accept")
+	post := make(chan response, 1)
+	go func() { post <- doReq(t, "POST", f.url("EIO=4&transport=polling&sid="+sid), body) }()
+	if got := recv(t, h.entered, "slow"); got != "slow" {
+		t.Fatalf("first message %q", got)
+	}
+	wc := f.dialWS(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	writeWS(t, wc, ws.OpText, "2probe")
+	wantWS(t, wc, ws.OpText, "3probe")
+	writeWS(t, wc, ws.OpText, "5")
+	return c, wc, post
+}
+
+// TestUpgradeWaitsForPOST is the regression test for an upgrade completed
+// while a polling POST was still delivering: the WebSocket's reader
+// started at once, so two OnMessage calls of one session ran at the same
+// time (breaking "calls for one session are sequential") and a message
+// sent on the WebSocket overtook the rest of the POST. The reader now waits
+// for the POST to finish.
+func TestUpgradeWaitsForPOST(t *testing.T) {
+	t.Parallel()
+	f, h := seqFixture(t)
+	c, wc, post := upgradeDuringPOST(t, f, h, "4slow\x1e4second")
+	writeWS(t, wc, ws.OpText, "4fast")
+	// Either the reader waits for the POST, or (the bug) it delivers "fast"
+	// while "slow" still runs.
+	testutil.WaitFor(t, "the upgraded reader waiting for the POST", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.postWait != nil || len(h.entered) > 0
+	})
+	h.free()
+	if r := recv(t, post, "POST response"); r.status != 200 || r.body != "ok" {
+		t.Fatalf("POST: %d %q", r.status, r.body)
+	}
+	for _, want := range []string{"second", "fast"} {
+		if got := recv(t, h.entered, want); got != want {
+			t.Fatalf("delivered %q, want %q (the POST's messages first)", got, want)
+		}
+	}
+	if h.overlap.Load() {
+		t.Fatal("two OnMessage calls of one session overlapped")
+	}
+	if c.Transport() != TransportWebSocket {
+		t.Fatalf("transport %q", c.Transport())
+	}
+	writeWS(t, wc, ws.OpText, "4after")
+	if got := recv(t, h.entered, "after"); got != "after" {
+		t.Fatalf("delivered %q", got)
+	}
+}
+
+// TestUpgradeWaitReleasedOnClose: a session closed while its upgraded
+// reader waits for a POST whose handler is stuck lets the reader exit
+// (no goroutine stays behind it); OnClose follows once the POST's handler
+// returns.
+func TestUpgradeWaitReleasedOnClose(t *testing.T) {
+	t.Parallel()
+	f, h := seqFixture(t)
+	c, wc, post := upgradeDuringPOST(t, f, h, "4slow")
+	testutil.WaitFor(t, "the upgraded reader waiting for the POST", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.postWait != nil
+	})
+	c.Close(ReasonForcedClose)
+	// Only the POST still holds the session: the reader has left.
+	testutil.WaitFor(t, "the reader to exit", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.refs == 1
+	})
+	_ = wc.SetReadDeadline(time.Now().Add(waitFor))
+	for {
+		if _, _, err := wc.ReadMessage(); err != nil {
+			break
+		}
+	}
+	select {
+	case r := <-h.closes:
+		t.Fatalf("OnClose(%q) while the POST's OnMessage runs", r)
+	default:
+	}
+	h.free()
+	recv(t, post, "POST response")
+	if got := recv(t, h.closes, "close"); got != ReasonForcedClose {
+		t.Fatalf("close reason %q", got)
+	}
+	if h.overlap.Load() {
+		t.Fatal("two OnMessage calls of one session overlapped")
 	}
 }
