@@ -305,25 +305,41 @@ func (b *batcher) close() {
 }
 
 // answer frees the item's window slot and calls done with the decoded
-// answer to one message.
+// answer to one message. An answer comes on the connection's reader; a
+// failure (err) may come on another goroutine: a timer's, or the one
+// closing the connection.
 func (c *Client) answer(done func(SendResult, error), res sio.Message, err error) {
 	<-c.window
 	switch {
 	case err != nil:
-		done(SendResult{}, fmt.Errorf("client: message: %w", err))
+		defer c.ownGoroutine()()
+		c.callDone(done, SendResult{}, fmt.Errorf("client: message: %w", err))
 	case len(res.Args) == 0:
-		done(SendResult{}, errors.New("client: message: empty reply"))
+		c.callDone(done, SendResult{}, errors.New("client: message: empty reply"))
 	default:
-		done(decodeSendResult(res.Args[0]))
+		r, err := decodeSendResult(res.Args[0])
+		c.callDone(done, r, err)
 	}
 }
 
-// failAll frees the items' window slots and fails each with err.
+// failAll frees the items' window slots and fails each with err, on the
+// calling goroutine (a sender's, a timer's, the supervisor's …).
 func (c *Client) failAll(items []asyncItem, err error) {
+	if len(items) == 0 {
+		return
+	}
+	defer c.ownGoroutine()()
 	for _, it := range items {
 		<-c.window
-		it.done(SendResult{}, err)
+		c.callDone(it.done, SendResult{}, err)
 	}
+}
+
+// callDone runs a SendMessageAsync callback. A panic in it is logged and
+// goes no further: the goroutine it runs on is the client's or a sender's.
+func (c *Client) callDone(done func(SendResult, error), res SendResult, err error) {
+	defer c.recoverCallback("done")
+	done(res, err)
 }
 
 // encodeBatch joins the items' objects into one array argument.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,11 +62,16 @@ type Client struct {
 	names    map[string]struct{} // names held (claimed and acked)
 	rooms    map[string]struct{} // rooms joined
 	draining bool                // Drain was called: re-sent after a reconnect
-	err      error               // why the client stopped; set before done closes
+	err      error               // why the client stopped (ErrClosed from Close on); set before done closes
 	lastErr  error               // the last connection failure (for Dial's error)
 	id       string              // backend ID the hub gave the current session
 	addr     string              // address the hub registered
 	hubURL   string              // the hub of the current connection
+	// own counts, by goroutine ID, the goroutines running client callbacks
+	// that the supervisor may wait for: itself, the live connection's
+	// reader, and those in a failure callback (ownGoroutine). Close called
+	// on one of them must not wait for the supervisor.
+	own map[uint64]int
 
 	closeOnce sync.Once
 }
@@ -107,6 +116,13 @@ type conn struct {
 	downOnce sync.Once
 	reason   string // written before down is closed
 	replaced atomic.Bool
+	// broken: a message handler panicked. Nothing more is handed over or
+	// confirmed on this connection (the supervisor is closing it), so the
+	// hub gives the rest back in order when the session ends.
+	broken atomic.Bool
+	// release unmarks the reader goroutine (set by it on CONNECT; called
+	// by close, once the reader has exited).
+	release func()
 }
 
 func (cn *conn) setDown(reason string) {
@@ -114,6 +130,16 @@ func (cn *conn) setDown(reason string) {
 		cn.reason = reason
 		close(cn.down)
 	})
+}
+
+// close closes the Socket.IO client and waits for its goroutines (the
+// supervisor's job: a callback must not).
+func (cn *conn) close() {
+	_ = cn.sc.Close()
+	if cn.release != nil {
+		cn.release()
+		cn.release = nil
+	}
 }
 
 // permanentError marks a failure that retrying cannot fix.
@@ -155,7 +181,7 @@ func newClient(hubURLs []string, opts []Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{cfg: cfg, names: map[string]struct{}{}, rooms: map[string]struct{}{}}
+	c := &Client{cfg: cfg, names: map[string]struct{}{}, rooms: map[string]struct{}{}, own: map[uint64]int{}}
 	for _, raw := range hubURLs {
 		h, err := parseHub(raw)
 		if err != nil {
@@ -213,7 +239,8 @@ func (c *Client) waitFirst(ctx context.Context) error {
 
 // OnMessage sets the handler of messages routed to this backend (replacing
 // any). It runs on the connection's reader, one message at a time, in the
-// hub's order; see the package doc about what it must not do.
+// hub's order; see the package doc about what it must not do, and about a
+// handler that panics (the message is delivered again after a reconnect).
 func (c *Client) OnMessage(fn func(Message)) { c.onMessage.Store(&fn) }
 
 // OnServerJoined sets the handler told when another backend joins the pool.
@@ -230,24 +257,80 @@ func (c *Client) OnServerLeft(fn func(Server)) { c.onLeft.Store(&fn) }
 // at once (or another backend its users reconnect to) re-claims them with
 // the messages held meanwhile. Call Leave first to release them at once.
 // Idempotent; later calls fail with ErrClosed (or what stopped the client).
+//
+// Called from a callback of this client (a handler, the NameLost callback,
+// a SendMessageAsync done), Close does not wait, as the goroutines it would
+// wait for include the one it runs on: it stops the client and returns.
+// Done is closed once the client's goroutines have exited.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		if c.cancel != nil {
 			c.cancel()
 		}
 	})
-	if c.done != nil {
+	id := goroutineID()
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = ErrClosed // calls made from here on fail at once
+	}
+	own := id != 0 && c.own[id] > 0
+	c.mu.Unlock()
+	if !own && c.done != nil {
 		<-c.done
 	}
 	return nil
+}
+
+// ownGoroutine marks the calling goroutine as one the supervisor may wait
+// for, so that Close called on it does not wait, until release is called.
+func (c *Client) ownGoroutine() (release func()) {
+	id := goroutineID()
+	if id == 0 { // not parsed: Close waits, as it always did
+		return func() {}
+	}
+	c.mu.Lock()
+	c.own[id]++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		if c.own[id]--; c.own[id] <= 0 {
+			delete(c.own, id)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// goroutineID returns the calling goroutine's ID, read from the header
+// runtime.Stack writes ("goroutine 42 [running]:"), or 0 if it cannot. Go
+// has no API for it on purpose, and the client uses it only so that Close
+// recognises its own goroutines: never as goroutine-local state. It costs a
+// few microseconds: keep it off the per-message path.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b, _ = bytes.CutPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
+}
+
+// recoverCallback, deferred around a call of application code on one of the
+// client's goroutines, recovers a panic in it and logs it: the goroutine
+// (the reader, the supervisor, a timer …) goes on.
+func (c *Client) recoverCallback(callback string) {
+	if r := recover(); r != nil {
+		c.log.Error("callback panicked", "callback", callback, "panic", r, "stack", string(debug.Stack()))
+	}
 }
 
 // Done is closed when the client has stopped: after Close, or on a final
 // failure (ErrReplaced, ErrUnauthorized, ErrBadAddress …) that Err gives.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Err returns why the client stopped (ErrClosed after Close), or nil while
-// it runs.
+// Err returns why the client stopped (ErrClosed once Close was called), or
+// nil while it runs.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -310,6 +393,7 @@ func sortedKeys(m map[string]struct{}) []string {
 // run is the supervisor: connect, register, resync, wait for the
 // disconnect, repeat, until Close or a final failure.
 func (c *Client) run() {
+	defer c.ownGoroutine()() // it runs NameLost and done callbacks
 	var final error
 	defer func() {
 		c.mu.Lock()
@@ -376,8 +460,8 @@ func (c *Client) run() {
 		c.cn = nil
 		c.up = make(chan struct{})
 		c.mu.Unlock()
-		_ = cn.sc.Close() // fails the acks still pending on it
-		cn.batch.close()  // and the messages not written yet
+		cn.close()       // fails the acks still pending on it
+		cn.batch.close() // and the messages not written yet
 		cn.setDown(sio.ReasonIOClientDisconnect)
 		if c.cfg.onDown != nil {
 			c.cfg.onDown()
@@ -436,9 +520,14 @@ func (c *Client) reportLost(lost []lostName) {
 	for _, l := range lost {
 		c.log.Warn("name lost during reconnect", "user", l.name, "holder", l.holder)
 		if fn != nil {
-			fn(l.name, l.holder)
+			c.nameLost(fn, l)
 		}
 	}
+}
+
+func (c *Client) nameLost(fn func(name, holder string), l lostName) {
+	defer c.recoverCallback("NameLost")
+	fn(l.name, l.holder)
 }
 
 // establish connects to h, announces the address and restores the names,
@@ -450,7 +539,7 @@ func (c *Client) establish(h hub) (*conn, []lostName, error) {
 	}
 	lost, err := c.resync(cn)
 	if err != nil {
-		_ = cn.sc.Close()
+		cn.close()
 		return nil, nil, err
 	}
 	return cn, lost, nil
@@ -475,7 +564,15 @@ func (c *Client) connect(h hub) (*conn, error) {
 	sock := sc.Socket(h.nsp, auth)
 	cn := &conn{hub: h, sc: sc, sock: sock, down: make(chan struct{})}
 	cn.batch = newBatcher(c, sock)
-	sock.On("message", c.handleMessage)
+	// The CONNECT reply is read by the reader goroutine that then runs
+	// every handler and ack of this connection: mark it, until the
+	// connection is closed (close), for Close.
+	sock.OnConnect(func() {
+		if cn.release == nil {
+			cn.release = c.ownGoroutine()
+		}
+	})
+	sock.On("message", func(m sio.Message, ack sio.Ack) { c.handleMessage(cn, m, ack) })
 	sock.On("server_joined", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onJoined) })
 	sock.On("server_left", func(m sio.Message, _ sio.Ack) { c.handleServer(m, &c.onLeft) })
 	sock.On("error", func(m sio.Message, _ sio.Ack) { c.handleError(cn, m) })
@@ -483,7 +580,7 @@ func (c *Client) connect(h hub) (*conn, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.dialTimeout)
 	defer cancel()
 	if err := sc.Connect(ctx); err != nil {
-		_ = sc.Close()
+		cn.close()
 		var ce *sio.ConnectError
 		if errors.As(err, &ce) && strings.HasPrefix(ce.Message, "unauthorized") {
 			return nil, permanentError{&HubError{Event: "connect", Code: CodeUnauthorized, Message: ce.Message}}
@@ -619,8 +716,17 @@ func (c *Client) resync(cn *conn) ([]lostName, error) {
 			return nil, err
 		}
 		var f failure
-		if err := json.Unmarshal(raw, &f); err != nil || !f.OK {
-			return nil, fmt.Errorf("client: drain after reconnect: refused: %s", raw)
+		switch err := json.Unmarshal(raw, &f); {
+		case err != nil:
+			return nil, fmt.Errorf("client: drain: bad reply: %w", err)
+		case f.OK:
+		case transient(f.Code):
+			return nil, f.err("drain")
+		default:
+			// A hub that does not know drain (UNKNOWN_EVENT, BAD_REQUEST)
+			// refuses it on every connection: reconnecting would loop.
+			// Stay registered without draining; Drain reports the refusal.
+			c.log.Error("hub refused drain after reconnect; serving without draining", "hub", cn.hub.base, "err", f.err("drain"))
 		}
 	}
 	if len(lost) > 0 || len(badRooms) > 0 {

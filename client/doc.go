@@ -21,6 +21,32 @@
 // the ack timeout ends, because the answer is read by the goroutine the
 // handler is running on. Hand such work to another goroutine.
 //
+// The other callbacks are not handlers and may run at the same time as
+// one: the NameLost callback (WithNameLost) runs on the client's
+// connection-manager goroutine, and SendMessageAsync's done callbacks run
+// on the reader, on a timer's goroutine or on the goroutine that closes
+// the connection (see SendMessageAsync). Synchronise what they share with
+// the handlers.
+//
+// A panic in a callback is recovered and logged at Error. In the OnMessage
+// handler it also gives the connection up: the message it panicked on is
+// not confirmed to the hub, nor is any later one of the same batch nor
+// any message that arrives after it on that connection; the client closes
+// the connection and reconnects, and the hub delivers those direct
+// messages again once the client has re-claimed their names: at least
+// once, with the same ID, as far as the names' mailboxes hold them (100
+// messages per name by default; the oldest are dropped first), as for a
+// backend that dies with messages in flight (docs/PROTOCOL.md, delivery
+// guarantees). Room and public messages are never re-sent. A message the handler panics on every time therefore
+// comes back after every reconnect (the client backs off between them, as
+// for any connection that keeps dropping): recover in the handler what it
+// can handle. A panic in OnServerJoined or OnServerLeft closes the
+// connection too (the client reconnects); one in NameLost or a done
+// callback does not.
+//
+// Every callback may call Close: it then returns without waiting for the
+// client's goroutines (see Close).
+//
 // Messages sent with SendMessageAsync while an earlier one awaits the hub's
 // answer are coalesced into one `message` event carrying an array (at most
 // 1000 messages; binary ones go alone), and the client announces that it

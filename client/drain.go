@@ -26,7 +26,9 @@ func (s DrainStatus) Idle() bool { return s.InFlight == 0 && s.Tunnels == 0 }
 // until nothing is proxied to it any more (no request in flight, no open
 // tunnel) or ctx ends; it returns the last counts. Draining is sticky: a
 // reconnect re-sends it. The polling interval starts at 10ms and doubles up
-// to 250ms.
+// to 250ms. Failures the hub may recover from (a lost connection,
+// ErrInternal …) are retried; a refusal is not: a hub that does not know
+// `drain` (ErrUnknownEvent, ErrBadRequest) fails Drain at once.
 func (c *Client) Drain(ctx context.Context) (DrainStatus, error) {
 	c.mu.Lock()
 	c.draining = true
@@ -36,12 +38,13 @@ func (c *Client) Drain(ctx context.Context) (DrainStatus, error) {
 	var last DrainStatus
 	for {
 		st, err := c.drainOnce(ctx)
+		var he *HubError
 		if err == nil {
 			last = st
 			if st.Idle() {
 				return st, nil
 			}
-		} else if ctx.Err() != nil || c.Err() != nil {
+		} else if ctx.Err() != nil || c.Err() != nil || errors.As(err, &he) && !transient(he.Code) {
 			return last, err
 		} else {
 			c.log.Debug("drain poll failed", "err", err)
@@ -92,9 +95,11 @@ func ListenerURL(ln net.Listener) string {
 // Serve runs srv on ln and keeps it in Switchboard's pool until ctx ends:
 // it dials the hubs (announcing WithAddress, or ListenerURL(ln) when not
 // given) while srv already serves, then waits. When ctx ends it drains
-// (bounded by WithDrainTimeout, default 30s), shuts srv down (same bound)
-// and closes the client. It returns nil after a clean stop, or the first
-// error: srv failing, or the hub refusing the backend for good.
+// (bounded by WithDrainTimeout, default 30s), then shuts srv down with
+// http.Server.Shutdown (bounded by WithShutdownTimeout, default 10s,
+// counted from the end of the drain; past it srv is closed) and closes the
+// client. It returns nil after a clean stop, or the first error: srv
+// failing, or the hub refusing the backend for good.
 // Use Client.Serve instead to reach the client (Join, Send …).
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, hubURLs []string, opts ...Option) error {
 	c, err := newClient(hubURLs, opts)
@@ -109,7 +114,8 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, hubURLs []str
 }
 
 // Serve runs srv on ln (whose address c announced) until ctx ends, then
-// drains (bounded by WithDrainTimeout), shuts srv down and closes c. It
+// drains (bounded by WithDrainTimeout), shuts srv down (bounded by
+// WithShutdownTimeout, from the end of the drain) and closes c. It
 // returns nil after a clean stop, or the first error: srv failing, or the
 // client stopping for good (ErrReplaced …) while serving.
 func (c *Client) Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
@@ -132,15 +138,19 @@ func (c *Client) serve(ctx context.Context, srv *http.Server, ln net.Listener, r
 			err = e
 		}
 	}
-	bound := c.cfg.drainTimeout
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
-	defer cancel()
 	if err == nil && (registered || c.Connected()) {
-		if st, derr := c.Drain(dctx); derr != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.drainTimeout)
+		st, derr := c.Drain(dctx)
+		cancel()
+		if derr != nil {
 			c.log.Warn("drain incomplete", "err", derr, "in_flight", st.InFlight, "tunnels", st.Tunnels)
 		}
 	}
-	if serr := srv.Shutdown(dctx); serr != nil {
+	// Shutdown has a bound of its own: a drain that ran out of time
+	// leaves requests in flight, which it lets finish.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.shutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
 		_ = srv.Close()
 		err = errors.Join(err, fmt.Errorf("client: shutdown: %w", serr))
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchboard-lb/switchboard/internal/sio"
 )
 
 // poolBackend is an HTTP backend in Switchboard's pool through Client.Serve.
@@ -177,5 +179,51 @@ func TestDrainNotAnnounced(t *testing.T) {
 	third := dial(t, []string{hub}, WithAddress(backendURL(t)))
 	if got := waitChan(t, events, "the third's join"); got != "joined "+third.Address() {
 		t.Fatalf("after a drain the next event is %q, want the third backend's join", got)
+	}
+}
+
+// TestDrainRefused: a hub that does not know `drain` refuses it
+// (UNKNOWN_EVENT, or BAD_REQUEST). Regression: Drain retried until its ctx
+// ended, and a reconnect of a draining client re-sent drain in the resync,
+// failed it as retryable and reconnected again, in a loop. Now Drain fails
+// at once with the refusal, and the resync logs it and registers.
+func TestDrainRefused(t *testing.T) {
+	tests := []struct {
+		code string
+		want error
+	}{
+		{CodeUnknownEvent, ErrUnknownEvent},
+		{CodeBadRequest, ErrBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			h := startFakeHub(t, func(_ *sio.Socket, _ sio.Message, ack sio.Ack) { _ = ack(sio.Message{}) })
+			var drains atomic.Int64
+			h.srv.Of(DefaultNamespace).On("drain", func(_ *sio.Socket, _ sio.Message, ack sio.Ack) {
+				drains.Add(1)
+				_ = ack(sio.Args(raw(`{"ok":false,"code":"` + tt.code + `","message":"unknown event drain"}`)))
+			})
+			logs := newLineLog()
+			o, ready := readyCh()
+			c := dial(t, []string{h.URL}, o, WithAddress(backendURL(t)), WithLogger(logLines(logs)))
+			waitChan(t, ready, "registered")
+			if _, err := c.Drain(tctx(t)); !errors.Is(err, tt.want) {
+				t.Fatalf("Drain: %v, want %v", err, tt.want)
+			}
+			if n := drains.Load(); n != 1 {
+				t.Fatalf("drain sent %d times", n)
+			}
+			// The transport drops: the client reconnects, re-sends drain
+			// in the resync, and registers despite the refusal.
+			h.sock.Load().CloseTransport("test")
+			waitChan(t, ready, "re-registered")
+			waitLog(t, logs, "ERROR hub refused drain after reconnect", tt.code)
+			if n := drains.Load(); n != 2 {
+				t.Fatalf("drain sent %d times; want 2 (Drain, then the resync)", n)
+			}
+			if !c.Connected() {
+				t.Fatal("not connected")
+			}
+		})
 	}
 }

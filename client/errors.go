@@ -15,13 +15,17 @@ var (
 	// ErrNameTaken (NAME_TAKEN): another live backend holds the name;
 	// errors.As a *NameTakenError for the holder's address.
 	ErrNameTaken = errors.New("client: name taken")
-	// ErrNotHolder (NOT_HOLDER): this backend does not hold the name it released.
+	// ErrNotHolder (NOT_HOLDER): this backend does not hold the name it
+	// released. Leave of a name nobody holds (the hub's NOT_FOUND for
+	// leave_subs) matches it too; HubError.Code tells them apart.
 	ErrNotHolder = errors.New("client: not the holder of the name")
 	// ErrInvalidName (INVALID_NAME): empty, not UTF-8, control characters or too long.
 	ErrInvalidName = errors.New("client: invalid name")
 	// ErrNotRegistered (NOT_REGISTERED): an event before the address was accepted.
 	ErrNotRegistered = errors.New("client: not registered")
-	// ErrBadRequest (BAD_REQUEST): malformed arguments.
+	// ErrBadRequest (BAD_REQUEST, BAD_MESSAGE): malformed arguments, or a
+	// message the hub refuses to route (more recipients than its limit,
+	// 1024 by default).
 	ErrBadRequest = errors.New("client: bad request")
 	// ErrBadAddress (BAD_ADDRESS): the hub refused the backend's address.
 	// Permanent: Dial returns it and a running client stops with it.
@@ -43,7 +47,19 @@ var (
 	// (a server-side disconnect other than REPLACED). Final.
 	ErrDisconnected = errors.New("client: disconnected by the hub")
 	// ErrRateLimited (RATE_LIMITED): the hub throttled this backend.
+	// Reserved: the hub sends RATE_LIMITED only on its HTTP message route
+	// today, never on the channel.
 	ErrRateLimited = errors.New("client: rate limited")
+	// ErrInternal (INTERNAL): the hub failed on its side (an unexpected
+	// engine error). Transient: the call may succeed when retried.
+	ErrInternal = errors.New("client: hub internal error")
+	// ErrUnavailable (UNAVAILABLE): the hub's engine is closed or
+	// unreachable (e.g. the hub is shutting down). Transient.
+	ErrUnavailable = errors.New("client: hub unavailable")
+	// ErrTimeout (TIMEOUT): an operation inside the hub (its engine, e.g.
+	// NATS) timed out. Transient. Not to be confused with ErrAckTimeout,
+	// the client giving up on the hub's answer.
+	ErrTimeout = errors.New("client: hub timeout")
 	// ErrUnknownEvent (UNKNOWN_EVENT): the hub does not know the event
 	// (an older Switchboard).
 	ErrUnknownEvent = errors.New("client: unknown event")
@@ -67,6 +83,11 @@ const (
 	CodeUnknownEvent  = "UNKNOWN_EVENT"
 	CodeReplaced      = "REPLACED"
 	CodeRateLimited   = "RATE_LIMITED"
+	CodeInternal      = "INTERNAL"
+	CodeUnavailable   = "UNAVAILABLE"
+	CodeTimeout       = "TIMEOUT"
+	CodeNotFound      = "NOT_FOUND"    // leave_subs of a name nobody holds (matches ErrNotHolder)
+	CodeBadMessage    = "BAD_MESSAGE"  // a message the hub cannot route (matches ErrBadRequest)
 	CodeUnauthorized  = "UNAUTHORIZED" // a refused CONNECT; not sent by the hub as a code
 )
 
@@ -81,12 +102,17 @@ var sentinels = map[string]error{
 	CodeUnknownEvent:  ErrUnknownEvent,
 	CodeReplaced:      ErrReplaced,
 	CodeRateLimited:   ErrRateLimited,
+	CodeInternal:      ErrInternal,
+	CodeUnavailable:   ErrUnavailable,
+	CodeTimeout:       ErrTimeout,
+	CodeBadMessage:    ErrBadRequest,
 	CodeUnauthorized:  ErrUnauthorized,
 }
 
 // HubError is a failure the hub answered with {ok:false, code, message}.
 // errors.Is matches it against the sentinel of its code (ErrBadRequest for
-// BAD_REQUEST, …); codes without a sentinel match none.
+// BAD_REQUEST and BAD_MESSAGE, ErrNotHolder for NOT_HOLDER and for
+// leave_subs' NOT_FOUND, …); codes without a sentinel match none.
 type HubError struct {
 	Event   string // the event that failed ("join_subs", "message", …)
 	Code    string // upper-case code, e.g. "BAD_REQUEST"
@@ -107,6 +133,11 @@ func (e *HubError) Error() string {
 
 // Is reports whether target is the sentinel of e's code.
 func (e *HubError) Is(target error) bool {
+	if e.Code == CodeNotFound && e.Event == "leave_subs" {
+		// Leave of a name nobody holds: to the caller, as for a name
+		// another backend holds, it was not the holder.
+		return target == ErrNotHolder
+	}
 	s, ok := sentinels[e.Code]
 	return ok && s == target
 }
@@ -156,7 +187,7 @@ func (f *failure) err(event string) error {
 // (the hub's own trouble rather than the request's).
 func transient(code string) bool {
 	switch code {
-	case "INTERNAL", "TIMEOUT", "UNAVAILABLE", CodeRateLimited, CodeNotRegistered:
+	case CodeInternal, CodeTimeout, CodeUnavailable, CodeRateLimited, CodeNotRegistered:
 		return true
 	}
 	return false

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -225,7 +226,8 @@ var waiterPool = sync.Pool{New: func() any {
 // handler (OnMessage …) with the window full, the call waits for ctx or the
 // ack timeout, as the answers that would free a slot are read by the
 // handler's own goroutine. done may also run on a goroutine calling
-// SendMessageAsync, when the write of a message queued before fails.
+// SendMessageAsync, when the write of a message queued before fails. A
+// panic in done is recovered and logged at Error; the client carries on.
 //
 // With batching on (WithBatching, the default), a message sent while an
 // earlier one awaits its answer is queued and written with the others
@@ -353,7 +355,13 @@ func encodeOutgoing(o *Outgoing) (sio.Message, error) {
 	return sio.Message{Args: []json.RawMessage{buf}, Attachments: atts}, nil
 }
 
-func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
+func (c *Client) handleMessage(cn *conn, m sio.Message, ack sio.Ack) {
+	if cn.broken.Load() {
+		// A handler panicked on this connection, which is being closed:
+		// neither hand over nor confirm anything more, so that the hub
+		// gives the direct messages back (see deliver) in their order.
+		return
+	}
 	fn := c.onMessage.Load()
 	if fn == nil || len(m.Args) == 0 {
 		if ack != nil {
@@ -362,7 +370,7 @@ func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
 		return
 	}
 	if codec.IsJSONArray(m.Args[0]) {
-		c.handleBatch(*fn, m.Args[0], ack)
+		c.handleBatch(cn, *fn, m.Args[0], ack)
 		return
 	}
 	msg, err := decodeMessage(m.Args[0])
@@ -375,30 +383,59 @@ func (c *Client) handleMessage(m sio.Message, ack sio.Ack) {
 	}
 	msg.Attachments = m.Attachments
 	if ack == nil {
-		(*fn)(msg)
+		if !c.deliver(cn, *fn, msg) {
+			cn.setDown(reasonHandlerPanic)
+		}
 		return
 	}
 	// Direct messages ask for a confirmation (we announce ack:true): give
 	// it once the handler has taken the message, naming the recipients it
-	// reported Missing.
+	// reported Missing. None when it panicked.
 	var missing []string
 	msg.missing = &missing
-	defer func() {
-		if len(missing) == 0 {
-			_ = ack(sio.Message{})
-			return
-		}
-		_ = ack(sio.Args(appendMissing(make([]byte, 0, 32), missing)))
-	}()
-	(*fn)(msg)
+	if !c.deliver(cn, *fn, msg) {
+		cn.setDown(reasonHandlerPanic)
+		return
+	}
+	if len(missing) == 0 {
+		_ = ack(sio.Message{})
+		return
+	}
+	_ = ack(sio.Args(appendMissing(make([]byte, 0, 32), missing)))
 }
+
+// deliver runs the message handler on m and reports whether it returned.
+// A panic is recovered and logged, and cn is given up: nothing more is
+// handed over on it (broken); the caller, once it has answered the hub,
+// hands cn to the supervisor (setDown), which closes it and reconnects.
+// The message is not confirmed, nor are the later ones of its batch: the
+// hub keeps them in the names' mailboxes (docs/PROTOCOL.md, delivery
+// guarantees) and delivers them again once the names are re-claimed.
+func (c *Client) deliver(cn *conn, fn func(Message), m Message) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			cn.broken.Store(true)
+			c.log.Error("message handler panicked; reconnecting", "id", m.ID, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(m)
+	return true
+}
+
+// reasonHandlerPanic is the disconnect reason after a handler panicked.
+const reasonHandlerPanic = "message handler panic"
 
 // handleBatch delivers a `message` carrying an array of deliveries (we
 // announce batch:true): the handler gets each in order, and one ack
 // answers for all: no argument when every item was handed over, else an
 // array aligned with the items, {missing} where the handler called
-// Missing and null elsewhere (cut after the last {missing}).
-func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
+// Missing and null elsewhere (cut after the last {missing}). When the
+// handler panics on an item, that item and the later ones are answered
+// {missing: every recipient}: the hub keeps them for those names (their
+// holder being this backend, in their mailboxes, flushed to it when it
+// re-claims them after the reconnect).
+func (c *Client) handleBatch(cn *conn, fn func(Message), arr []byte, ack sio.Ack) {
 	var buf [16]json.RawMessage
 	items, err := codec.SplitArray(arr, buf[:0])
 	if err != nil {
@@ -412,31 +449,13 @@ func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
 	var missing [][]string
 	if ack != nil {
 		missing = make([][]string, len(items))
-		defer func() {
-			last := -1
-			for i, ms := range missing {
-				if len(ms) > 0 {
-					last = i
-				}
-			}
-			if last < 0 {
-				_ = ack(sio.Message{})
-				return
-			}
-			b := append(make([]byte, 0, 16*(last+1)+32), '[')
-			for i, ms := range missing[:last+1] {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				if len(ms) == 0 {
-					b = append(b, "null"...)
-					continue
-				}
-				b = appendMissing(b, ms)
-			}
-			_ = ack(sio.Args(append(b, ']')))
-		}()
 	}
+	panicked := false
+	defer func() {
+		if panicked { // after the ack: the connection is closed next
+			cn.setDown(reasonHandlerPanic)
+		}
+	}()
 	for i, raw := range items {
 		msg, err := decodeMessage(raw)
 		if err != nil {
@@ -446,8 +465,46 @@ func (c *Client) handleBatch(fn func(Message), arr []byte, ack sio.Ack) {
 		if ack != nil {
 			msg.missing = &missing[i]
 		}
-		fn(msg)
+		if !c.deliver(cn, fn, msg) {
+			panicked = true
+			if ack == nil {
+				return
+			}
+			for j := i; j < len(items); j++ {
+				// Not handed over: the hub re-routes each to its names.
+				missing[j] = nil
+				if m, err := decodeMessage(items[j]); err == nil {
+					missing[j] = m.To
+				}
+			}
+			break
+		}
 	}
+	if ack == nil {
+		return
+	}
+	last := -1
+	for i, ms := range missing {
+		if len(ms) > 0 {
+			last = i
+		}
+	}
+	if last < 0 {
+		_ = ack(sio.Message{})
+		return
+	}
+	b := append(make([]byte, 0, 16*(last+1)+32), '[')
+	for i, ms := range missing[:last+1] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if len(ms) == 0 {
+			b = append(b, "null"...)
+			continue
+		}
+		b = appendMissing(b, ms)
+	}
+	_ = ack(sio.Args(append(b, ']')))
 }
 
 // appendMissing appends the delivery ack {"missing":[names]}.

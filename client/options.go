@@ -5,19 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
 // Defaults.
 const (
-	DefaultBackoffMin   = 250 * time.Millisecond
-	DefaultBackoffMax   = 5 * time.Second
-	DefaultDialTimeout  = 10 * time.Second
-	DefaultAckTimeout   = 10 * time.Second
-	DefaultDrainTimeout = 30 * time.Second
-	DefaultMaxInFlight  = 1024
-	DefaultPath         = "/list"
-	DefaultNamespace    = "/list"
+	DefaultBackoffMin      = 250 * time.Millisecond
+	DefaultBackoffMax      = 5 * time.Second
+	DefaultDialTimeout     = 10 * time.Second
+	DefaultAckTimeout      = 10 * time.Second
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second // Serve's http.Server.Shutdown, after the drain
+	DefaultMaxInFlight     = 1024
+	DefaultPath            = "/list"
+	DefaultNamespace       = "/list"
 )
 
 // Option configures Dial (and Serve). Options are applied in order; a later
@@ -25,43 +27,45 @@ const (
 type Option func(*config) error
 
 type config struct {
-	address      string
-	publicURL    string
-	meta         json.RawMessage
-	token        string
-	weight       int
-	logger       *slog.Logger
-	backoffMin   time.Duration
-	backoffMax   time.Duration
-	dialTimeout  time.Duration
-	ackTimeout   time.Duration
-	drainTimeout time.Duration
-	maxInFlight  int
-	writeLinger  time.Duration
-	batching     bool
-	path         string
-	tls          *tls.Config
-	nameLost     func(name, holder string)
-	onMessage    func(Message)
-	onJoined     func(Server)
-	onLeft       func(Server)
-	rand         func() float64   // backoff jitter (default math/rand/v2)
-	now          func() time.Time // clock of SendMessageAsync's ack deadlines (default time.Now)
-	onReady      func()           // test hook: after each (re)registration and resync
-	onDown       func()           // test hook: after a registered connection was lost
+	address         string
+	publicURL       string
+	meta            json.RawMessage
+	token           string
+	weight          int
+	logger          *slog.Logger
+	backoffMin      time.Duration
+	backoffMax      time.Duration
+	dialTimeout     time.Duration
+	ackTimeout      time.Duration
+	drainTimeout    time.Duration
+	shutdownTimeout time.Duration // Serve's http.Server.Shutdown
+	maxInFlight     int
+	writeLinger     time.Duration
+	batching        bool
+	path            string
+	tls             *tls.Config
+	nameLost        func(name, holder string)
+	onMessage       func(Message)
+	onJoined        func(Server)
+	onLeft          func(Server)
+	rand            func() float64   // backoff jitter (default math/rand/v2)
+	now             func() time.Time // clock of SendMessageAsync's ack deadlines (default time.Now)
+	onReady         func()           // test hook: after each (re)registration and resync
+	onDown          func()           // test hook: after a registered connection was lost
 }
 
 func defaultConfig() config {
 	return config{
-		backoffMin:   DefaultBackoffMin,
-		backoffMax:   DefaultBackoffMax,
-		dialTimeout:  DefaultDialTimeout,
-		ackTimeout:   DefaultAckTimeout,
-		drainTimeout: DefaultDrainTimeout,
-		maxInFlight:  DefaultMaxInFlight,
-		path:         DefaultPath,
-		batching:     true,
-		now:          time.Now,
+		backoffMin:      DefaultBackoffMin,
+		backoffMax:      DefaultBackoffMax,
+		dialTimeout:     DefaultDialTimeout,
+		ackTimeout:      DefaultAckTimeout,
+		drainTimeout:    DefaultDrainTimeout,
+		shutdownTimeout: DefaultShutdownTimeout,
+		maxInFlight:     DefaultMaxInFlight,
+		path:            DefaultPath,
+		batching:        true,
+		now:             time.Now,
 	}
 }
 
@@ -141,15 +145,26 @@ func WithBackoff(min, max time.Duration) Option {
 	}
 }
 
-// WithDialTimeout bounds one connection attempt to one hub URL (default 10s).
+// WithDialTimeout bounds one connection attempt to one hub URL: the dial
+// and the Socket.IO handshake (default 10s). It must be positive.
 func WithDialTimeout(d time.Duration) Option {
-	return func(c *config) error { c.dialTimeout = d; return nil }
+	return func(c *config) error { return positive(&c.dialTimeout, "dial timeout", d) }
 }
 
 // WithAckTimeout bounds waiting for the hub's answer when the call's
-// context has no deadline (default 10s).
+// context has no deadline (default 10s). It must be positive.
 func WithAckTimeout(d time.Duration) Option {
-	return func(c *config) error { c.ackTimeout = d; return nil }
+	return func(c *config) error { return positive(&c.ackTimeout, "ack timeout", d) }
+}
+
+// positive sets *dst to d, or refuses a duration that is not positive
+// (Dial and Serve then fail with the error).
+func positive(dst *time.Duration, what string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("client: %s %v: must be positive", what, d)
+	}
+	*dst = d
+	return nil
 }
 
 // WithMaxInFlight bounds the messages sent with SendMessageAsync whose
@@ -195,16 +210,33 @@ func WithBatching(on bool) Option {
 	return func(c *config) error { c.batching = on; return nil }
 }
 
-// WithDrainTimeout bounds the drain Serve runs on shutdown (default 30s).
+// WithDrainTimeout bounds the drain Serve runs when its ctx ends (default
+// 30s): how long it waits for the requests and tunnels Switchboard proxies
+// to this backend to finish. It must be positive.
 func WithDrainTimeout(d time.Duration) Option {
-	return func(c *config) error { c.drainTimeout = d; return nil }
+	return func(c *config) error { return positive(&c.drainTimeout, "drain timeout", d) }
 }
 
-// WithPath sets the hub's Engine.IO path of the channel (default "/list").
-// The namespace comes from the hub URL's path ("http://hub:8080/list"),
-// default "/list".
+// WithShutdownTimeout bounds the http.Server.Shutdown Serve runs after the
+// drain (default 10s), on a clock of its own: requests still running when
+// the drain timed out get this long to finish before the server is
+// closed. Serve's stop therefore takes at most the drain timeout plus the
+// shutdown timeout. It must be positive.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *config) error { return positive(&c.shutdownTimeout, "shutdown timeout", d) }
+}
+
+// WithPath sets the hub's Engine.IO path of the channel (default "/list");
+// it must start with "/". The namespace comes from the hub URL's path
+// ("http://hub:8080/list"), default "/list".
 func WithPath(path string) Option {
-	return func(c *config) error { c.path = path; return nil }
+	return func(c *config) error {
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("client: path %q: must start with /", path)
+		}
+		c.path = path
+		return nil
+	}
 }
 
 // WithTLSConfig sets the TLS configuration for https:// and wss:// hub
@@ -218,9 +250,11 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // WithNameLost sets the callback told about each name the client held but
 // could not re-claim after a reconnect, because another backend (holder,
 // its address when known) claimed it meanwhile, or the hub refused it. The
-// name is no longer held. It runs on the client's connection goroutine,
-// after the reconnect completed; it may call client methods, but the client
-// notices no disconnect while it runs: keep it short.
+// name is no longer held. It runs on the client's connection-manager
+// goroutine, after the reconnect completed, concurrently with the handlers
+// (OnMessage …), which run on the connection's reader. It may call client
+// methods, Close included, but the client notices no disconnect while it
+// runs: keep it short. A panic in it is recovered and logged at Error.
 func WithNameLost(fn func(name, holder string)) Option {
 	return func(c *config) error { c.nameLost = fn; return nil }
 }

@@ -71,8 +71,9 @@ func (c *Client) Join(ctx context.Context, names ...string) error {
 // routing their messages here. While the client is disconnected Leave only
 // drops them locally and returns nil: the hub keeps them orphaned for its
 // grace period, then frees them (and a resync that raced with Leave releases
-// what it re-claimed). A name this backend does not hold fails with
-// ErrNotHolder.
+// what it re-claimed). A name this backend does not hold, whether another
+// backend or nobody holds it, fails with ErrNotHolder (HubError.Code
+// NOT_HOLDER or NOT_FOUND).
 func (c *Client) Leave(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		return nil
