@@ -178,18 +178,26 @@ func jsonSkipArray(b []byte, i, depth int) (int, error) {
 	if depth > jsonMaxDepth {
 		return 0, errJSON
 	}
+	return jsonWalkArray(b, i, errJSON, func(i int) (int, error) { return jsonSkipValue(b, i, depth) })
+}
+
+// jsonWalkArray walks the array whose '[' is at b[i], calling elem with
+// the index of each element (no leading whitespace) for the index past
+// it, and returns the index past the ']'; bad is the error for a malformed
+// array.
+func jsonWalkArray(b []byte, i int, bad error, elem func(int) (int, error)) (int, error) {
 	i = jsonSkipWS(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
 	}
 	for {
-		end, err := jsonSkipValue(b, i, depth)
+		end, err := elem(i)
 		if err != nil {
 			return 0, err
 		}
 		i = jsonSkipWS(b, end)
 		if i >= len(b) {
-			return 0, errJSON
+			return 0, bad
 		}
 		switch b[i] {
 		case ']':
@@ -197,7 +205,7 @@ func jsonSkipArray(b []byte, i, depth int) (int, error) {
 		case ',':
 			i = jsonSkipWS(b, i+1)
 		default:
-			return 0, errJSON
+			return 0, bad
 		}
 	}
 }

@@ -735,28 +735,7 @@ func placeholderWalk(b []byte, i, n, depth int) (int, error) {
 		if depth+1 > jsonMaxDepth {
 			return 0, errSIOPayload
 		}
-		i = jsonSkipWS(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, nil
-		}
-		for {
-			end, err := placeholderWalk(b, i, n, depth+1)
-			if err != nil {
-				return 0, err
-			}
-			i = jsonSkipWS(b, end)
-			if i >= len(b) {
-				return 0, errSIOPayload
-			}
-			switch b[i] {
-			case ']':
-				return i + 1, nil
-			case ',':
-				i = jsonSkipWS(b, i+1)
-			default:
-				return 0, errSIOPayload
-			}
-		}
+		return jsonWalkArray(b, i, errSIOPayload, func(i int) (int, error) { return placeholderWalk(b, i, n, depth+1) })
 	}
 	end, err := jsonSkipValue(b, i, depth)
 	if err != nil {
