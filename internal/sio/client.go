@@ -27,7 +27,7 @@ type ClientConfig struct {
 	AckTimeout time.Duration // default 10s
 	// MaxPendingAcks bounds the acks one namespace waits for (default 1024).
 	MaxPendingAcks int
-	// MaxAttachments bounds the attachments of one received packet (default 16).
+	// MaxAttachments bounds the attachments of one received packet (default 10, as npm's socket.io-parser).
 	MaxAttachments int
 	// Rand returns a uniform float in [0,1) for the backoff jitter (default
 	// math/rand/v2.Float64); tests inject a fixed source.

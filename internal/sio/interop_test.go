@@ -251,6 +251,10 @@ func TestInteropPlaceholders(t *testing.T) {
 		{`51-["a",[[{"k":{"_placeholder":true,"num":1}}]]]`, 1, false, false},
 		{`61-3[{"_placeholder":true,"num":1}]`, 1, false, false},
 		{`50-["a",{"_placeholder":true,"num":0}]`, 0, false, false},
+		// The default attachment limit is npm's (10): a relayed packet
+		// with more would disconnect every stock receiver.
+		{`510-["a",{"_placeholder":true,"num":9}]`, 10, true, true},
+		{`511-["a",{"_placeholder":true,"num":10}]`, 11, false, false},
 		// Stricter than npm: a num that is not a plain integer literal
 		// (npm yields undefined for 1.5), and placeholders inside one.
 		{`52-["a",{"_placeholder":true,"num":1.5}]`, 2, true, false},

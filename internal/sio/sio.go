@@ -112,7 +112,7 @@ type Config struct {
 	AckTimeout time.Duration
 	// MaxPendingAcks bounds the acks one socket waits for (default 1024).
 	MaxPendingAcks int
-	// MaxAttachments bounds the binary attachments of one packet (default 16);
+	// MaxAttachments bounds the binary attachments of one packet (default 10, as npm's socket.io-parser, which refuses more);
 	// their total size is bounded by MaxPayloadBytes.
 	MaxAttachments int
 }

@@ -59,7 +59,7 @@ const (
 	// MaxAckID is the largest packet id accepted (JavaScript's largest safe integer).
 	MaxAckID = 1<<53 - 1
 	// DefaultMaxAttachments bounds attachments per packet when a Reassembler's limit is zero.
-	DefaultMaxAttachments = 16
+	DefaultMaxAttachments = 10
 	// DefaultMaxAttachmentBytes bounds the attachments' total size when a Reassembler's limit is zero.
 	DefaultMaxAttachmentBytes = 1e6
 )
@@ -601,7 +601,7 @@ func checkArgs(args []json.RawMessage) error {
 // its attachments (the following binary messages). The zero value uses the
 // default limits. Not safe for concurrent use.
 type Reassembler struct {
-	// MaxAttachments bounds the attachments of one packet (default 16).
+	// MaxAttachments bounds the attachments of one packet (default 10, as npm's socket.io-parser).
 	MaxAttachments int
 	// MaxBytes bounds their total size (default 1e6).
 	MaxBytes int64
