@@ -3,6 +3,8 @@ package router_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -112,4 +114,89 @@ func (r *roomHook) Join(ctx context.Context, room, id string) error {
 		f()
 	}
 	return r.Rooms.Join(ctx, room, id)
+}
+
+// gatedSession is a session whose Deliver waits for gate (a receiver
+// whose queue is full), counting what it took.
+type gatedSession struct {
+	*fakeSession
+	gate chan struct{}
+}
+
+func (g *gatedSession) Deliver(ctx context.Context, d *router.Delivery) error {
+	<-g.gate
+	return g.fakeSession.Deliver(ctx, d)
+}
+
+// TestSendersWaitBehindFlush: while a claimed name's mailbox flush is
+// stuck on a full receiver, deliveries for that session queue behind it up
+// to a bound, then the sender waits (backpressure) instead of being
+// answered at once while the queue grows without limit. Nothing is lost
+// and the order holds once the receiver reads again.
+func TestSendersWaitBehindFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rt *router.Router
+		mem := memory.NewPresence(memory.PresenceConfig{OnExpire: func(n string, h engine.Holder) { rt.OnExpire(n, h) }})
+		defer mem.Close(context.Background())
+		rooms := memory.NewRooms()
+		defer rooms.Close(context.Background())
+		rt = router.New(router.Config{Grace: time.Hour}, mem, rooms, nil)
+		old, sender := newFake("old", "http://127.0.0.1:3001"), newFake("sender", "http://127.0.0.1:3002")
+		recv := &gatedSession{fakeSession: newFake("recv", "http://127.0.0.1:3003"), gate: make(chan struct{})}
+		for _, s := range []router.Session{old, sender, recv} {
+			if err := rt.Register(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx := context.Background()
+		if _, flush, err := rt.Claim(ctx, old, "alice"); err != nil {
+			t.Fatal(err)
+		} else {
+			flush()
+		}
+		if _, err := rt.Unregister(ctx, "old", "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.Route(ctx, sender, router.Message{To: []string{"alice"}, Data: []byte(`"held"`)}); err != nil {
+			t.Fatal(err)
+		}
+		_, flush, err := rt.Claim(ctx, recv, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go flush() // stuck on the gate with the held message
+
+		const total = 5000 // more than the bound behind a flush
+		var sent atomic.Int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range total {
+				if _, err := rt.Route(ctx, sender, router.Message{To: []string{"alice"}, Data: []byte(strconv.Itoa(i))}); err != nil {
+					t.Error(err)
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+		synctest.Wait() // the flush and the sender are both blocked now
+		if n := sent.Load(); n >= total {
+			t.Fatalf("all %d messages were accepted while the receiver took nothing: no backpressure", n)
+		}
+		if rt.Stats().PendingWaits == 0 {
+			t.Fatal("PendingWaits not counted")
+		}
+		close(recv.gate)
+		<-done
+		synctest.Wait()
+		got := recv.take()
+		if len(got) != total+1 || string(got[0].Data) != `"held"` {
+			t.Fatalf("receiver got %d messages (first %s), want %d with the held one first", len(got), got[0].Data, total+1)
+		}
+		for i, d := range got[1:] {
+			if string(d.Data) != strconv.Itoa(i) {
+				t.Fatalf("message %d is %s: out of order", i, d.Data)
+			}
+		}
+	})
 }

@@ -124,6 +124,7 @@ func (r *Router) Unregister(ctx context.Context, id, reason string) ([]string, e
 
 	e.gateMu.Lock()
 	e.gone = true // pending is empty unless a flush runs; that flush gives it back
+	e.wakeLocked()
 	e.gateMu.Unlock()
 
 	names, err := r.presence.OrphanBackend(ctx, id, r.cfg.Grace)
@@ -332,20 +333,36 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// deliverTo hands d to e, or queues it behind a running mailbox flush.
+// deliverTo hands d to e, or queues it behind a running mailbox flush;
+// when maxPending deliveries wait there already, it waits for the flush to
+// take them (or ctx to end).
 func (r *Router) deliverTo(ctx context.Context, e *entry, d *Delivery) error {
-	if e.flushing.Load() != 0 {
+	for e.flushing.Load() != 0 {
 		e.gateMu.Lock()
 		if e.gone {
 			e.gateMu.Unlock()
 			return errGone
 		}
-		if e.flushing.Load() != 0 {
+		if e.flushing.Load() == 0 {
+			e.gateMu.Unlock()
+			break
+		}
+		if len(e.pending) < maxPending {
 			e.pending = append(e.pending, d)
 			e.gateMu.Unlock()
 			return nil
 		}
+		if e.room == nil {
+			e.room = make(chan struct{})
+		}
+		room := e.room
 		e.gateMu.Unlock()
+		r.st.pendingWaits.Add(1)
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if err := e.s.Deliver(ctx, d); err != nil {
 		r.st.deliverFailed.Add(1)
@@ -510,11 +527,13 @@ func (r *Router) flush(ctx context.Context, e *entry, msgs []*Delivery) {
 		}
 		if len(e.pending) == 0 {
 			e.flushing.Store(0)
+			e.wakeLocked()
 			e.gateMu.Unlock()
 			break
 		}
 		batch := e.pending
 		e.pending = nil
+		e.wakeLocked()
 		failed = failed || e.gone
 		e.gateMu.Unlock()
 		for _, d := range batch {

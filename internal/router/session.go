@@ -55,8 +55,23 @@ type entry struct {
 	// written under gateMu and may be read without it (fast path).
 	flushing atomic.Int32
 	gateMu   sync.Mutex
-	pending  []*Delivery // gateMu
-	gone     bool        // gateMu: unregistered
+	pending  []*Delivery   // gateMu; at most maxPending
+	gone     bool          // gateMu: unregistered
+	room     chan struct{} // gateMu: closed when pending is taken, or the gate opens (senders waiting on a full pending)
+}
+
+// maxPending bounds the deliveries that wait behind a session's mailbox
+// flush; a sender past it waits for the flush (backpressure, as a full
+// session queue does), so the wait costs memory only up to the bound.
+const maxPending = 4096
+
+// wakeLocked releases the senders waiting for room in pending. Called
+// with gateMu held.
+func (e *entry) wakeLocked() {
+	if e.room != nil {
+		close(e.room)
+		e.room = nil
+	}
 }
 
 // table is an immutable snapshot of the registered sessions.

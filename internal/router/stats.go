@@ -6,6 +6,7 @@ import "sync/atomic"
 type counters struct {
 	routed, deliveries, deliverFailed, held, flushed atomic.Uint64
 	droppedFull, droppedExpired, undeliverable       atomic.Uint64
+	pendingWaits                                     atomic.Uint64
 }
 
 // Stats is a snapshot of the Router's counters (monotonic since New) and
@@ -19,6 +20,7 @@ type Stats struct {
 	DroppedFull    uint64 `json:"dropped_full"`                    // mailbox messages dropped, oldest first, by the mailbox limits (or too large alone)
 	DroppedExpired uint64 `json:"dropped_expired"`                 // mailbox messages dropped when the grace ended or the name was released
 	Undeliverable  uint64 `json:"undeliverable"`                   // direct messages whose session failed and whose name nobody held any more
+	PendingWaits   uint64 `json:"pending_waits"`                   // times a sender waited for a session's mailbox flush (its queue behind the flush full)
 	Sessions       int    `json:"sessions" metric:"gauge"`         // registered sessions
 	MailboxNames   int    `json:"mailbox_names" metric:"gauge"`    // names with a mailbox
 	MailboxMsgs    int    `json:"mailbox_messages" metric:"gauge"` // messages in mailboxes
@@ -36,6 +38,7 @@ func (r *Router) Stats() Stats {
 		DroppedFull:    r.st.droppedFull.Load(),
 		DroppedExpired: r.st.droppedExpired.Load(),
 		Undeliverable:  r.st.undeliverable.Load(),
+		PendingWaits:   r.st.pendingWaits.Load(),
 		Sessions:       len(r.sessions.Load().list),
 	}
 	r.mbMu.Lock()
