@@ -391,7 +391,11 @@ func (c *Client) sendConnect(cc *clientConn, s *ClientSocket) {
 	fn := s.auth
 	c.mu.Unlock()
 	if fn != nil {
-		auth = fn()
+		var ok bool
+		if auth, ok = c.safeAuth(fn); !ok {
+			cc.refuse(s, &ConnectError{Message: "sio: auth callback panicked"})
+			return
+		}
 		if len(auth) > 0 && (auth[0] != '{' || !codec.ValidJSON(auth)) {
 			cc.refuse(s, &ConnectError{Message: "sio: auth payload is not a JSON object"})
 			return
@@ -579,7 +583,7 @@ func (cc *clientConn) refuse(s *ClientSocket, ce *ConnectError) {
 	c.changedLocked()
 	c.mu.Unlock()
 	if fn := s.handlers().onConnectError; fn != nil {
-		fn(ce)
+		c.safeConnectError(fn, ce)
 	}
 	if last && cc.ec != nil {
 		cc.ec.Close(ReasonIOClientDisconnect)
@@ -629,6 +633,28 @@ func (c *Client) safeDisconnect(fn func(string, bool), reason string, will bool)
 		}
 	}()
 	fn(reason, will)
+}
+
+// safeAuth calls the auth callback; a panic in it is logged, and ok is
+// false (the CONNECT is refused rather than sent without the payload).
+func (c *Client) safeAuth(fn func() json.RawMessage) (auth json.RawMessage, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("auth callback panic", "panic", r, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return fn(), true
+}
+
+// safeConnectError calls the connect-error handler, logging a panic in it.
+func (c *Client) safeConnectError(fn func(*ConnectError), ce *ConnectError) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("connect error handler panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(ce)
 }
 
 type sockState uint8

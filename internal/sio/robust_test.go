@@ -274,3 +274,27 @@ func TestBroadcastDoesNotWaitForStalledClients(t *testing.T) {
 		t.Fatalf("%d sockets left, want the healthy one", n)
 	}
 }
+
+// TestClientAuthAndConnectErrorPanics: a panicking auth callback refuses
+// that CONNECT (it is not sent without its payload) and a panicking
+// OnConnectError handler is logged; neither takes the process down.
+func TestClientAuthAndConnectErrorPanics(t *testing.T) {
+	t.Parallel()
+	ts, _, _ := echoServer(t, Config{})
+	logs := &testutil.LogBuffer{}
+	c := newTestClient(t, ts.URL, eio.TransportWebSocket, ClientConfig{Logger: errorLogger(logs)})
+	s := c.Socket("/", func() json.RawMessage { panic("user auth") })
+	refused := make(chan string, 1)
+	s.OnConnectError(func(ce *ConnectError) {
+		refused <- ce.Message
+		panic("user connect error handler")
+	})
+	_ = c.Connect(t.Context()) // refused: the error is what OnConnectError reports
+	if msg := recv(t, refused, "OnConnectError"); !strings.Contains(msg, "auth callback panicked") {
+		t.Fatalf("connect error %q", msg)
+	}
+	testutil.WaitFor(t, "both panics logged", func() bool {
+		l := logs.String()
+		return strings.Contains(l, "auth callback panic") && strings.Contains(l, "connect error handler panic")
+	})
+}
