@@ -119,7 +119,7 @@ func options() []option {
 		{field: func(c *Config) any { return &c.Control.MaxMetaBytes },
 			help: "Bound on the meta object of an address event, in bytes."},
 		{field: func(c *Config) any { return &c.Control.MaxSessions },
-			help: "Bound on concurrent channel sessions."},
+			help: "Bound on concurrent channel sessions, those still between handshake and CONNECT (10 s at most) included; past it a handshake gets 403."},
 		{field: func(c *Config) any { return &c.Control.SendQueueMessages },
 			help: "Outbound queue per session, in messages; a session that overflows it is cut off as a slow consumer."},
 		{field: func(c *Config) any { return &c.Control.ReadCoalesce },

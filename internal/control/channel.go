@@ -177,6 +177,22 @@ func New(cfg Config, reg *backend.Registry, rt *router.Router, logger *slog.Logg
 		c.own = append(c.own, ap)
 	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
+	if cfg.SIO.ConnectTimeout <= 0 {
+		// Backends CONNECT right after the handshake; a session that does
+		// not is not one.
+		cfg.SIO.ConnectTimeout = channelConnectTimeout
+	}
+	if cfg.SIO.AllowRequest == nil {
+		// Sessions that have not connected the namespace yet count too,
+		// or handshakes alone could open sessions without bound.
+		cfg.SIO.AllowRequest = func(*http.Request) error {
+			if c.srv.Engine().Len() >= c.cfg.MaxSessions {
+				return errTooManySessions
+			}
+			return nil
+		}
+	}
+	c.cfg.SIO = cfg.SIO
 	c.srv = sio.NewServer(cfg.SIO, logger)
 	c.nsp = c.srv.Of(cfg.Namespace)
 	c.nsp.OnConnect(c.authorize)
@@ -206,6 +222,12 @@ func (c *Channel) Close(ctx context.Context) error {
 	})
 	return nil
 }
+
+// channelConnectTimeout bounds the time from a channel session's
+// handshake to its CONNECT (Socket.IO's default is 45 s).
+const channelConnectTimeout = 10 * time.Second
+
+var errTooManySessions = errors.New("control: too many channel sessions")
 
 // authorize is the CONNECT hook: token, peer and session-count checks.
 func (c *Channel) authorize(s *sio.Socket) error {

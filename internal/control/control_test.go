@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -599,4 +601,28 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("second drain ack %+v: want in_flight 1, tunnels 0", r)
 	}
 	nb.AddInFlight(-1)
+}
+
+// TestHandshakesBounded: Engine.IO sessions that never CONNECT the
+// namespace count toward MaxSessions too, so bare handshakes cannot open
+// sessions without bound; past it a handshake is refused with 403.
+func TestHandshakesBounded(t *testing.T) {
+	h := newHub(t, control.Config{MaxSessions: 2}, router.Config{})
+	handshake := func() int {
+		res, err := http.Get(h.URL + "/list/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 2 {
+		if code := handshake(); code != http.StatusOK {
+			t.Fatalf("handshake %d: %d", i, code)
+		}
+	}
+	if code := handshake(); code != http.StatusForbidden {
+		t.Fatalf("handshake past the bound: %d, want 403", code)
+	}
 }
