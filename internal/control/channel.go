@@ -119,7 +119,7 @@ type Channel struct {
 // channelCounters are the Channel's monotonic counters.
 type channelCounters struct {
 	batchesIn, batchItemsIn, batchesOut, batchItemsOut atomic.Uint64
-	cutOff, givenBack, missing                         atomic.Uint64
+	cutOff, givenBack, missing, ackTimedOut            atomic.Uint64
 }
 
 // Stats is a snapshot of the Channel's counters (monotonic since New) and
@@ -133,6 +133,7 @@ type Stats struct {
 	CutOff        uint64 `json:"cut_off"`                 // backends cut off for too many unconfirmed messages
 	GivenBack     uint64 `json:"given_back"`              // unconfirmed deliveries given back to the router by ended sessions
 	Missing       uint64 `json:"missing"`                 // deliveries re-routed after a {missing} ack
+	AckTimedOut   uint64 `json:"ack_timed_out"`           // deliveries whose ack never came within AckWait: taken as handed over, never given back
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.
@@ -146,6 +147,7 @@ func (c *Channel) Stats() Stats {
 		CutOff:        c.st.cutOff.Load(),
 		GivenBack:     c.st.givenBack.Load(),
 		Missing:       c.st.missing.Load(),
+		AckTimedOut:   c.st.ackTimedOut.Load(),
 	}
 }
 

@@ -626,3 +626,20 @@ func TestHandshakesBounded(t *testing.T) {
 		t.Fatalf("handshake past the bound: %d, want 403", code)
 	}
 }
+
+// TestAckTimedOutCounted: a direct message the receiving backend never
+// acks within AckWait is taken as handed over (it is not given back if
+// the backend ends later); the channel counts it, besides the log line.
+func TestAckTimedOutCounted(t *testing.T) {
+	h := newHub(t, control.Config{AckWait: 100 * time.Millisecond}, router.Config{Grace: time.Minute})
+	a := dialPeer(t, h, "")
+	a.register(t, "http://127.0.0.1:3001")
+	got := make(chan string, 16)
+	b := ackPeer(t, h, "http://127.0.0.1:3002", func(m sio.Message, ack sio.Ack) { got <- "seen" }) // never acks
+	b.res(t, "join_subs", quote("bob"))
+	for range 2 {
+		a.res(t, "message", `{"to":"bob","data":1}`)
+		recv(t, got, "delivery")
+	}
+	testutil.WaitFor(t, "two ack timeouts counted", func() bool { return h.Ch.Stats().AckTimedOut == 2 })
+}

@@ -122,6 +122,9 @@ func (s *session) confirmed(ds []*router.Delivery, answers []json.RawMessage, er
 		return
 	}
 	if err != nil {
+		if errors.Is(err, sio.ErrAckTimeout) {
+			s.ch.st.ackTimedOut.Add(uint64(len(ds)))
+		}
 		s.ch.log.Warn("message not confirmed", "backend_id", s.BackendID(), "id", ds[0].ID, "count", len(ds), "err", err)
 	}
 	for i, d := range ds {
