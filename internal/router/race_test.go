@@ -35,6 +35,27 @@ func (p *hookEngine) Join(ctx context.Context, name, id string) (engine.Holder, 
 	return p.Presence.Join(ctx, name, id)
 }
 
+// memRouter is a Router over a memory presence (wrapped by wrap, when not
+// nil, to hook into it) and rooms, with sessions registered; the engines
+// close when t ends.
+func memRouter(t *testing.T, cfg router.Config, wrap func(engine.Presence) engine.Presence, rooms engine.Rooms, sessions ...router.Session) *router.Router {
+	t.Helper()
+	var rt *router.Router
+	mem := memory.NewPresence(memory.PresenceConfig{OnExpire: func(n string, h engine.Holder) { rt.OnExpire(n, h) }})
+	t.Cleanup(func() { _ = mem.Close(context.Background()); _ = rooms.Close(context.Background()) })
+	var pres engine.Presence = mem
+	if wrap != nil {
+		pres = wrap(mem)
+	}
+	rt = router.New(cfg, pres, rooms, nil)
+	for _, s := range sessions {
+		if err := rt.Register(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rt
+}
+
 // TestClaimRacingUnregister: a claim whose session is unregistered while
 // it runs must not leave the name held live by the dead session (never
 // orphaned, never expiring, NAME_TAKEN for everyone): the claim fails and
@@ -42,19 +63,10 @@ func (p *hookEngine) Join(ctx context.Context, name, id string) (engine.Holder, 
 // grace period.
 func TestClaimRacingUnregister(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rt *router.Router
-		mem := memory.NewPresence(memory.PresenceConfig{OnExpire: func(n string, h engine.Holder) { rt.OnExpire(n, h) }})
-		defer mem.Close(context.Background())
-		rooms := memory.NewRooms()
-		defer rooms.Close(context.Background())
-		eng := &hookEngine{Presence: mem}
-		rt = router.New(router.Config{Grace: 30 * time.Second}, eng, rooms, nil)
 		dying, other := newFake("dying", "http://127.0.0.1:3001"), newFake("other", "http://127.0.0.1:3002")
-		for _, s := range []*fakeSession{dying, other} {
-			if err := rt.Register(s); err != nil {
-				t.Fatal(err)
-			}
-		}
+		var eng *hookEngine
+		hook := func(p engine.Presence) engine.Presence { eng = &hookEngine{Presence: p}; return eng }
+		rt := memRouter(t, router.Config{Grace: 30 * time.Second}, hook, memory.NewRooms(), dying, other)
 		eng.before = func() {
 			if _, err := rt.Unregister(context.Background(), "dying", "replaced"); err != nil {
 				t.Error(err)
@@ -77,18 +89,9 @@ func TestClaimRacingUnregister(t *testing.T) {
 // TestJoinRoomRacingUnregister: the same race for join_room must not leave
 // the dead session in the room.
 func TestJoinRoomRacingUnregister(t *testing.T) {
-	var rt *router.Router
-	mem := memory.NewPresence(memory.PresenceConfig{OnExpire: func(n string, h engine.Holder) { rt.OnExpire(n, h) }})
-	defer mem.Close(context.Background())
-	rooms := &roomHook{Rooms: memory.NewRooms()}
-	defer rooms.Close(context.Background())
-	rt = router.New(router.Config{}, mem, rooms, nil)
 	dying, sender := newFake("dying", "http://127.0.0.1:3001"), newFake("sender", "http://127.0.0.1:3002")
-	for _, s := range []*fakeSession{dying, sender} {
-		if err := rt.Register(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rooms := &roomHook{Rooms: memory.NewRooms()}
+	rt := memRouter(t, router.Config{}, nil, rooms, dying, sender)
 	rooms.before = func() {
 		if _, err := rt.Unregister(context.Background(), "dying", "replaced"); err != nil {
 			t.Error(err)
@@ -135,19 +138,9 @@ func (g *gatedSession) Deliver(ctx context.Context, d *router.Delivery) error {
 // and the order holds once the receiver reads again.
 func TestSendersWaitBehindFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rt *router.Router
-		mem := memory.NewPresence(memory.PresenceConfig{OnExpire: func(n string, h engine.Holder) { rt.OnExpire(n, h) }})
-		defer mem.Close(context.Background())
-		rooms := memory.NewRooms()
-		defer rooms.Close(context.Background())
-		rt = router.New(router.Config{Grace: time.Hour}, mem, rooms, nil)
 		old, sender := newFake("old", "http://127.0.0.1:3001"), newFake("sender", "http://127.0.0.1:3002")
 		recv := &gatedSession{fakeSession: newFake("recv", "http://127.0.0.1:3003"), gate: make(chan struct{})}
-		for _, s := range []router.Session{old, sender, recv} {
-			if err := rt.Register(s); err != nil {
-				t.Fatal(err)
-			}
-		}
+		rt := memRouter(t, router.Config{Grace: time.Hour}, nil, memory.NewRooms(), old, sender, recv)
 		ctx := context.Background()
 		if _, flush, err := rt.Claim(ctx, old, "alice"); err != nil {
 			t.Fatal(err)
