@@ -88,15 +88,22 @@ func TestLeaveClosesSession(t *testing.T) {
 		writeAll(t, c, `42["spam",1]`)
 	}
 	writeAll(t, c, "41", "40", `42["spam",2]`)
-	for _, m := range readToEnd(t, c) {
-		if strings.HasPrefix(m, "40") || strings.HasPrefix(m, `42["servers"`) {
-			t.Fatalf("second CONNECT on the session answered: %q", m)
-		}
-	}
-	testutil.WaitFor(t, "the session to close", func() bool { return e.tr.Stats().Sessions == 0 })
+	closedUnanswered(t, e, c, "second CONNECT on the session")
 	if s := e.tr.Stats(); s.UnknownEvents != 9 || s.Floods != 0 || s.Clients != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// closedUnanswered reads c to its end, failing t if a CONNECT (what) was
+// answered, and waits for the tracker to count the session closed.
+func closedUnanswered(t *testing.T, e *env, c *ws.Conn, what string) {
+	t.Helper()
+	for _, m := range readToEnd(t, c) {
+		if strings.HasPrefix(m, "40") || strings.HasPrefix(m, `42["servers"`) {
+			t.Fatalf("%s answered: %q", what, m)
+		}
+	}
+	testutil.WaitFor(t, "the session to close", func() bool { return e.tr.Stats().Sessions == 0 })
 }
 
 // TestFloodClosesSession: a client over the event rate gets DISCONNECT;
@@ -113,12 +120,7 @@ func TestFloodClosesSession(t *testing.T) {
 	}
 	readUntil(t, c, "41")                       // DISCONNECT
 	_ = c.WriteMessage(ws.OpText, []byte("40")) // the session may be gone already
-	for _, m := range readToEnd(t, c) {
-		if strings.HasPrefix(m, "40") || strings.HasPrefix(m, `42["servers"`) {
-			t.Fatalf("CONNECT after the flood answered: %q", m)
-		}
-	}
-	testutil.WaitFor(t, "the session to close", func() bool { return e.tr.Stats().Sessions == 0 })
+	closedUnanswered(t, e, c, "CONNECT after the flood")
 	// 10 tokens: the CONNECT and 9 events; the 10th event is the flood.
 	if s := e.tr.Stats(); s.Floods != 1 || s.UnknownEvents != 10 || s.Clients != 0 {
 		t.Fatalf("stats %+v", s)
