@@ -627,33 +627,28 @@ func (cc *clientConn) onClose(reason string) {
 // engine's goroutine ending the session, where a panic would take the
 // process down, or in Close, which must still stop the client.
 func (c *Client) safeDisconnect(fn func(string, bool), reason string, will bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("disconnect handler panic", "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
+	defer c.logPanic("disconnect handler")
 	fn(reason, will)
+}
+
+// logPanic, deferred around a call of application code, recovers a panic
+// in it and logs it at Error as what panicked.
+func (c *Client) logPanic(what string) {
+	if r := recover(); r != nil {
+		c.log.Error(what+" panic", "panic", r, "stack", string(debug.Stack()))
+	}
 }
 
 // safeAuth calls the auth callback; a panic in it is logged, and ok is
 // false (the CONNECT is refused rather than sent without the payload).
 func (c *Client) safeAuth(fn func() json.RawMessage) (auth json.RawMessage, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("auth callback panic", "panic", r, "stack", string(debug.Stack()))
-			ok = false
-		}
-	}()
+	defer c.logPanic("auth callback") // on a panic, ok stays false
 	return fn(), true
 }
 
 // safeConnectError calls the connect-error handler, logging a panic in it.
 func (c *Client) safeConnectError(fn func(*ConnectError), ce *ConnectError) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("connect error handler panic", "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
+	defer c.logPanic("connect error handler")
 	fn(ce)
 }
 
