@@ -163,6 +163,9 @@ func (b *Backend) AddTunnels(delta int64) { addNonNegative(&b.tunnels, delta) }
 // Tunnels returns the number of open upgraded connections (WebSocket etc.).
 func (b *Backend) Tunnels() int64 { return b.tunnels.Load() }
 
+// busy reports whether requests or tunnels are still proxied to b.
+func (b *Backend) busy() bool { return b.InFlight() > 0 || b.Tunnels() > 0 }
+
 // addNonNegative adds delta to v and refuses to let it drop below zero.
 func addNonNegative(v *atomic.Int64, delta int64) {
 	if v.Add(delta) < 0 {

@@ -178,10 +178,27 @@ func (r *Registry) removeLocked(s *snapshot, b *Backend) {
 // retireLocked keeps b, which left the pool, while it has proxied work,
 // and forgets the retired backends whose work is done.
 func (r *Registry) retireLocked(b *Backend) {
-	r.retired = slices.DeleteFunc(r.retired, func(x *Backend) bool { return x.InFlight() == 0 && x.Tunnels() == 0 })
-	if b.InFlight() > 0 || b.Tunnels() > 0 {
+	r.pruneRetiredLocked()
+	if b.busy() {
 		r.retired = append(r.retired, b)
 	}
+}
+
+// pruneRetiredLocked forgets the retired backends whose work is done.
+func (r *Registry) pruneRetiredLocked() {
+	r.retired = slices.DeleteFunc(r.retired, func(x *Backend) bool { return !x.busy() })
+}
+
+// loadAt sums the requests in flight and the tunnels of the backends in
+// list at addr.
+func loadAt(list []*Backend, addr string) (inFlight, tunnels int64) {
+	for _, b := range list {
+		if b.Addr == addr {
+			inFlight += b.InFlight()
+			tunnels += b.Tunnels()
+		}
+	}
+	return inFlight, tunnels
 }
 
 // Load returns the proxied requests in flight and the open tunnels to the
@@ -191,22 +208,12 @@ func (r *Registry) retireLocked(b *Backend) {
 // Backend, but the requests and tunnels of the old one still load the
 // same server.
 func (r *Registry) Load(addr string) (inFlight, tunnels int64) {
-	for _, b := range r.cur.Load().list {
-		if b.Addr == addr {
-			inFlight += b.InFlight()
-			tunnels += b.Tunnels()
-		}
-	}
+	inFlight, tunnels = loadAt(r.cur.Load().list, addr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.retired = slices.DeleteFunc(r.retired, func(x *Backend) bool { return x.InFlight() == 0 && x.Tunnels() == 0 })
-	for _, b := range r.retired {
-		if b.Addr == addr {
-			inFlight += b.InFlight()
-			tunnels += b.Tunnels()
-		}
-	}
-	return inFlight, tunnels
+	r.pruneRetiredLocked()
+	in, tun := loadAt(r.retired, addr)
+	return inFlight + in, tunnels + tun
 }
 
 // Touch tells the subscribers that b's draining or health state changed
