@@ -164,8 +164,15 @@ func (rt *Route) direct(w http.ResponseWriter, r *http.Request, name string, bod
 			return
 		}
 	}
-	// Orphaned (or its backend just left): keep it for the user.
+	// Orphaned (or its backend just left): keep it for the user, naming its
+	// sender when the client says who that is.
 	msg := router.Message{To: []string{name}, From: r.Header.Get("X-Switchboard-From")}
+	if msg.From != "" {
+		if err := router.ValidateName(msg.From, rt.rt.Config().MaxNameBytes); err != nil {
+			writeJSON(w, http.StatusBadRequest, failure(engine.Code(err), err.Error()))
+			return
+		}
+	}
 	if json.Valid(body) && len(bytes.TrimSpace(body)) > 0 {
 		msg.Data = body
 	} else {
@@ -174,7 +181,7 @@ func (rt *Route) direct(w http.ResponseWriter, r *http.Request, name string, bod
 	}
 	res, err := rt.rt.Route(r.Context(), nil, msg)
 	if err != nil {
-		writeJSON(w, routeErrStatus(err), failure(engine.Code(err), err.Error()))
+		writeJSON(w, http.StatusServiceUnavailable, failure(engine.Code(err), err.Error()))
 		return
 	}
 	status := http.StatusAccepted
@@ -183,17 +190,6 @@ func (rt *Route) direct(w http.ResponseWriter, r *http.Request, name string, bod
 	}
 	writeJSON(w, status, map[string]any{"ok": status == http.StatusAccepted, "id": res.ID,
 		"delivered": nonNil(res.Delivered), "held": nonNil(res.Held), "dropped": nonNil(res.Dropped)})
-}
-
-// routeErrStatus is the HTTP status of a failed Route: 400 for what the
-// client sent (an invalid X-Switchboard-From name, a message the router
-// refuses), 503 for what a retry may cure.
-func routeErrStatus(err error) int {
-	switch engine.Code(err) {
-	case "INVALID_NAME", "BAD_MESSAGE", "BAD_REQUEST":
-		return http.StatusBadRequest
-	}
-	return http.StatusServiceUnavailable
 }
 
 // reply is one backend's answer in a fan-out summary.
