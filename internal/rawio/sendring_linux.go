@@ -27,7 +27,6 @@ type SendRing struct {
 	fd      int
 	rings   []byte // the submission and completion rings (one mapping)
 	entries []byte // the submission queue entries
-	sqHead  *uint32
 	sqTail  *uint32
 	sqMask  uint32
 	sqArray unsafe.Pointer
@@ -133,7 +132,6 @@ func NewSendRing(n int) (*SendRing, error) {
 		return fail(os.NewSyscallError("mmap", err))
 	}
 	base := unsafe.Pointer(unsafe.SliceData(r.rings))
-	r.sqHead = (*uint32)(unsafe.Add(base, p.sqOff[0]))
 	r.sqTail = (*uint32)(unsafe.Add(base, p.sqOff[1]))
 	r.sqMask = *(*uint32)(unsafe.Add(base, p.sqOff[2]))
 	r.sqArray = unsafe.Add(base, p.sqOff[6])
