@@ -90,8 +90,10 @@ type Proxy struct {
 	// tunnel` (default 0: idle tunnels are never cut).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
 	// NoIOURing makes the tunnel reactors write each message with its own
-	// write(2); by default each batch's writes go out in one io_uring
-	// submission on Linux where the kernel allows it (default false).
+	// write(2), and keep-alive HTTP connections wait on their goroutines
+	// instead of in the HTTP reactor; by default each batch's writes go out
+	// in one io_uring submission on Linux where the kernel allows it
+	// (default false).
 	NoIOURing bool `yaml:"no_io_uring"`
 	// TrustedProxies are CIDRs (or single IPs) of proxies in front of
 	// Switchboard whose X-Forwarded-* headers are kept (default none: they

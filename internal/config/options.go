@@ -78,7 +78,7 @@ func options() []option {
 		{field: func(c *Config) any { return &c.Proxy.TunnelIdleTimeout },
 			help: "Close an upgraded (WebSocket) tunnel after this long without traffic either way; 0 never does."},
 		{field: func(c *Config) any { return &c.Proxy.NoIOURing },
-			help: "Write tunnel traffic with one write(2) per message; by default each batch of messages is written with one io_uring call where Linux allows it, and with write(2) where it does not."},
+			help: "Write tunnel traffic with one write(2) per message and serve keep-alive HTTP connections from their goroutines; by default tunnel messages and plain requests are served from epoll reactors that make each batch's writes with one io_uring call where Linux allows it (and with write(2), from goroutines for HTTP, where it does not)."},
 		{field: func(c *Config) any { return &c.Proxy.TrustedProxies }, meta: "CIDR",
 			help: "CIDR or IP of a proxy in front of Switchboard whose X-Forwarded-* headers are kept (others are replaced); repeatable, or comma-separated."},
 		{field: func(c *Config) any { return &c.Proxy.NodeID }, def: "hostname-port", meta: "ID",

@@ -59,8 +59,10 @@ type Config struct {
 	// ends (default off).
 	AccessLog bool
 	// DisableIOURing makes tunnel reactors write each direction with its
-	// own write(2) instead of one io_uring submission per batch (Linux;
-	// default: io_uring where the kernel allows it, write(2) otherwise).
+	// own write(2) instead of one io_uring submission per batch, and
+	// leaves keep-alive HTTP connections to their goroutines instead of
+	// the HTTP reactor, which needs io_uring (Linux; default: io_uring
+	// where the kernel allows it, write(2) and goroutines otherwise).
 	DisableIOURing bool
 }
 

@@ -24,19 +24,34 @@ func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), 
 // the client connection can serve another request.
 func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 	p := fc.s.p
-	r := &fc.req
 	rt := p.newRetries(p.reg.Snapshot(), nil)
 	if sticky != nil {
 		rt.sticky = sticky.b
 	}
+	return fc.proxyWith(&rt, learn, nil)
+}
+
+// proxyWith makes rt's attempts for the parsed request. With res, the
+// first attempt is one the HTTP reactor began: its request is written, and
+// what came of the response so far is in res.c's buffer.
+func (fc *fastConn) proxyWith(rt *retries, learn bool, res *resumed) bool {
+	r := &fc.req
+	p := fc.s.p
 	var last attempt
 	for {
-		b, fresh := rt.next(nil)
-		if b == nil {
-			break
-		}
+		var b *backend.Backend
 		var keepClient bool
-		last, keepClient = fc.forwardFast(b, learn, fresh)
+		if res != nil {
+			b = res.b
+			last, keepClient = fc.resume(res)
+			res = nil
+		} else {
+			var fresh bool
+			if b, fresh = rt.next(nil); b == nil {
+				break
+			}
+			last, keepClient = fc.forwardFast(b, learn, fresh)
+		}
 		switch last.out {
 		case outDone:
 			return keepClient
@@ -59,57 +74,76 @@ func (fc *fastConn) proxyFast(sticky *backendRef, learn bool) bool {
 	return fc.simple(status, "text/plain; charset=utf-8", msg+"\n", extra) && !r.close
 }
 
-// writeFastRequest writes the request head for the backend.
-func (fc *fastConn) writeFastRequest(bw *bufio.Writer) {
+// resumed is an attempt the HTTP reactor began and a goroutine finishes:
+// the request went out on c (b's in-flight count includes it), and the
+// response has not been taken whole.
+type resumed struct {
+	b      *backend.Backend
+	c      *upConn
+	start  time.Time
+	failed *attempt // the attempt failed already (c is closed, the count dropped)
+}
+
+// resume finishes res as forwardFast would.
+func (fc *fastConn) resume(res *resumed) (attempt, bool) {
+	if res.failed != nil {
+		return *res.failed, false
+	}
+	defer res.b.AddInFlight(-1)
+	fc.acc.backend = res.b.Addr
+	return fc.exchange(res.b, res.c, false, res.start, true)
+}
+
+// appendFastRequest appends the request head for the backend to dst.
+func (fc *fastConn) appendFastRequest(dst []byte) []byte {
 	p := fc.s.p
 	r := &fc.req
-	bw.Write(r.method)
-	bw.WriteByte(' ')
-	bw.Write(r.target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.Write(r.host)
-	bw.WriteString("\r\n")
+	dst = append(dst, r.method...)
+	dst = append(dst, ' ')
+	dst = append(dst, r.target...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, r.host...)
+	dst = append(dst, "\r\n"...)
 	for _, l := range r.fwd {
-		bw.Write(l)
-		bw.WriteString("\r\n")
+		dst = append(dst, l...)
+		dst = append(dst, "\r\n"...)
 	}
-	bw.WriteString("X-Forwarded-For: ")
+	dst = append(dst, "X-Forwarded-For: "...)
 	if fc.trusted {
 		for _, v := range r.xff {
-			bw.Write(v)
-			bw.WriteString(", ")
+			dst = append(dst, v...)
+			dst = append(dst, ", "...)
 		}
 	}
-	bw.WriteString(fc.remote)
-	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	dst = append(dst, fc.remote...)
+	dst = append(dst, "\r\nX-Forwarded-Proto: "...)
 	switch {
 	case fc.trusted && len(r.xfp) > 0:
-		bw.Write(r.xfp)
+		dst = append(dst, r.xfp...)
 	case fc.tls:
-		bw.WriteString("https")
+		dst = append(dst, "https"...)
 	default:
-		bw.WriteString("http")
+		dst = append(dst, "http"...)
 	}
-	bw.WriteString("\r\nX-Forwarded-Host: ")
+	dst = append(dst, "\r\nX-Forwarded-Host: "...)
 	if fc.trusted && len(r.xfh) > 0 {
-		bw.Write(r.xfh)
+		dst = append(dst, r.xfh...)
 	} else {
-		bw.Write(r.host)
+		dst = append(dst, r.host...)
 	}
-	bw.WriteString("\r\nVia: ")
+	dst = append(dst, "\r\nVia: "...)
 	for _, v := range r.via {
-		bw.Write(v)
-		bw.WriteString(", ")
+		dst = append(dst, v...)
+		dst = append(dst, ", "...)
 	}
-	bw.WriteString(p.via)
-	bw.WriteString("\r\n\r\n")
+	dst = append(dst, p.via...)
+	return append(dst, "\r\n\r\n"...)
 }
 
 // forwardFast makes one attempt through b. keepClient reports whether the
 // client connection may serve another request (meaningful for outDone).
 func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res attempt, keepClient bool) {
 	p := fc.s.p
-	r := &fc.req
 	b.AddInFlight(1)
 	defer b.AddInFlight(-1)
 	fc.acc.backend = b.Addr
@@ -130,6 +164,16 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 			return attempt{out: outDialFail, err: err}, false
 		}
 	}
+	return fc.exchange(b, c, learn, now, false)
+}
+
+// exchange sends the request on c (unless sent: the reactor did) and
+// forwards the response to the client. keepClient reports whether the
+// client connection may serve another request (meaningful for outDone).
+func (fc *fastConn) exchange(b *backend.Backend, c *upConn, learn bool, now time.Time, sent bool) (res attempt, keepClient bool) {
+	p := fc.s.p
+	r := &fc.req
+	u := p.upstreamFor(b)
 	keep := false
 	var big bigHeadBuf // holds a head bigger than c.br's buffer
 	defer func() {
@@ -152,8 +196,14 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	// From here until the response head is in, a client that leaves makes
 	// the watcher close c (clientwatch.go).
 	fc.watchUpstream(c, now.UnixNano())
-	fc.writeFastRequest(c.bw)
-	err := c.bw.Flush()
+	var err error
+	if !sent {
+		fc.hdr = fc.appendFastRequest(fc.hdr[:0])
+		_, err = c.bw.Write(fc.hdr)
+		if err == nil {
+			err = c.bw.Flush()
+		}
+	}
 	if err == nil {
 		_, err = c.br.Peek(1)
 	}
@@ -216,7 +266,8 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	// Response head for the client.
 	bw := fc.bw
 	closeClient := r.close || body.untilEOF
-	writeFilteredHead(bw, head, &h)
+	fc.hdr = appendFilteredHead(fc.hdr[:0], head, &h)
+	bw.Write(fc.hdr)
 	if body.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
@@ -352,10 +403,20 @@ func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head [
 			return nil, false, err
 		}
 	}
+	if err := parseRespHead(buf, h); err != nil {
+		return nil, false, err
+	}
+	return buf, inBuf, nil
+}
+
+// parseRespHead parses the complete response head buf into h (reset
+// first).
+func parseRespHead(buf []byte, h *respHead) error {
+	*h = respHead{contentLength: -1, connTokens: h.connTokens[:0]}
 	rest := buf
 	line, rest := nextLine(rest)
 	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
-		return nil, false, errMalformed
+		return errMalformed
 	}
 	switch line[7] {
 	case '0':
@@ -364,11 +425,11 @@ func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head [
 	case '1':
 		h.minor = 1
 	default:
-		return nil, false, errMalformed
+		return errMalformed
 	}
 	d0, d1, d2 := line[9]-'0', line[10]-'0', line[11]-'0'
 	if d0 > 9 || d1 > 9 || d2 > 9 || d0 == 0 || (len(line) > 12 && line[12] != ' ') {
-		return nil, false, errMalformed
+		return errMalformed
 	}
 	h.status = int(d0)*100 + int(d1)*10 + int(d2)
 	var keepAlive bool
@@ -378,18 +439,18 @@ func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head [
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return nil, false, errMalformed
+			return errMalformed
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !validToken(line[:colon]) {
-			return nil, false, errMalformed
+			return errMalformed
 		}
 		name, val := line[:colon], trimOWS(line[colon+1:])
 		switch {
 		case asciiEqualFold(name, "content-length"):
 			n, ok := parseContentLength(val)
 			if !ok || (h.contentLength >= 0 && n != h.contentLength) {
-				return nil, false, errBadLength
+				return errBadLength
 			}
 			h.contentLength = n
 		case asciiEqualFold(name, "transfer-encoding"):
@@ -406,7 +467,7 @@ func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head [
 		h.close = false
 	}
 	if h.hasTE && h.minor == 0 {
-		return nil, false, errMalformed
+		return errMalformed
 	}
 	if h.hasTE {
 		if h.contentLength >= 0 {
@@ -418,7 +479,7 @@ func scanHead(br *bufio.Reader, h *respHead, max int64, big *bigHeadBuf) (head [
 			h.close = true
 		}
 	}
-	return buf, inBuf, nil
+	return nil
 }
 
 // bigHeadBuf holds a response head bigger than the upstream connection's
@@ -511,17 +572,17 @@ func nextLine(b []byte) (line, rest []byte) {
 	return line, rest
 }
 
-// writeFilteredHead writes the status line (as HTTP/1.1) and the
-// end-to-end fields of head to bw.
-func writeFilteredHead(bw *bufio.Writer, head []byte, h *respHead) {
+// appendFilteredHead appends the status line (as HTTP/1.1) and the
+// end-to-end fields of head to dst.
+func appendFilteredHead(dst, head []byte, h *respHead) []byte {
 	line, rest := nextLine(head)
-	bw.WriteString("HTTP/1.1")
-	bw.Write(line[8:])
-	bw.WriteString("\r\n")
+	dst = append(dst, "HTTP/1.1"...)
+	dst = append(dst, line[8:]...)
+	dst = append(dst, "\r\n"...)
 	for {
 		line, rest = nextLine(rest)
 		if len(line) == 0 {
-			return
+			return dst
 		}
 		colon := bytes.IndexByte(line, ':')
 		name := line[:colon]
@@ -538,8 +599,8 @@ func writeFilteredHead(bw *bufio.Writer, head []byte, h *respHead) {
 		if skip {
 			continue
 		}
-		bw.Write(line)
-		bw.WriteString("\r\n")
+		dst = append(dst, line...)
+		dst = append(dst, "\r\n"...)
 	}
 }
 

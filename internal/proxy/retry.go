@@ -29,6 +29,7 @@ type retries struct {
 	dead   bool             // a connection died early once already
 	fresh  bool             // the stale-connection retry was used
 	again  *backend.Backend // the next attempt's backend, on a new connection
+	first  *backend.Backend // the next attempt's backend, picked already (redo)
 }
 
 // retryVerdict is what a failed attempt means for the request.
@@ -53,6 +54,9 @@ func (rt *retries) next(r *http.Request) (b *backend.Backend, fresh bool) {
 	}
 	rt.n++
 	switch {
+	case rt.first != nil:
+		b, rt.first = rt.first, nil
+		return b, false
 	case rt.again != nil:
 		b, rt.again = rt.again, nil
 		return b, true
@@ -60,6 +64,13 @@ func (rt *retries) next(r *http.Request) (b *backend.Backend, fresh bool) {
 		return rt.sticky, false
 	}
 	return rt.p.pick(rt.pool, r, rt.tried[:rt.ntried]), false
+}
+
+// redo takes back the attempt next just gave for b: the next call gives b
+// again, counted once.
+func (rt *retries) redo(b *backend.Backend) {
+	rt.n--
+	rt.first = b
 }
 
 // failed records a failed attempt through b (a.out is outDialFail or

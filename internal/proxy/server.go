@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/rawio"
 )
 
@@ -87,6 +88,10 @@ type Server struct {
 	// testHookWatched is called after each watcher pass with the number
 	// of slow requests examined.
 	testHookWatched atomic.Pointer[func(slow int)]
+
+	// The HTTP reactor (httpreactor_linux.go), started by the first park.
+	hrOnce sync.Once
+	hr     atomic.Pointer[hreactor]
 
 	fastRequests atomic.Int64 // requests served on the fast path
 	handoffs     atomic.Int64 // connections handed to net/http
@@ -236,6 +241,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.stopWatch()
+	s.stopHTTPReactor()
 	s.wg.Wait()
 	return herr
 }
@@ -255,6 +261,7 @@ func (s *Server) Close() error {
 	s.ln.close()
 	err := s.http.Close()
 	s.stopWatch()
+	s.stopHTTPReactor()
 	s.wg.Wait()
 	return err
 }
@@ -333,12 +340,106 @@ type fastConn struct {
 	acc     accessNote // the request's access log figures (Config.AccessLog)
 	req     fastReq
 	peek    [1]byte
+	hdr     []byte // scratch: a head being written
 
 	// The request's wait on the backend (for the response head, or for
 	// the next bytes of a streamed body), published for the client-gone
 	// watcher (clientwatch.go).
 	upWait  atomic.Pointer[upConn] // the upstream connection awaited, nil when not waiting
 	upSince atomic.Int64           // when the wait began (unix nanoseconds)
+
+	pre *prefixReader // replays bytes the HTTP reactor read, until they are consumed
+
+	// HTTP reactor state (httpreactor_linux.go): hs says who owns the
+	// connection; the rest belongs to the reactor while it does.
+	hs         atomic.Int32
+	rid        uint64 // registration id, 0 before the first park
+	since      int64  // parked since (unix nanoseconds)
+	clientEdge bool   // the client socket became readable while a request was in flight
+	in         []byte // client bytes read, the request's head first
+	out        []byte // the send in flight (request or response)
+	up         []byte // response bytes read
+	rt         retries
+	ub         *backend.Backend
+	uc         *upConn
+	sent       time.Time // when the request was sent
+	resp       respHead
+}
+
+// prefixReader replays buf, then reads from r.
+type prefixReader struct {
+	buf []byte
+	r   io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.buf) == 0 {
+		return p.r.Read(b)
+	}
+	n := copy(b, p.buf)
+	if p.buf = p.buf[n:]; len(p.buf) == 0 {
+		p.buf = nil
+	}
+	return n, nil
+}
+
+// pending reports whether p still has bytes to replay.
+func (p *prefixReader) pending() bool { return p != nil && len(p.buf) > 0 }
+
+// consumeRequest drops the served request's head from fc.in.
+func (fc *fastConn) consumeRequest() {
+	fc.in = fc.in[:copy(fc.in, fc.in[fc.req.size:])]
+}
+
+// park gives the connection to the HTTP reactor until its next request,
+// when there is one and nothing is buffered; false leaves it to this
+// goroutine.
+func (fc *fastConn) park() bool {
+	s := fc.s
+	if fc.raw == nil || fc.tls || s.p.cfg.AccessLog || s.down.Load() ||
+		(fc.br != nil && fc.br.Buffered() > 0) || fc.pre.pending() {
+		return false
+	}
+	hr := s.httpReactor()
+	if hr == nil {
+		return false
+	}
+	fc.pre = nil
+	fc.releaseBuffers()
+	return hr.park(fc)
+}
+
+// httpReactor returns the server's HTTP reactor, started on first use, or
+// nil when there is none (not Linux, io_uring disabled or refused).
+func (s *Server) httpReactor() *hreactor {
+	s.hrOnce.Do(func() {
+		if s.p.cfg.DisableIOURing {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.shutdown {
+			return
+		}
+		hr, err := newHReactor(s)
+		if err != nil {
+			s.p.log.LogAttrs(context.Background(), slog.LevelDebug, "no HTTP reactor", slog.Any("err", err))
+			return
+		}
+		s.hr.Store(hr)
+		s.wg.Go(hr.run)
+		s.p.log.LogAttrs(context.Background(), slog.LevelDebug, "HTTP reactor started")
+	})
+	return s.hr.Load()
+}
+
+// stopHTTPReactor stops the HTTP reactor, which ends the connections it
+// holds; no new one starts.
+func (s *Server) stopHTTPReactor() {
+	s.hrOnce.Do(func() {})
+	if hr := s.hr.Load(); hr != nil {
+		hr.close()
+	}
 }
 
 const fastBufSize = 8 << 10
@@ -354,22 +455,27 @@ func (fc *fastConn) closeIdle() {
 	}
 }
 
-func (fc *fastConn) serve() {
-	s := fc.s
-	handed := false
+func (fc *fastConn) serve() { fc.run(fc.start) }
+
+// run runs body, which serves the connection on this goroutine, and ends
+// the connection unless body parked it in the HTTP reactor.
+func (fc *fastConn) run(body func() (handed, parked bool)) {
+	handed, parked := false, false
 	defer func() {
 		if r := recover(); r != nil && r != http.ErrAbortHandler {
-			s.p.log.Error("panic serving connection", "err", r)
+			fc.s.p.log.Error("panic serving connection", "err", r)
+			parked = false
 		}
-		fc.releaseBuffers()
-		if !handed {
-			_ = fc.nc.Close()
+		if !parked {
+			fc.finish(handed)
 		}
-		s.mu.Lock()
-		delete(s.conns, fc)
-		s.mu.Unlock()
-		s.wg.Done()
 	}()
+	handed, parked = body()
+}
+
+// start sets the connection up and serves it.
+func (fc *fastConn) start() (handed, parked bool) {
+	s := fc.s
 	fc.remote = clientIP(fc.nc.RemoteAddr().String())
 	if len(s.p.trusted) > 0 {
 		if a, err := netip.ParseAddr(fc.remote); err == nil {
@@ -383,13 +489,12 @@ func (fc *fastConn) serve() {
 	}
 	if tc, ok := fc.nc.(*tls.Conn); ok {
 		if !fc.handshake(tc) {
-			return
+			return false, false
 		}
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
 			// HTTP/2 is net/http's: it takes the *tls.Conn itself, sees
 			// the ALPN result and serves it with its HTTP/2 server.
-			handed = fc.handoffConn(tc)
-			return
+			return fc.handoffConn(tc), false
 		}
 		fc.tls = true
 	}
@@ -398,23 +503,49 @@ func (fc *fastConn) serve() {
 	if fc.raw != nil {
 		fc.rw = rawio.NewConn(fc.raw)
 	}
+	return fc.loop()
+}
+
+// finish ends the connection's life on the fast path: closed, unless it
+// was handed to net/http.
+func (fc *fastConn) finish(handed bool) {
+	s := fc.s
+	if fc.rid != 0 {
+		s.hr.Load().unregister(fc)
+	}
+	fc.releaseBuffers()
+	if !handed {
+		_ = fc.nc.Close()
+	}
+	s.mu.Lock()
+	delete(s.conns, fc)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// loop serves requests until the connection closes, is handed to net/http
+// (handed), or is parked in the HTTP reactor (parked), which then owns it.
+func (fc *fastConn) loop() (handed, parked bool) {
+	s := fc.s
 	for {
 		if fc.br == nil || fc.br.Buffered() == 0 {
+			if fc.park() {
+				return false, true
+			}
 			if !fc.waitRequest() {
-				return
+				return false, false
 			}
 		}
 		ok, err := fc.readHead()
 		if err != nil {
-			return
+			return false, false
 		}
 		if !ok || fc.fallbackPath() {
-			handed = fc.handoff()
-			return
+			return fc.handoff(), false
 		}
 		s.fastRequests.Add(1)
 		if !fc.serveFast() {
-			return
+			return false, false
 		}
 	}
 }

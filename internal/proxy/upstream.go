@@ -33,6 +33,17 @@ type upConn struct {
 	lastUsed time.Time
 	reused   bool  // served at least one request before this one
 	rdl      int64 // read deadline set on nc by the fast path (unix nanoseconds), 0 = none
+
+	raw syscall.RawConn // nil for TLS
+	rw  io.ReadWriter   // what br and bw read and write
+	pre *prefixReader   // replays response bytes the HTTP reactor read
+
+	// Registration in the HTTP reactor (reactor goroutine only until the
+	// connection is pooled again): hr and rid, once registered; owner, the
+	// client connection whose request it carries there.
+	hr    *hreactor
+	rid   uint64
+	owner *fastConn
 }
 
 const (
@@ -54,9 +65,11 @@ func newUpConn(nc net.Conn) *upConn {
 	// On a plain socket the buffers read and write with raw system calls
 	// (package rawio).
 	var rw io.ReadWriter = nc
-	if r := rawio.Of(nc); r != nil {
-		rw = r
+	if rc := rawio.RawConnOf(nc); rc != nil {
+		c.raw = rc
+		rw = rawio.NewConn(rc)
 	}
+	c.rw = rw
 	if r, ok := readerPool.Get().(*bufio.Reader); ok {
 		r.Reset(rw)
 		c.br = r
@@ -87,6 +100,10 @@ func (c *upConn) releaseBuffers() {
 }
 
 func (c *upConn) close() {
+	if c.hr != nil {
+		c.hr.forget(c.rid)
+		c.hr = nil
+	}
 	_ = c.nc.Close()
 	c.releaseBuffers()
 }
