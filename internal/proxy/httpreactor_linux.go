@@ -74,7 +74,8 @@ type hreactor struct {
 // hitem is one event of a batch and what stage did with it.
 type hitem struct {
 	fc   *fastConn
-	up   bool // the event is fc's upstream connection's
+	up   bool   // the event is fc's upstream connection's
+	ev   uint32 // the event mask (0 for a connection served again from r.again)
 	how  uint8
 	fd   int // hSentUp, hSentClient: the destination, held open until the submit
 	send int // hSentUp, hSentClient: the send's index in the ring
@@ -318,7 +319,7 @@ func (r *hreactor) serve(n int) {
 		case id&1 == 0:
 			if fc := r.conns[id]; fc != nil {
 				if fc.hs.CompareAndSwap(hsParked, hsBusy) {
-					batch = append(batch, hitem{fc: fc, send: -1})
+					batch = append(batch, hitem{fc: fc, ev: r.events[i].Events, send: -1})
 				} else if fc.hs.Load() != hsGoroutine {
 					// A request is in flight, or already in this batch:
 					// the bytes are read once it is answered.
@@ -417,9 +418,10 @@ func (r *hreactor) stageRequest(it *hitem, i int) (nested bool) {
 				return
 			default:
 				fc.in = fc.in[:len(fc.in)+n]
-				// A full read may have left bytes: read again once this
-				// request is answered (no new edge will say so).
-				fc.clientEdge = n == room
+				// A full read may have left bytes, and an EOF that came
+				// with this edge shows only to the next read: read again
+				// once this request is answered (no new edge will say so).
+				fc.clientEdge = n == room || it.ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 			}
 		}
 		if s.down.Load() {

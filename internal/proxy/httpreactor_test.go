@@ -265,6 +265,29 @@ func TestHTTPReactorFullRead(t *testing.T) {
 	}
 }
 
+// TestHTTPReactorHalfClose: a client that sends its last request and
+// half-closes at once gets the answer, then the connection closes (the
+// EOF came with the request's edge, and no later edge would tell).
+func TestHTTPReactorHalfClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	e.add(t, "a", shapesBackend(t).URL, 1)
+	k := e.keepAlive(t)
+	k.get(t, "/warm")
+	e.waitParked(t)
+	k.send(t, "GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+	if err := k.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := k.read(t, http.MethodGet); res.StatusCode != 200 || body != "/last" {
+		t.Fatalf("%d %q", res.StatusCode, body)
+	}
+	_ = k.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := k.br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("after the answer: read %d, %v; want EOF", n, err)
+	}
+}
+
 // TestHTTPReactorSlowClient pipelines more requests than the sockets hold
 // without reading: the reactor's sends to the client come back partial or
 // refused, a goroutine writes the rest, and nothing is lost.
