@@ -74,6 +74,9 @@ func (fc *fastConn) proxyWith(rt *retries, learn bool, res *resumed) bool {
 	return fc.simple(status, "text/plain; charset=utf-8", msg+"\n", extra) && !r.close
 }
 
+// maxKeptHdr bounds the scratch buffer a connection keeps for heads.
+const maxKeptHdr = 4 << 10
+
 // resumed is an attempt the HTTP reactor began and a goroutine finishes:
 // the request went out on c (b's in-flight count includes it), and the
 // response has not been taken whole.
@@ -268,6 +271,9 @@ func (fc *fastConn) exchange(b *backend.Backend, c *upConn, learn bool, now time
 	closeClient := r.close || body.untilEOF
 	fc.hdr = appendFilteredHead(fc.hdr[:0], head, &h)
 	bw.Write(fc.hdr)
+	if cap(fc.hdr) > maxKeptHdr {
+		fc.hdr = nil // a big head: not kept for the connection's life
+	}
 	if body.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}

@@ -113,6 +113,7 @@ var hBufPool = sync.Pool{New: func() any { b := make([]byte, 0, hInBufSize); ret
 
 func getHBuf() []byte { return (*hBufPool.Get().(*[]byte))[:0] }
 
+// putHBuf returns b to the pool, unless it is nil or grew past its size.
 func putHBuf(b []byte) {
 	if cap(b) == hInBufSize {
 		b = b[:0]
@@ -470,6 +471,9 @@ func (r *hreactor) stageRequest(it *hitem, i int) (nested bool) {
 			r.ups[id] = c
 			r.mu.Unlock()
 		}
+		if fc.out == nil {
+			fc.out = getHBuf()
+		}
 		fc.out = fc.appendFastRequest(fc.out[:0])
 		fc.uc = c
 		c.owner = fc
@@ -646,6 +650,8 @@ func (r *hreactor) settle() {
 					r.end(fc)
 					continue
 				}
+				putHBuf(fc.out)
+				fc.out = nil
 				fc.hs.Store(hsParked)
 				fc.idle.Store(true)
 				fc.since = r.now.UnixNano()
@@ -743,9 +749,8 @@ func (r *hreactor) toGoroutine(fc *fastConn, first func() bool) {
 	fc.clientEdge = false
 	in := fc.in
 	fc.in = nil
-	if fc.out != nil && cap(fc.out) > 2*hInBufSize {
-		fc.out = nil
-	}
+	putHBuf(fc.out)
+	fc.out = nil
 	go fc.run(func() (handed, parked bool) {
 		fc.acquireBuffers()
 		if len(in) > 0 {
@@ -770,6 +775,7 @@ func (r *hreactor) end(fc *fastConn) {
 		putHBuf(fc.in)
 		fc.in = nil
 	}
+	putHBuf(fc.out)
 	fc.out = nil
 	fc.finish(false)
 }
