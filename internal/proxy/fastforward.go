@@ -154,7 +154,9 @@ func (fc *fastConn) forwardFast(b *backend.Backend, learn, fresh bool) (res atte
 	now := time.Now()
 	var c *upConn
 	if !fresh {
-		c = u.get(now, p.cfg.IdleConnTimeout)
+		if c = u.get(now, p.cfg.IdleConnTimeout); c != nil {
+			c.detach()
+		}
 	}
 	if c == nil {
 		var err error

@@ -253,6 +253,19 @@ func (r *hreactor) unregister(fc *fastConn) {
 	fc.rid = 0
 }
 
+// detach drops c's registration: a goroutine uses it from now on (its
+// events would only wake the reactor for nothing), and the reactor
+// registers it again when it next takes it from the pool.
+func (r *hreactor) detach(c *upConn) {
+	r.forget(c.rid)
+	_ = r.rc.Control(func(epfd uintptr) {
+		_ = c.raw.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	})
+	c.hr, c.rid = nil, 0
+}
+
 // forget drops the registration of an upstream connection being closed.
 func (r *hreactor) forget(id uint64) {
 	r.mu.Lock()
@@ -681,6 +694,7 @@ func (r *hreactor) settle() {
 			delete(r.waiting, fc)
 			res := &resumed{b: fc.ub, c: fc.uc, start: fc.sent}
 			res.c.owner = nil
+			r.detach(res.c)
 			if len(fc.up) > 0 {
 				res.c.pre = &prefixReader{buf: fc.up, r: res.c.rw}
 				res.c.br.Reset(res.c.pre)

@@ -13,5 +13,6 @@ func newHReactor(*Server) (*hreactor, error) {
 func (r *hreactor) park(*fastConn) bool  { return false }
 func (r *hreactor) forget(uint64)        {}
 func (r *hreactor) unregister(*fastConn) {}
+func (r *hreactor) detach(*upConn)       {}
 func (r *hreactor) run()                 {}
 func (r *hreactor) close()               {}

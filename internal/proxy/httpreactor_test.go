@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-lb/switchboard/internal/backend"
 	"github.com/switchboard-lb/switchboard/internal/balance"
 	"github.com/switchboard-lb/switchboard/internal/testutil"
+	"github.com/switchboard-lb/switchboard/internal/ws"
 )
 
 // keepAlive is one raw keep-alive client connection to the front end.
@@ -160,6 +161,7 @@ func TestHTTPReactorServes(t *testing.T) {
 	if res, body := k.get(t, "/first"); res.StatusCode != 200 || body != "/first" {
 		t.Fatalf("first: %d %q", res.StatusCode, body)
 	}
+	e.waitParked(t)
 	before := e.reactorServed(t)
 	get := func(path string) (*http.Response, string) {
 		e.waitParked(t)
@@ -386,6 +388,7 @@ func TestHTTPReactorClientGone(t *testing.T) {
 	e.add(t, "a", beURL, 1)
 	k := e.keepAlive(t)
 	k.get(t, "/warm")
+	e.waitParked(t)
 	before := e.reactorServed(t)
 	k.send(t, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
 	wait(t, arrived, "the request at the backend")
@@ -467,6 +470,60 @@ func TestHTTPReactorIdleAndShutdown(t *testing.T) {
 	}
 	if n, err := parked.br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("parked connection after shutdown: read %d, %v", n, err)
+	}
+}
+
+// TestHTTPReactorTunnelDetached: a pooled backend connection the reactor
+// used and registered, taken next for a WebSocket tunnel, leaves the
+// reactor's epoll set: the tunnel's traffic must not wake the reactor.
+func TestHTTPReactorTunnelDetached(t *testing.T) {
+	t.Parallel()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		c, err := ws.Accept(w, r, ws.Config{})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			op, p, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(op, p) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(func() { be.CloseClientConnections(); be.Close() })
+	e := newEnv(t, Config{})
+	e.add(t, "a", be.URL, 1)
+	k := e.keepAlive(t)
+	k.get(t, "/warm")
+	e.waitParked(t)
+	k.get(t, "/by-the-reactor") // registers the pooled connection
+	hr := e.srv.hr.Load()
+	hr.mu.Lock()
+	registered := len(hr.ups)
+	hr.mu.Unlock()
+	if registered != 1 {
+		t.Fatalf("%d upstream connections registered, want 1", registered)
+	}
+	c := e.dialWS(t, "/ws") // takes that connection from the pool
+	for i := range 3 {
+		msg := fmt.Sprint("m", i)
+		if err := c.WriteMessage(ws.OpText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+			t.Fatalf("echo: %q %v", p, err)
+		}
+	}
+	hr.mu.Lock()
+	registered = len(hr.ups)
+	hr.mu.Unlock()
+	if registered != 0 {
+		t.Fatalf("%d upstream connections still registered with a tunnel open, want 0", registered)
 	}
 }
 

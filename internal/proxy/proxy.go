@@ -257,7 +257,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend.Backe
 	now := time.Now()
 	var c *upConn
 	if !fresh {
-		c = u.get(now, p.cfg.IdleConnTimeout)
+		if c = u.get(now, p.cfg.IdleConnTimeout); c != nil {
+			c.detach()
+		}
 	}
 	if c == nil {
 		var err error

@@ -348,7 +348,8 @@ type fastConn struct {
 	upWait  atomic.Pointer[upConn] // the upstream connection awaited, nil when not waiting
 	upSince atomic.Int64           // when the wait began (unix nanoseconds)
 
-	pre *prefixReader // replays bytes the HTTP reactor read, until they are consumed
+	pre  *prefixReader // replays bytes the HTTP reactor read, until they are consumed
+	kept bool          // a request was served and the connection stays open
 
 	// HTTP reactor state (httpreactor_linux.go): hs says who owns the
 	// connection; the rest belongs to the reactor while it does.
@@ -529,7 +530,9 @@ func (fc *fastConn) loop() (handed, parked bool) {
 	s := fc.s
 	for {
 		if fc.br == nil || fc.br.Buffered() == 0 {
-			if fc.park() {
+			// A new connection's first request is on its way: parked are
+			// only connections kept open after a request.
+			if fc.kept && fc.park() {
 				return false, true
 			}
 			if !fc.waitRequest() {
@@ -547,6 +550,7 @@ func (fc *fastConn) loop() (handed, parked bool) {
 		if !fc.serveFast() {
 			return false, false
 		}
+		fc.kept = true
 	}
 }
 

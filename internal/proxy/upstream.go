@@ -99,6 +99,14 @@ func (c *upConn) releaseBuffers() {
 	}
 }
 
+// detach takes c out of the HTTP reactor's epoll set before a goroutine
+// uses it (for a request, or as a tunnel).
+func (c *upConn) detach() {
+	if c.hr != nil {
+		c.hr.detach(c)
+	}
+}
+
 func (c *upConn) close() {
 	if c.hr != nil {
 		c.hr.forget(c.rid)
