@@ -174,27 +174,9 @@ func (r *hreactor) release() {
 	_ = r.f.Close()
 }
 
-// register adds fd, known by id, to the epoll set.
+// register adds the socket of rc, known by id, to the epoll set.
 func (r *hreactor) register(rc syscall.RawConn, id uint64) error {
-	var err error
-	cerr := r.rc.Control(func(epfd uintptr) {
-		cerr := rc.Control(func(fd uintptr) {
-			ev := syscall.EpollEvent{Events: reactorEvents}
-			setEventID(&ev, id)
-			for range epollCtlRetry {
-				if err = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev); err != syscall.EINTR {
-					return
-				}
-			}
-		})
-		if err == nil {
-			err = cerr
-		}
-	})
-	if err == nil && cerr != nil {
-		err = errClosing
-	}
-	return err
+	return epollCtl(r.rc, rc, syscall.EPOLL_CTL_ADD, id, reactorEvents)
 }
 
 // park gives fc to the reactor until its next request; false when the
@@ -245,11 +227,7 @@ func (r *hreactor) unregister(fc *fastConn) {
 	r.mu.Lock()
 	delete(r.conns, fc.rid)
 	r.mu.Unlock()
-	_ = r.rc.Control(func(epfd uintptr) {
-		_ = fc.raw.Control(func(fd uintptr) {
-			_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, int(fd), nil)
-		})
-	})
+	_ = epollCtl(r.rc, fc.raw, syscall.EPOLL_CTL_DEL, 0, 0)
 	fc.rid = 0
 }
 
@@ -258,11 +236,7 @@ func (r *hreactor) unregister(fc *fastConn) {
 // registers it again when it next takes it from the pool.
 func (r *hreactor) detach(c *upConn) {
 	r.forget(c.rid)
-	_ = r.rc.Control(func(epfd uintptr) {
-		_ = c.raw.Control(func(fd uintptr) {
-			_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, int(fd), nil)
-		})
-	})
+	_ = epollCtl(r.rc, c.raw, syscall.EPOLL_CTL_DEL, 0, 0)
 	c.hr, c.rid = nil, 0
 }
 

@@ -89,6 +89,18 @@ func (e *env) waitParked(tb testing.TB) {
 	}
 }
 
+// parkedShapes is a front end in front of shapesBackend and a keep-alive
+// connection that has made one request (the next is the reactor's once
+// waitParked returns).
+func parkedShapes(t *testing.T) (*env, *keepAlive) {
+	t.Helper()
+	e := newEnv(t, Config{})
+	e.add(t, "a", shapesBackend(t).URL, 1)
+	k := e.keepAlive(t)
+	k.get(t, "/warm")
+	return e, k
+}
+
 // reactorServed is how many requests the HTTP reactor has answered itself.
 func (e *env) reactorServed(tb testing.TB) int64 {
 	tb.Helper()
@@ -222,10 +234,7 @@ func TestHTTPReactorServes(t *testing.T) {
 // while answers are on their way: all are answered, in order.
 func TestHTTPReactorPipelined(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
-	e.add(t, "a", shapesBackend(t).URL, 1)
-	k := e.keepAlive(t)
-	k.get(t, "/warm")
+	e, k := parkedShapes(t)
 	// 1,000 requests of about 100 bytes: the reactor's reads fill its
 	// buffer, so the rest must be read without a new edge.
 	var reqs []string
@@ -251,10 +260,7 @@ func TestHTTPReactorPipelined(t *testing.T) {
 // bytes wait in the socket; a pipelined request behind it is still served.
 func TestHTTPReactorFullRead(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
-	e.add(t, "a", shapesBackend(t).URL, 1)
-	k := e.keepAlive(t)
-	k.get(t, "/warm")
+	e, k := parkedShapes(t)
 	head := "GET /big HTTP/1.1\r\nHost: x\r\nX-Pad: "
 	tail := "\r\n\r\n"
 	big := head + strings.Repeat("p", hInBufSize-len(head)-len(tail)) + tail
@@ -272,10 +278,7 @@ func TestHTTPReactorFullRead(t *testing.T) {
 // EOF came with the request's edge, and no later edge would tell).
 func TestHTTPReactorHalfClose(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
-	e.add(t, "a", shapesBackend(t).URL, 1)
-	k := e.keepAlive(t)
-	k.get(t, "/warm")
+	e, k := parkedShapes(t)
 	e.waitParked(t)
 	k.send(t, "GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
 	if err := k.c.(*net.TCPConn).CloseWrite(); err != nil {
@@ -295,10 +298,7 @@ func TestHTTPReactorHalfClose(t *testing.T) {
 // refused, a goroutine writes the rest, and nothing is lost.
 func TestHTTPReactorSlowClient(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
-	e.add(t, "a", shapesBackend(t).URL, 1)
-	k := e.keepAlive(t)
-	k.get(t, "/warm")
+	_, k := parkedShapes(t)
 	const n = 600
 	go func() {
 		for range n {

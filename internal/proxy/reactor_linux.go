@@ -168,11 +168,18 @@ func eventID(ev *syscall.EpollEvent) uint64 {
 
 // ctl runs epoll_ctl for d's source; both descriptors are held open meanwhile.
 func (r *reactor) ctl(op int, d *dir, events uint32) error {
+	return epollCtl(r.rc, d.raw, op, d.rid, events)
+}
+
+// epollCtl runs epoll_ctl(op) for the socket of rc in the epoll set of ep,
+// with events known by id; both descriptors are held open meanwhile
+// (errClosing when one is closing).
+func epollCtl(ep, rc syscall.RawConn, op int, id uint64, events uint32) error {
 	var err error
-	cerr := r.rc.Control(func(epfd uintptr) {
-		cerr := d.raw.Control(func(fd uintptr) {
+	cerr := ep.Control(func(epfd uintptr) {
+		cerr := rc.Control(func(fd uintptr) {
 			ev := syscall.EpollEvent{Events: events}
-			setEventID(&ev, d.rid)
+			setEventID(&ev, id)
 			for range epollCtlRetry {
 				if err = syscall.EpollCtl(int(epfd), op, int(fd), &ev); err != syscall.EINTR {
 					return
