@@ -48,11 +48,12 @@ import (
 // ResponseHeaderTimeout (504), clients the client-gone watcher found gone,
 // and parked connections past IdleTimeout.
 type hreactor struct {
-	s    *Server
-	f    *os.File // the epoll descriptor, in Go's netpoller
-	rc   syscall.RawConn
-	ring *rawio.SendRing
-	tick *os.File
+	s      *Server
+	f      *os.File // the epoll descriptor, in Go's netpoller
+	rc     syscall.RawConn
+	ring   *rawio.SendRing
+	tick   *os.File // the sweep's timerfd
+	tickRC syscall.RawConn
 
 	served atomic.Int64 // requests answered by the reactor itself
 
@@ -122,23 +123,15 @@ func putHBuf(b []byte) {
 }
 
 func newHReactor(s *Server) (*hreactor, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	f, rc, err := newEpoll("proxy-http-reactor")
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, err
-	}
-	f := os.NewFile(uintptr(epfd), "proxy-http-reactor")
-	r := &hreactor{s: s, f: f, conns: map[uint64]*fastConn{}, ups: map[uint64]*upConn{},
+	r := &hreactor{s: s, f: f, rc: rc, conns: map[uint64]*fastConn{}, ups: map[uint64]*upConn{},
 		nextID: hreactorFirst, waiting: map[*fastConn]struct{}{}}
 	fail := func(err error) (*hreactor, error) {
 		r.release()
 		return nil, err
-	}
-	if r.rc, err = f.SyscallConn(); err != nil {
-		return fail(err)
 	}
 	if r.ring, err = rawio.NewSendRing(len(r.events)); err != nil {
 		return fail(err)
@@ -146,19 +139,10 @@ func newHReactor(s *Server) (*hreactor, error) {
 	if r.tick, err = rawio.NewTicker(httpSweepEvery); err != nil {
 		return fail(err)
 	}
-	trc, err := r.tick.SyscallConn()
-	if err != nil {
+	if r.tickRC, err = r.tick.SyscallConn(); err != nil {
 		return fail(err)
 	}
-	cerr := trc.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET}
-		setEventID(&ev, hreactorTickID)
-		err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := epollCtl(r.rc, r.tickRC, syscall.EPOLL_CTL_ADD, hreactorTickID, syscall.EPOLLIN|epollET); err != nil {
 		return fail(err)
 	}
 	return r, nil
@@ -333,9 +317,7 @@ func (r *hreactor) serve(n int) {
 
 func (r *hreactor) drainTick() {
 	var b [8]byte
-	if rc, err := r.tick.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _, _ = rawio.Read(int(fd), b[:]) })
-	}
+	_ = r.tickRC.Control(func(fd uintptr) { _, _ = rawio.Read(int(fd), b[:]) })
 }
 
 // stage works on the batch from item i: each item's sockets are held open
@@ -417,7 +399,7 @@ func (r *hreactor) stageRequest(it *hitem, i int) (nested bool) {
 			return
 		}
 		it.how = hLoop
-		if !parseFast(fc.in, &fc.req) || fc.fallbackPath() || p.cfg.AccessLog {
+		if !parseFast(fc.in, &fc.req) || fc.fallbackPath() {
 			return
 		}
 		req := &fc.req
@@ -432,8 +414,7 @@ func (r *hreactor) stageRequest(it *hitem, i int) (nested bool) {
 		fc.rt = p.newRetries(p.reg.Snapshot(), nil)
 		b, _ := fc.rt.next(nil)
 		if b == nil {
-			fc.rt.n--
-			return
+			return // no backend: the goroutine answers 503
 		}
 		it.how = hRedo
 		fc.ub = b
@@ -619,7 +600,6 @@ func (r *hreactor) settle() {
 			if n > 0 {
 				att = attempt{out: outFail, status: http.StatusBadGateway, err: err}
 			}
-			fc.unwatchUpstream(fc.uc)
 			r.dropUpstream(fc, false)
 			r.failed(fc, att)
 		case hSentClient:
@@ -665,7 +645,6 @@ func (r *hreactor) settle() {
 				r.end(fc)
 			}
 		case hResume:
-			delete(r.waiting, fc)
 			res := &resumed{b: fc.ub, c: fc.uc, start: fc.sent}
 			res.c.owner = nil
 			r.detach(res.c)
@@ -680,7 +659,6 @@ func (r *hreactor) settle() {
 				return keep
 			})
 		case hFailed:
-			delete(r.waiting, fc)
 			if it.att.status == statusClientGone && it.att.out == outDone {
 				fc.s.p.clientGone(context.Background(), fc.ub, nil)
 				r.dropUpstream(fc, false)
@@ -696,7 +674,6 @@ func (r *hreactor) settle() {
 
 // failed hands fc to a goroutine that goes on from a failed attempt.
 func (r *hreactor) failed(fc *fastConn, att attempt) {
-	delete(r.waiting, fc)
 	res := &resumed{b: fc.ub, failed: &att}
 	r.toGoroutine(fc, func() bool {
 		keep := fc.proxyWith(&fc.rt, false, res)
@@ -780,7 +757,6 @@ func (r *hreactor) sweep() {
 			r.dropUpstream(fc, false)
 			r.end(fc)
 		case r.now.Sub(fc.sent) > cfg.ResponseHeaderTimeout:
-			fc.unwatchUpstream(fc.uc)
 			r.dropUpstream(fc, false)
 			r.failed(fc, attempt{out: outFail, status: http.StatusGatewayTimeout, err: os.ErrDeadlineExceeded})
 		}

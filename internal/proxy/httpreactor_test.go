@@ -483,17 +483,7 @@ func TestHTTPReactorTunnelDetached(t *testing.T) {
 			_, _ = io.WriteString(w, "ok")
 			return
 		}
-		c, err := ws.Accept(w, r, ws.Config{})
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			op, p, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(op, p) != nil {
-				return
-			}
-		}
+		wsEcho(w, r)
 	}))
 	t.Cleanup(func() { be.CloseClientConnections(); be.Close() })
 	e := newEnv(t, Config{})

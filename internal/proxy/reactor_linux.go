@@ -119,18 +119,8 @@ const (
 // one io_uring system call where the kernel allows it (r.ringErr says why
 // not).
 func newReactor(spawn func(func()), ring bool) (*reactor, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	f, rc, err := newEpoll("proxy-reactor")
 	if err != nil {
-		return nil, err
-	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, err
-	}
-	f := os.NewFile(uintptr(epfd), "proxy-reactor")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		_ = f.Close()
 		return nil, err
 	}
 	r := &reactor{f: f, rc: rc, spawn: spawn, dirs: map[uint64]*dir{}, nextID: 1, buf: make([]byte, inlineBufSize)}
@@ -145,6 +135,26 @@ func newReactor(spawn func(func()), ring bool) (*reactor, error) {
 		}
 	}
 	return r, nil
+}
+
+// newEpoll returns a non-blocking epoll set as a file in Go's netpoller
+// (a goroutine parks on it with RawConn.Read) and its RawConn.
+func newEpoll(name string) (*os.File, syscall.RawConn, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		_ = syscall.Close(epfd)
+		return nil, nil, err
+	}
+	f := os.NewFile(uintptr(epfd), name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, rc, nil
 }
 
 // usesRing reports whether the reactor was set up with a send ring.

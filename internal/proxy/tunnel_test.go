@@ -22,24 +22,27 @@ import (
 
 func wsEchoBackend(tb testing.TB) *httptest.Server {
 	tb.Helper()
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := ws.Accept(w, r, ws.Config{})
+	s := httptest.NewServer(http.HandlerFunc(wsEcho))
+	tb.Cleanup(func() { s.CloseClientConnections(); s.Close() })
+	return s
+}
+
+// wsEcho accepts a WebSocket and echoes every message until it closes.
+func wsEcho(w http.ResponseWriter, r *http.Request) {
+	c, err := ws.Accept(w, r, ws.Config{})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for {
+		op, p, err := c.ReadMessage()
 		if err != nil {
 			return
 		}
-		defer c.Close()
-		for {
-			op, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(op, p); err != nil {
-				return
-			}
+		if err := c.WriteMessage(op, p); err != nil {
+			return
 		}
-	}))
-	tb.Cleanup(func() { s.CloseClientConnections(); s.Close() })
-	return s
+	}
 }
 
 func TestWebSocketEchoThroughProxy(t *testing.T) { tunnelFronts(t, testWebSocketEchoThroughProxy) }
