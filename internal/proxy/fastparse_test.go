@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,11 +128,14 @@ func (rc *recorder) take() []string {
 	return l
 }
 
-// exchange sends raw bytes followed by a request that closes the
-// connection, and returns the status codes of the responses read until EOF.
-// (A half-close would end the exchange too, but net/http cancels a request
-// whose client half-closed.)
-func exchange(tb testing.TB, url, raw string) []int {
+// exchange writes raw, then a closing GET /end, on one connection to url
+// and returns the statuses of the responses read until it closes. With
+// wait, the connection first serves one GET /warm, whose status comes
+// first, and wait runs after that answer (on our front end the next
+// request is then the HTTP reactor's, see waitParked). (A half-close would
+// end the exchange too, but net/http cancels a request whose client
+// half-closed.)
+func exchange(tb testing.TB, url, raw string, wait func()) []int {
 	tb.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
@@ -139,9 +143,20 @@ func exchange(tb testing.TB, url, raw string) []int {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, raw+"GET /end HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	br := bufio.NewReader(c)
 	var codes []int
+	if wait != nil {
+		_, _ = io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+		wait()
+	}
+	_, _ = io.WriteString(c, raw+"GET /end HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	for {
 		res, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -187,17 +202,29 @@ func TestFrontEndsAgree(t *testing.T) {
 		"GET /x HTTP/1.1\r\nHost: h\r\nVia: 1.1 n\r\n\r\n",
 		"GET /"+strings.Repeat("a", 9000)+" HTTP/1.1\r\nHost: h\r\n\r\n",
 	)
-	for _, in := range inputs {
-		var got [2]string
-		for i, f := range fronts {
-			codes := exchange(t, f.e.url, in)
-			got[i] = strings.Join(strings.Fields(strings.Trim(strings.ReplaceAll(strings.Join(rc.take(), "|"), "\n", " "), " ")), " ") + " => " + strings.Trim(strings.Join(strings.Fields(strings.Trim(fmtInts(codes), "[]")), ","), ",")
-		}
-		if testing.Verbose() {
-			t.Logf("%q => %s", trunc(in), trunc(got[0]))
-		}
-		if got[0] != got[1] {
-			t.Errorf("input %q:\n fast:    %s\n net/http: %s", trunc(in), got[0], got[1])
+	// Each input is sent on a new connection, and again on a kept one: on
+	// our front end, that one is parked in the HTTP reactor (Linux), which
+	// reads the input first.
+	for _, kept := range []bool{false, true} {
+		for _, in := range inputs {
+			var got [2]string
+			for i, f := range fronts {
+				var wait func()
+				if kept {
+					wait = func() {}
+					if f.e.srv != nil && runtime.GOOS == "linux" {
+						wait = func() { f.e.waitParked(t) }
+					}
+				}
+				codes := exchange(t, f.e.url, in, wait)
+				got[i] = strings.Join(strings.Fields(strings.Trim(strings.ReplaceAll(strings.Join(rc.take(), "|"), "\n", " "), " ")), " ") + " => " + strings.Trim(strings.Join(strings.Fields(strings.Trim(fmtInts(codes), "[]")), ","), ",")
+			}
+			if testing.Verbose() {
+				t.Logf("kept %v: %q => %s", kept, trunc(in), trunc(got[0]))
+			}
+			if got[0] != got[1] {
+				t.Errorf("kept %v, input %q:\n fast:    %s\n net/http: %s", kept, trunc(in), got[0], got[1])
+			}
 		}
 	}
 }

@@ -272,3 +272,26 @@ func (e *env) dialWS(tb testing.TB, path string) *ws.Conn {
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// waitParked waits until every connection of the front end is parked in
+// the HTTP reactor (its goroutine has let it go), so that the next request
+// on it is the reactor's.
+func (e *env) waitParked(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.srv.mu.Lock()
+		all := true
+		for fc := range e.srv.conns {
+			all = all && fc.hs.Load() == hsParked
+		}
+		e.srv.mu.Unlock()
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("connections not parked in the HTTP reactor")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

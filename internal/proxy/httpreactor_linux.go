@@ -95,14 +95,6 @@ const (
 	hSentClient        // the response is queued to the client
 )
 
-// States of a fastConn with respect to the reactor.
-const (
-	hsGoroutine int32 = iota
-	hsParked          // waiting for a request
-	hsBusy            // in a batch of the reactor
-	hsWaiting         // waiting for a response
-)
-
 const (
 	httpSweepEvery = 250 * time.Millisecond
 	hreactorTickID = 2

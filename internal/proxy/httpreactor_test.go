@@ -66,29 +66,6 @@ func (k *keepAlive) get(tb testing.TB, path string) (*http.Response, string) {
 	return k.read(tb, http.MethodGet)
 }
 
-// waitParked waits until every connection of the front end is parked in
-// the HTTP reactor (its goroutine has let it go), so that the next request
-// on it is the reactor's.
-func (e *env) waitParked(tb testing.TB) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		e.srv.mu.Lock()
-		all := true
-		for fc := range e.srv.conns {
-			all = all && fc.hs.Load() == hsParked
-		}
-		e.srv.mu.Unlock()
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("connections not parked in the HTTP reactor")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // parkedShapes is a front end in front of shapesBackend and a keep-alive
 // connection that has made one request (the next is the reactor's once
 // waitParked returns).
@@ -142,6 +119,14 @@ func shapesBackend(tb testing.TB) *httptest.Server {
 			w.(http.Flusher).Flush()
 			time.Sleep(20 * time.Millisecond)
 			_, _ = io.WriteString(w, "-half")
+		case path == "/garbage":
+			c, bw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			_, _ = bw.WriteString("NOT HTTP AT ALL\r\n\r\n")
+			_ = bw.Flush()
+			_ = c.Close()
 		case path == "/hop":
 			w.Header().Set("Connection", "X-Private")
 			w.Header().Set("X-Private", "secret")
@@ -227,6 +212,21 @@ func TestHTTPReactorServes(t *testing.T) {
 	// /split (its body waited for), /hop, HEAD and /plain.
 	if got := e.reactorServed(t) - before; got != 3*10 {
 		t.Fatalf("the reactor answered %d requests itself, want %d", got, 3*10)
+	}
+}
+
+// TestHTTPReactorBadBackend: a backend that answers a request the
+// reactor sent with garbage gives the client 502, and the connection
+// serves on. (Bad requests on a parked connection: TestFrontEndsAgree.)
+func TestHTTPReactorBadBackend(t *testing.T) {
+	t.Parallel()
+	e, k := parkedShapes(t)
+	e.waitParked(t)
+	if res, body := k.get(t, "/garbage"); res.StatusCode != http.StatusBadGateway {
+		t.Fatalf("garbage from the backend: %d %q", res.StatusCode, body)
+	}
+	if res, body := k.get(t, "/after"); res.StatusCode != 200 || body != "/after" {
+		t.Fatalf("after: %d %q", res.StatusCode, body)
 	}
 }
 

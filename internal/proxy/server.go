@@ -367,6 +367,14 @@ type fastConn struct {
 	resp       respHead
 }
 
+// States of a fastConn with respect to the HTTP reactor (fastConn.hs).
+const (
+	hsGoroutine int32 = iota
+	hsParked          // waiting for a request
+	hsBusy            // in a batch of the reactor
+	hsWaiting         // waiting for a response
+)
+
 // prefixReader replays buf, then reads from r.
 type prefixReader struct {
 	buf []byte
